@@ -1,0 +1,3 @@
+module github.com/megastore-verified/megastore
+
+go 1.26
