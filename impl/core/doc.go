@@ -1,0 +1,102 @@
+// Package core is the Megastore replication protocol (CIDR 2011, §4) as pure
+// state machines: one Replica per site (datacenter) hosting the acceptor,
+// proposer, coordinator, lease service, reader and replication-server duty of
+// every entity group at that site. It does no I/O: no goroutines, channels,
+// clocks, files, sockets or global randomness (lint_test.go enforces the
+// imports). It is shaped like etcd raft's RawNode.
+//
+// # Usage loop
+//
+// A driver (impl/node, or a simulator) owns one Replica and loops:
+//
+//	for {
+//		select {
+//		case m := <-inbox:        r.Step(m)        // from other sites or self
+//		case <-clock.Ticks():     r.Tick()         // abstract time
+//		case req := <-requests:   r.ProposeWrite(req) / r.Read(req)
+//		}
+//		for r.HasReady() {
+//			rd := r.Ready()
+//			storage.Save(rd.Durable, rd.MustSync)   // 1. persist (+fsync)
+//			for _, m := range rd.Messages {          // 2. send
+//				if m.To == self { inbox <- m } else { transport.Send(m.To, m) }
+//			}
+//			storage.Apply(rd.Apply)                  // 3. apply
+//			complete(rd.Results)                     // 4. reads hit Storage now
+//			r.Advance(rd)                            // 5. acknowledge
+//		}
+//	}
+//
+// # The driver's contract, and why
+//
+//  1. Persist Ready.Durable, with fsync when MustSync, BEFORE sending any of
+//     the Ready's messages. A Promise or Accepted reply is a promise about
+//     durable acceptor state: if it were sent first and the site crashed, the
+//     acceptor could forget a vote that a majority was counted with, and two
+//     values could be chosen at one position. This applies to messages the
+//     replica sends to itself too (the local acceptor is reached only through
+//     messages), which is why self-addressed messages go out through Ready.
+//  2. Apply Ready.Apply in order after persisting: applied data is derived
+//     from known-committed entries, so it need not be synced; Restore
+//     re-emits whatever was chosen but not applied.
+//  3. Complete Ready.Results after applying: a read result names a position
+//     that the same Ready may have just applied.
+//  4. Call Advance(rd) with the Ready just handled, and call nothing else on
+//     the Replica between Ready and Advance.
+//  5. Tick at a steady rate. Leases and timeouts are counted in ticks; the
+//     lease safety argument assumes two sites' tick counts drift apart by at
+//     most Config.ClockSkewTicks over one lease. A driver that was paused must
+//     deliver the missed ticks before it delivers queued messages.
+//
+// # Interfaces
+//
+// Storage (interfaces.go) is written from Ready and read for Load and for
+// read results; Transport (interfaces.go) sends one-way messages that may be
+// dropped, duplicated, delayed or reordered; the Clock (impl/node.Clock)
+// produces the ticks. Randomness comes from Config.Rand, seeded by the driver.
+//
+// # Groups
+//
+// Entity groups need no creation: a group exists at a site from the first
+// request or message naming it, with an empty log. Reading a group nobody
+// wrote returns position 0 and absent values.
+//
+// # Protocol, in the spec's action names (tla/, spec/)
+//
+// Write (§4.6.3): BeginWrite at ReadPosition+1; AcceptLeader asks the leader
+// of that position (the NextLeader nominee of the entry at ReadPosition, or
+// Config.InitialLeader for position 1) for ballot 0, which it grants to the
+// first writer only; otherwise Prepare at round<<8|siteIndex, Promise, adopt
+// the highest-ballot vote, Propose; Accept at the voters (full + witness);
+// chosen at a majority of voters; then Invalidate the coordinator of every
+// full site that did not accept, or WaitOutLease for one that does not answer
+// (block its lease renewals at a majority of lease services, then wait the
+// longest remaining grant plus ClockSkewTicks); only then Commit: the value
+// becomes known-committed (the visibility point), the client is answered
+// (ErrConflict if the chosen value is not ours) and MsgCommit goes to every
+// site, which Learns and applies it.
+//
+// Current read (§4.6.2): ReadBegin asks the local coordinator. If the group
+// is valid and the coordinator holds its lease majority: ReadLocal, after
+// learning every position this site has accepted. Otherwise ReadFindPos (the
+// highest position a majority of voters accepted), ReadCatchUp (fetch
+// known-committed entries; close the rest with no-op Paxos, which goes
+// through Invalidate like any write), Validate the local coordinator with the
+// caught-up position and the epoch read at ReadBegin (ignored if an
+// Invalidate at a higher position arrived or the epoch changed, §4.7.2), and
+// read. SnapshotRead reads the applied state; inconsistent reads the newest.
+//
+// Coordinator (§4.4.1, §4.7): in memory only. It holds leases from the lease
+// service of every site; while it holds them at a majority it may call
+// groups valid. LoseLease invalidates every group; RegainLease starts a new
+// epoch with every group invalid.
+//
+// Replication-server duty (§4.5): every ScanIntervalTicks, positions accepted
+// here but not known committed for InDoubtTicks are closed with a no-op
+// proposal, and gaps in the known log are fetched from other sites.
+//
+// # Bugs
+//
+// Config.Bugs holds compiled-in fault switches, all off by default, each
+// breaking exactly one step; see the Bugs type.
+package core

@@ -1,0 +1,27 @@
+package core
+
+// Storage is where a driver writes each Ready's durable state and data, and
+// what a restarting replica is rebuilt from. The core never calls it: the
+// driver does, in the order doc.go prescribes. impl/storage implements it on
+// Pebble, on disk or on a crash-simulating in-memory filesystem.
+type Storage interface {
+	// Load returns the state to Restore a replica from.
+	Load() (State, error)
+	// Save writes d atomically; with sync it returns only once d is durable.
+	Save(d Durable, sync bool) error
+	// Apply writes each entry's mutations as versions at its position, in
+	// order, and advances the group's applied position, atomically.
+	Apply(entries []Entry) error
+	// Read returns the values of keys in group as of position at (the newest
+	// version at or below at; LatestPosition for the newest). A nil value
+	// means absent or deleted.
+	Read(group GroupID, keys [][]byte, at Position) ([][]byte, error)
+	// Close releases the storage.
+	Close() error
+}
+
+// Transport carries one-way messages to other sites. Send must not block on
+// the network and may drop the message; the protocol retries what matters.
+type Transport interface {
+	Send(to SiteID, m Message)
+}

@@ -1,0 +1,279 @@
+package core
+
+import "fmt"
+
+// SiteID names a site (a datacenter). Every site hosts one Replica.
+type SiteID string
+
+// GroupID names an entity group. Groups need no creation step: a group
+// springs into existence at a site the first time any message or request
+// names it (see doc.go, "Groups").
+type GroupID string
+
+// Position is a log position of an entity group. The first entry is at
+// position 1; position 0 means "before the first entry".
+type Position uint64
+
+// LatestPosition asks Storage.Read for the newest version of each key,
+// ignoring the log: that is what an inconsistent read wants.
+const LatestPosition Position = ^Position(0)
+
+// Ballot is a Paxos proposal number. Ballot 0 is reserved for the leader fast
+// path (AcceptLeader); every ballot a proposer picks for Prepare is
+// round<<8 | siteIndex with round >= 1, so ballots are unique per proposer.
+type Ballot uint64
+
+// MakeBallot builds the ballot of round at the site with index siteIndex.
+func MakeBallot(round uint64, siteIndex int) Ballot {
+	return Ballot(round<<8 | uint64(siteIndex))
+}
+
+// Round returns the round part of a ballot.
+func (b Ballot) Round() uint64 { return uint64(b) >> 8 }
+
+// RequestID identifies a client request at one replica; results carry it.
+type RequestID uint64
+
+// SiteKind is what a site does in the protocol (§4.6 "replica types").
+type SiteKind uint8
+
+const (
+	// Full sites vote, keep the log and the data, run a coordinator and serve
+	// current reads.
+	Full SiteKind = iota + 1
+	// Witness sites vote and keep the log and acceptor state only: no data,
+	// no coordinator, no reads.
+	Witness
+	// ReadOnly sites never vote, keep the full data and serve snapshot reads;
+	// they catch up in the background.
+	ReadOnly
+)
+
+func (k SiteKind) String() string {
+	switch k {
+	case Full:
+		return "full"
+	case Witness:
+		return "witness"
+	case ReadOnly:
+		return "read-only"
+	}
+	return fmt.Sprintf("SiteKind(%d)", uint8(k))
+}
+
+// Votes reports whether sites of this kind take part in Paxos quorums.
+func (k SiteKind) Votes() bool { return k == Full || k == Witness }
+
+// Site is one member of the (static) configuration.
+type Site struct {
+	ID   SiteID
+	Kind SiteKind
+}
+
+// Mutation is one buffered write of a transaction. Delete removes the key at
+// the entry's position (a tombstone version).
+type Mutation struct {
+	Key    []byte
+	Value  []byte
+	Delete bool
+}
+
+// ValueID makes every proposed value unique, so a proposer can tell whether
+// the value chosen at its position is its own. Incarnation changes at every
+// restart of a replica, which keeps IDs unique without persisting Seq.
+type ValueID struct {
+	Site        SiteID
+	Incarnation uint64
+	Seq         uint64
+}
+
+func (id ValueID) String() string {
+	return fmt.Sprintf("%s/%d/%d", id.Site, id.Incarnation, id.Seq)
+}
+
+// Value is what one Paxos instance (one log position) decides on: a
+// transaction's mutations, its timestamp and the nominee for leader of the
+// next position (§4.6.3). A no-op carries no mutations and is what catch-up
+// and the replication-server duty propose to close a position.
+type Value struct {
+	ID         ValueID
+	Timestamp  uint64
+	NextLeader SiteID
+	NoOp       bool
+	Mutations  []Mutation
+}
+
+// Entry is a value at a log position of a group.
+type Entry struct {
+	Group    GroupID
+	Position Position
+	Value    Value
+}
+
+// AcceptorRecord is the durable acceptor state of one (group, position) at
+// one site: the spec's maxBal and votes. The driver must persist every record
+// a Ready carries, with fsync when Ready.MustSync, before sending any of that
+// Ready's messages.
+type AcceptorRecord struct {
+	Group    GroupID
+	Position Position
+	MaxBal   Ballot
+	Voted    bool
+	VoteBal  Ballot
+	Vote     Value
+}
+
+// HardState is the per-replica durable state that is not per group.
+type HardState struct {
+	// Incarnation counts restarts; ValueIDs include it.
+	Incarnation uint64
+}
+
+// Durable is the part of a Ready that the driver writes to Storage before
+// anything else happens.
+type Durable struct {
+	HardState *HardState
+	Acceptor  []AcceptorRecord
+	// Chosen are entries this site now knows to be committed (past their
+	// proposer's visibility point). Witnesses keep them too: they are the log.
+	Chosen []Entry
+}
+
+// IsEmpty reports whether there is nothing to persist.
+func (d Durable) IsEmpty() bool {
+	return d.HardState == nil && len(d.Acceptor) == 0 && len(d.Chosen) == 0
+}
+
+// State is everything a restarting replica is rebuilt from (see Restore).
+type State struct {
+	HardState HardState
+	Acceptor  []AcceptorRecord
+	Chosen    []Entry
+	// Applied is, per group, the highest position whose mutations are in the
+	// data rows. Entries in Chosen above it are re-applied after restart.
+	Applied map[GroupID]Position
+}
+
+// ReadMode selects the consistency of a read (§3.3).
+type ReadMode uint8
+
+const (
+	// Current reads observe every acknowledged write.
+	Current ReadMode = iota + 1
+	// Snapshot reads read at the last position applied at this site, or at
+	// ReadRequest.Position if it is given and already applied.
+	Snapshot
+	// Inconsistent reads read the newest local versions, ignoring the log.
+	Inconsistent
+)
+
+func (m ReadMode) String() string {
+	switch m {
+	case Current:
+		return "current"
+	case Snapshot:
+		return "snapshot"
+	case Inconsistent:
+		return "inconsistent"
+	}
+	return fmt.Sprintf("ReadMode(%d)", uint8(m))
+}
+
+// WriteRequest asks to append one transaction at ReadPosition+1, where
+// ReadPosition is the position the transaction's current read returned
+// (BeginWrite).
+type WriteRequest struct {
+	Group        GroupID
+	ReadPosition Position
+	Mutations    []Mutation
+}
+
+// ReadRequest asks for Keys of Group. Position is only used by Snapshot reads
+// (0 means "the latest applied position").
+type ReadRequest struct {
+	Group    GroupID
+	Keys     [][]byte
+	Mode     ReadMode
+	Position Position
+}
+
+// Op says which kind of request a Result answers.
+type Op uint8
+
+const (
+	OpWrite Op = iota + 1
+	OpRead
+)
+
+// Result is the outcome of a client request. For a successful read the core
+// has decided the position; the driver reads Keys at Position from Storage
+// (LatestPosition for inconsistent reads) after applying the same Ready's
+// Apply entries, and hands the values to the client.
+type Result struct {
+	ID       RequestID
+	Op       Op
+	Group    GroupID
+	Position Position
+	Mode     ReadMode
+	Keys     [][]byte
+	// Err is nil or one of the sentinel errors (errors.Is); ErrConflict means
+	// the client library should rerun the transaction.
+	Err error
+}
+
+// TraceEvent records one protocol step under the name of the TLA+ action it
+// corresponds to, so a simulator can check every step against spec/.
+type TraceEvent struct {
+	Action   string
+	Group    GroupID
+	Site     SiteID // where the step happened
+	Peer     SiteID // the other side, if any (sender, coordinator, leader)
+	Position Position
+	Ballot   Ballot
+	Epoch    uint64
+	Value    ValueID
+	Detail   string
+}
+
+// The spec's action names, used in TraceEvent.Action.
+const (
+	ActBeginWrite   = "BeginWrite"
+	ActAcceptLeader = "AcceptLeader"
+	ActPrepare      = "Prepare"
+	ActPromise      = "Promise"
+	ActPropose      = "Propose"
+	ActAccept       = "Accept"
+	ActInvalidate   = "Invalidate"
+	ActWaitOutLease = "WaitOutLease"
+	ActCommit       = "Commit"
+	ActLearn        = "Learn"
+	ActLoseLease    = "LoseLease"
+	ActRegainLease  = "RegainLease"
+	ActReadBegin    = "ReadBegin"
+	ActReadLocal    = "ReadLocal"
+	ActReadFindPos  = "ReadFindPos"
+	ActReadCatchUp  = "ReadCatchUp"
+	ActValidate     = "Validate"
+	ActSnapshotRead = "SnapshotRead"
+)
+
+// Ready is what the driver must do next, in this order (doc.go explains why):
+//  1. Persist Durable (with fsync if MustSync).
+//  2. Send Messages (those addressed to this site go back into Step).
+//  3. Apply the Apply entries to the data rows, in order.
+//  4. Complete Results (reads are performed against Storage now).
+//  5. Call Advance(rd).
+type Ready struct {
+	Durable
+	MustSync bool
+	Messages []Message
+	Apply    []Entry
+	Results  []Result
+	Trace    []TraceEvent
+}
+
+// IsEmpty reports whether the Ready carries no work.
+func (rd Ready) IsEmpty() bool {
+	return rd.Durable.IsEmpty() && len(rd.Messages) == 0 && len(rd.Apply) == 0 &&
+		len(rd.Results) == 0 && len(rd.Trace) == 0
+}
