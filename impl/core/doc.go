@@ -66,7 +66,7 @@
 // Write (§4.6.3): BeginWrite at ReadPosition+1; AcceptLeader asks the leader
 // of that position (the NextLeader nominee of the entry at ReadPosition, or
 // Config.InitialLeader for position 1) for ballot 0, which it grants to the
-// first writer only; otherwise Prepare at round<<8|siteIndex, Promise, adopt
+// first writer only; otherwise Prepare at a unique ballot (see Ballot), Promise, adopt
 // the highest-ballot vote, Propose; Accept at the voters (full + witness);
 // chosen at a majority of voters; then Invalidate the coordinator of every
 // full site that did not accept, or WaitOutLease for one that does not answer

@@ -1,36 +1,525 @@
 package core
 
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// slot is the acceptor state of one position of one group at this site.
+type slot struct {
+	maxBal  Ballot
+	voted   bool
+	voteBal Ballot
+	vote    Value
+	// inDoubtSince is the tick at which the replication-server duty first saw
+	// this position voted but not known committed (0: not yet seen).
+	inDoubtSince uint64
+}
+
+// group is everything this site holds for one entity group.
+type group struct {
+	id    GroupID
+	slots map[Position]*slot
+	known map[Position]Value
+	// knownPrefix: every position 1..knownPrefix is known committed here.
+	knownPrefix Position
+	// applied is what the driver confirmed applied (Advance); applyQueued is
+	// what was handed to it in Ready.Apply.
+	applied     Position
+	applyQueued Position
+	// highest is the highest position voted or known here (ReadFindPos).
+	highest Position
+
+	// Coordinator state (full sites): the spec's coordValid and invPos.
+	valid  bool
+	invPos Position
+
+	// active is the proposal this site runs at a position, if any. One per
+	// position and site: two local proposers could otherwise pick one ballot.
+	active map[Position]*proposal
+	reads  map[RequestID]*readOp
+}
+
+func (g *group) slot(p Position) *slot {
+	s := g.slots[p]
+	if s == nil {
+		s = &slot{}
+		g.slots[p] = s
+	}
+	return s
+}
+
+// leaseGrant is the lease service's record of its grant to one coordinator.
+type leaseGrant struct {
+	expiry  uint64 // in this site's ticks
+	blocked bool
+}
+
 // Replica is one site's protocol state for every entity group hosted there.
 // It is not safe for concurrent use: one driver goroutine owns it.
 type Replica struct {
-	cfg Config
+	cfg         Config
+	selfIndex   int
+	kind        SiteKind
+	kinds       map[SiteID]SiteKind
+	voters      int
+	incarnation uint64
+	now         uint64
+	nextID      uint64
+	nextSeq     uint64
+
+	groups map[GroupID]*group
+	// proposals and reads by id, for replies and ticks.
+	proposals map[uint64]*proposal
+	reads     map[RequestID]*readOp
+
+	// Coordinator (full sites only): the spec's epoch and leaseHeld; the
+	// expiry of the lease from each site, in this site's ticks.
+	epoch        uint64
+	leaseHeld    bool
+	leaseExpiry  map[SiteID]uint64
+	lastRenewal  uint64
+	renewedOnce  bool
+	lastScan     uint64
+	leaseService map[SiteID]*leaseGrant
+
+	pending pendingReady
+}
+
+// pendingReady accumulates the next Ready.
+type pendingReady struct {
+	hardState *HardState
+	accKeys   []accKey
+	acc       map[accKey]AcceptorRecord
+	chosen    []Entry
+	msgs      []Message
+	apply     []Entry
+	results   []Result
+	trace     []TraceEvent
+}
+
+type accKey struct {
+	g GroupID
+	p Position
 }
 
 // NewReplica builds a replica with empty state (a brand new site).
 func NewReplica(cfg Config) (*Replica, error) { return Restore(cfg, State{}) }
 
 // Restore rebuilds a replica from the state its Storage loaded after a
-// restart. Coordinator state is not durable: every group starts invalid.
-func Restore(cfg Config, st State) (*Replica, error) { panic("unimplemented") }
+// restart. Coordinator state is not durable: every group starts invalid and
+// the coordinator must regain its leases (a new epoch). The new incarnation
+// is in the first Ready's HardState and must be persisted like the rest.
+func Restore(cfg Config, st State) (*Replica, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Replica{
+		cfg:          cfg,
+		kinds:        map[SiteID]SiteKind{},
+		groups:       map[GroupID]*group{},
+		proposals:    map[uint64]*proposal{},
+		reads:        map[RequestID]*readOp{},
+		leaseExpiry:  map[SiteID]uint64{},
+		leaseService: map[SiteID]*leaseGrant{},
+		incarnation:  st.HardState.Incarnation + 1,
+	}
+	r.pending.acc = map[accKey]AcceptorRecord{}
+	for i, s := range cfg.Sites {
+		r.kinds[s.ID] = s.Kind
+		if s.Kind.Votes() {
+			r.voters++
+		}
+		if s.ID == cfg.Self {
+			r.selfIndex, r.kind = i, s.Kind
+		}
+	}
+	r.pending.hardState = &HardState{Incarnation: r.incarnation}
+	for _, a := range st.Acceptor {
+		if a.Group == "" || a.Position == 0 {
+			return nil, fmt.Errorf("%w: acceptor record %q/%d", ErrMalformed, a.Group, a.Position)
+		}
+		g := r.group(a.Group)
+		s := g.slot(a.Position)
+		s.maxBal, s.voted, s.voteBal, s.vote = a.MaxBal, a.Voted, a.VoteBal, a.Vote
+		if a.Voted && a.Position > g.highest {
+			g.highest = a.Position
+		}
+	}
+	for gid, p := range st.Applied {
+		g := r.group(gid)
+		g.applied, g.applyQueued = p, p
+	}
+	for _, e := range st.Chosen {
+		if e.Group == "" || e.Position == 0 {
+			return nil, fmt.Errorf("%w: chosen entry %q/%d", ErrMalformed, e.Group, e.Position)
+		}
+		g := r.group(e.Group)
+		g.known[e.Position] = e.Value
+		if e.Position > g.highest {
+			g.highest = e.Position
+		}
+	}
+	for _, gid := range sortedKeys(r.groups) {
+		g := r.groups[gid]
+		// NB: entries at or below applied need not be in Chosen (a storage
+		// may truncate them), so the known prefix starts at applied.
+		if g.knownPrefix < g.applied {
+			g.knownPrefix = g.applied
+		}
+		r.advanceKnown(g)
+	}
+	if r.kind == Full {
+		r.renewLeases()
+	}
+	return r, nil
+}
 
-// Step feeds one message from another site (or from this site, see doc.go).
-func (r *Replica) Step(m Message) error { panic("unimplemented") }
+func (r *Replica) group(id GroupID) *group {
+	g := r.groups[id]
+	if g == nil {
+		g = &group{
+			id:     id,
+			slots:  map[Position]*slot{},
+			known:  map[Position]Value{},
+			active: map[Position]*proposal{},
+			reads:  map[RequestID]*readOp{},
+		}
+		r.groups[id] = g
+	}
+	return g
+}
+
+// quorum is the majority of voting sites.
+func (r *Replica) quorum() int { return r.voters/2 + 1 }
+
+// countsAsVoter reports whether a site's accept/promise counts toward quorum.
+func (r *Replica) countsAsVoter(s SiteID) bool {
+	k := r.kinds[s]
+	return k.Votes() || (k == ReadOnly && r.cfg.Bugs.ReadOnlyVotes)
+}
+
+func (r *Replica) send(m Message) {
+	m.From = r.cfg.Self
+	r.pending.msgs = append(r.pending.msgs, m)
+}
+
+func (r *Replica) trace(ev TraceEvent) {
+	if ev.Site == "" {
+		ev.Site = r.cfg.Self
+	}
+	r.pending.trace = append(r.pending.trace, ev)
+}
+
+func (r *Replica) result(res Result) { r.pending.results = append(r.pending.results, res) }
+
+// persistSlot queues the acceptor record of (g, p) for the next Ready.
+func (r *Replica) persistSlot(g *group, p Position) {
+	s := g.slots[p]
+	k := accKey{g.id, p}
+	if _, ok := r.pending.acc[k]; !ok {
+		r.pending.accKeys = append(r.pending.accKeys, k)
+	}
+	r.pending.acc[k] = AcceptorRecord{
+		Group: g.id, Position: p, MaxBal: s.maxBal,
+		Voted: s.voted, VoteBal: s.voteBal, Vote: s.vote,
+	}
+}
+
+// learn records v as known committed at (g, p): the spec's Learn (or Commit
+// at the proposer). It returns false if the position was already known.
+func (r *Replica) learn(g *group, p Position, v Value, action string) bool {
+	if old, ok := g.known[p]; ok {
+		if old.ID != v.ID {
+			// Two different values committed at one position: the protocol
+			// is broken (or a Bugs switch is on). Keep the first; a checker
+			// watching the trace will report it.
+			r.trace(TraceEvent{Action: "Divergence", Group: g.id, Position: p, Value: v.ID,
+				Detail: "known " + old.ID.String()})
+		}
+		return false
+	}
+	g.known[p] = v
+	if p > g.highest {
+		g.highest = p
+	}
+	r.pending.chosen = append(r.pending.chosen, Entry{Group: g.id, Position: p, Value: v})
+	r.trace(TraceEvent{Action: action, Group: g.id, Position: p, Value: v.ID})
+	r.advanceKnown(g)
+	if prop := g.active[p]; prop != nil {
+		// Someone else closed the position past its visibility point: our
+		// proposal there is over, won or lost.
+		var err error
+		if v.ID != prop.ours {
+			err = ErrConflict
+		}
+		r.finishProposal(prop, err)
+	}
+	return true
+}
+
+// advanceKnown extends the known prefix and queues entries for applying.
+func (r *Replica) advanceKnown(g *group) {
+	for {
+		if _, ok := g.known[g.knownPrefix+1]; !ok {
+			break
+		}
+		g.knownPrefix++
+	}
+	if r.kind == Witness {
+		// Witnesses keep no data: the log is all there is to apply.
+		g.applyQueued, g.applied = g.knownPrefix, g.knownPrefix
+		return
+	}
+	for g.applyQueued < g.knownPrefix {
+		g.applyQueued++
+		r.pending.apply = append(r.pending.apply,
+			Entry{Group: g.id, Position: g.applyQueued, Value: g.known[g.applyQueued]})
+	}
+}
 
 // Tick advances abstract time by one tick.
-func (r *Replica) Tick() { panic("unimplemented") }
+func (r *Replica) Tick() {
+	r.now++
+	if r.kind == Full {
+		if r.now-r.lastRenewal >= r.cfg.LeaseRenewTicks {
+			r.renewLeases()
+		}
+		r.refreshLease()
+	}
+	for _, id := range sortedKeys(r.proposals) {
+		if p := r.proposals[id]; p != nil {
+			r.tickProposal(p)
+		}
+	}
+	for _, id := range sortedKeys(r.reads) {
+		if op := r.reads[id]; op != nil {
+			r.tickRead(op)
+		}
+	}
+	if r.now-r.lastScan >= r.cfg.ScanIntervalTicks {
+		r.lastScan = r.now
+		r.scan()
+	}
+}
 
-// ProposeWrite starts a write transaction's commit (BeginWrite). The error is
-// immediate validation only; the outcome arrives as a Result.
-func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) { panic("unimplemented") }
+// Step feeds one message from another site (or from this site, see doc.go).
+func (r *Replica) Step(m Message) error {
+	if err := r.checkMessage(m); err != nil {
+		return err
+	}
+	switch m.Type {
+	case MsgAcceptLeader:
+		return r.handleAcceptLeader(m)
+	case MsgPrepare:
+		return r.handlePrepare(m)
+	case MsgAccept:
+		return r.handleAccept(m)
+	case MsgAcceptLeaderResp, MsgPromise, MsgAccepted, MsgInvalidateResp, MsgLeaseBlockResp:
+		r.handleProposerReply(m)
+	case MsgInvalidate:
+		r.handleInvalidate(m)
+	case MsgCommit:
+		g := r.group(m.Group)
+		r.learn(g, m.Position, *m.Value, ActLearn)
+		r.progressGroupReads(g)
+	case MsgFindPos:
+		g := r.group(m.Group)
+		r.send(Message{Type: MsgFindPosResp, To: m.From, Group: m.Group, Proposal: m.Proposal,
+			Position: g.highest})
+	case MsgFindPosResp:
+		r.handleFindPosResp(m)
+	case MsgCatchUp:
+		r.handleCatchUp(m)
+	case MsgCatchUpResp:
+		r.handleCatchUpResp(m)
+	case MsgLeaseRequest, MsgLeaseBlock:
+		r.handleLeaseService(m)
+	case MsgLeaseGrant:
+		r.handleLeaseGrant(m)
+	}
+	return nil
+}
 
-// Read starts a read; the outcome arrives as a Result.
-func (r *Replica) Read(req ReadRequest) (RequestID, error) { panic("unimplemented") }
+// groupMessage reports whether messages of type t must name a group.
+func groupMessage(t MessageType) bool {
+	switch t {
+	case MsgLeaseRequest, MsgLeaseGrant, MsgLeaseBlock, MsgLeaseBlockResp:
+		return false
+	}
+	return true
+}
+
+func (r *Replica) checkMessage(m Message) error {
+	if _, ok := r.kinds[m.From]; !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownSite, m.From)
+	}
+	if m.To != r.cfg.Self {
+		return fmt.Errorf("%w: message for %q delivered to %q", ErrMalformed, m.To, r.cfg.Self)
+	}
+	if m.Type == MsgInvalid || m.Type >= msgTypeCount {
+		return fmt.Errorf("%w: message type %v", ErrMalformed, m.Type)
+	}
+	if groupMessage(m.Type) && m.Group == "" {
+		return fmt.Errorf("%w: %v without a group", ErrMalformed, m.Type)
+	}
+	switch m.Type {
+	case MsgAcceptLeader, MsgAccept, MsgCommit:
+		if m.Value == nil {
+			return fmt.Errorf("%w: %v without a value", ErrMalformed, m.Type)
+		}
+	}
+	switch m.Type {
+	case MsgAcceptLeader, MsgAccept, MsgCommit, MsgPrepare, MsgPromise, MsgAccepted,
+		MsgInvalidate, MsgAcceptLeaderResp:
+		if m.Position == 0 {
+			return fmt.Errorf("%w: %v at position 0", ErrMalformed, m.Type)
+		}
+	case MsgLeaseBlock, MsgLeaseBlockResp:
+		if _, ok := r.kinds[m.Coordinator]; !ok {
+			return fmt.Errorf("%w: lease block for %q", ErrUnknownSite, m.Coordinator)
+		}
+	}
+	if m.Value != nil {
+		if err := r.checkMutations(m.Value.Mutations); err != nil {
+			return err
+		}
+	}
+	if len(m.Entries) > r.cfg.MaxCatchUpEntries {
+		return fmt.Errorf("%w: %d entries", ErrMalformed, len(m.Entries))
+	}
+	for _, e := range m.Entries {
+		if e.Group != m.Group || e.Position == 0 {
+			return fmt.Errorf("%w: catch-up entry %q/%d", ErrMalformed, e.Group, e.Position)
+		}
+		if err := r.checkMutations(e.Value.Mutations); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Replica) checkMutations(ms []Mutation) error {
+	if len(ms) > r.cfg.MaxMutations {
+		return fmt.Errorf("%w: %d > %d", ErrTooManyMutations, len(ms), r.cfg.MaxMutations)
+	}
+	for _, mu := range ms {
+		if len(mu.Key) == 0 {
+			return fmt.Errorf("%w: empty key", ErrMalformed)
+		}
+		if len(mu.Key) > r.cfg.MaxKeyBytes {
+			return fmt.Errorf("%w: %d > %d bytes", ErrKeyTooLarge, len(mu.Key), r.cfg.MaxKeyBytes)
+		}
+		if len(mu.Value) > r.cfg.MaxValueBytes {
+			return fmt.Errorf("%w: %d > %d bytes", ErrValueTooLarge, len(mu.Value), r.cfg.MaxValueBytes)
+		}
+	}
+	return nil
+}
 
 // HasReady reports whether Ready would return work.
-func (r *Replica) HasReady() bool { panic("unimplemented") }
+func (r *Replica) HasReady() bool {
+	p := &r.pending
+	return p.hardState != nil || len(p.accKeys) > 0 || len(p.chosen) > 0 || len(p.msgs) > 0 ||
+		len(p.apply) > 0 || len(p.results) > 0 || len(p.trace) > 0
+}
 
-// Ready returns what the driver must do next (see Ready and doc.go).
-func (r *Replica) Ready() Ready { panic("unimplemented") }
+// Ready returns what the driver must do next (see Ready and doc.go). It
+// hands over the pending work: call it once per Advance.
+func (r *Replica) Ready() Ready {
+	p := &r.pending
+	rd := Ready{
+		Messages: p.msgs,
+		Apply:    p.apply,
+		Results:  p.results,
+		Trace:    p.trace,
+	}
+	rd.HardState = p.hardState
+	rd.Chosen = p.chosen
+	for _, k := range p.accKeys {
+		rd.Acceptor = append(rd.Acceptor, p.acc[k])
+	}
+	rd.MustSync = rd.HardState != nil || len(rd.Chosen) > 0 ||
+		(len(rd.Acceptor) > 0 && !r.cfg.Bugs.AckBeforeMajorityFsync)
+	r.pending = pendingReady{acc: map[accKey]AcceptorRecord{}}
+	return rd
+}
 
-// Advance tells the replica that rd has been fully handled.
-func (r *Replica) Advance(rd Ready) { panic("unimplemented") }
+// Advance tells the replica that rd has been fully handled: its entries are
+// applied, so reads waiting for them may complete.
+func (r *Replica) Advance(rd Ready) {
+	touched := map[GroupID]bool{}
+	for _, e := range rd.Apply {
+		g := r.group(e.Group)
+		if e.Position > g.applied {
+			g.applied = e.Position
+		}
+		touched[e.Group] = true
+	}
+	for _, gid := range sortedKeys(touched) {
+		r.progressGroupReads(r.groups[gid])
+	}
+}
+
+// Status is a read-only summary for tests, debugging and metrics.
+type Status struct {
+	Site        SiteID
+	Kind        SiteKind
+	Now         uint64
+	Incarnation uint64
+	Epoch       uint64
+	LeaseHeld   bool
+	InFlight    int
+	Groups      map[GroupID]GroupStatus
+}
+
+// GroupStatus summarizes one group at one site.
+type GroupStatus struct {
+	Valid       bool
+	InvPos      Position
+	Applied     Position
+	KnownPrefix Position
+	Highest     Position
+}
+
+// Status returns a snapshot of the replica's state.
+func (r *Replica) Status() Status {
+	st := Status{
+		Site: r.cfg.Self, Kind: r.kind, Now: r.now, Incarnation: r.incarnation,
+		Epoch: r.epoch, LeaseHeld: r.leaseHeld, InFlight: len(r.proposals) + len(r.reads),
+		Groups: map[GroupID]GroupStatus{},
+	}
+	for id, g := range r.groups {
+		st.Groups[id] = GroupStatus{Valid: g.valid, InvPos: g.invPos, Applied: g.applied,
+			KnownPrefix: g.knownPrefix, Highest: g.highest}
+	}
+	return st
+}
+
+// Vote returns this site's acceptor state at (group, position), for tests
+// and checkers.
+func (r *Replica) Vote(gid GroupID, p Position) (AcceptorRecord, bool) {
+	g := r.groups[gid]
+	if g == nil || g.slots[p] == nil {
+		return AcceptorRecord{}, false
+	}
+	s := g.slots[p]
+	return AcceptorRecord{Group: gid, Position: p, MaxBal: s.maxBal, Voted: s.voted,
+		VoteBal: s.voteBal, Vote: s.vote}, true
+}
+
+// Known returns the value this site knows committed at (group, position).
+func (r *Replica) Known(gid GroupID, p Position) (Value, bool) {
+	g := r.groups[gid]
+	if g == nil {
+		return Value{}, false
+	}
+	v, ok := g.known[p]
+	return v, ok
+}
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -20,16 +20,20 @@ const LatestPosition Position = ^Position(0)
 
 // Ballot is a Paxos proposal number. Ballot 0 is reserved for the leader fast
 // path (AcceptLeader); every ballot a proposer picks for Prepare is
-// round<<8 | siteIndex with round >= 1, so ballots are unique per proposer.
+// round<<32 | (incarnation mod 2^24)<<8 | siteIndex with round >= 1. The site
+// index makes ballots unique per site; the incarnation keeps a restarted site
+// from reusing a ballot it used, with another value, before its crash (its
+// proposer state is not durable). Rounds dominate the order.
 type Ballot uint64
 
-// MakeBallot builds the ballot of round at the site with index siteIndex.
-func MakeBallot(round uint64, siteIndex int) Ballot {
-	return Ballot(round<<8 | uint64(siteIndex))
+// MakeBallot builds the ballot of round at the site with index siteIndex in
+// its given incarnation.
+func MakeBallot(round, incarnation uint64, siteIndex int) Ballot {
+	return Ballot(round<<32 | (incarnation&0xffffff)<<8 | uint64(siteIndex&0xff))
 }
 
 // Round returns the round part of a ballot.
-func (b Ballot) Round() uint64 { return uint64(b) >> 8 }
+func (b Ballot) Round() uint64 { return uint64(b) >> 32 }
 
 // RequestID identifies a client request at one replica; results carry it.
 type RequestID uint64

@@ -1,0 +1,142 @@
+package core
+
+// The coordinator (full sites, §4.4.1, §4.7) and the lease service (every
+// site, standing in for Chubby [ours]). The coordinator holds a lease from
+// each site's lease service and may call groups valid only while it holds a
+// majority of them; it counts each lease from the tick it SENT the request,
+// so its view expires no later than the service's, up to clock drift.
+
+// majoritySites is the majority of all sites: every site runs a lease service.
+func (r *Replica) majoritySites() int { return len(r.cfg.Sites)/2 + 1 }
+
+func (r *Replica) renewLeases() {
+	r.lastRenewal = r.now
+	for _, s := range r.cfg.Sites {
+		r.send(Message{Type: MsgLeaseRequest, To: s.ID, Proposal: r.now})
+	}
+}
+
+// refreshLease recomputes leaseHeld from the lease expiries: LoseLease and
+// RegainLease are its transitions.
+func (r *Replica) refreshLease() {
+	n := 0
+	for _, exp := range r.leaseExpiry {
+		if exp > r.now {
+			n++
+		}
+	}
+	held := n >= r.majoritySites()
+	switch {
+	case r.leaseHeld && !held:
+		r.leaseHeld = false
+		r.trace(TraceEvent{Action: ActLoseLease, Epoch: r.epoch})
+		if !r.cfg.Bugs.LocalReadAfterLeaseLoss {
+			for _, g := range r.groups {
+				g.valid = false
+			}
+		}
+	case !r.leaseHeld && held:
+		// A new epoch: validations begun under the old one are void, and
+		// every group must be caught up and validated again.
+		r.leaseHeld = true
+		r.epoch++
+		for _, g := range r.groups {
+			g.valid = false
+		}
+		r.trace(TraceEvent{Action: ActRegainLease, Epoch: r.epoch})
+	}
+}
+
+func (r *Replica) handleLeaseGrant(m Message) {
+	if r.kind != Full {
+		return
+	}
+	// NB: first notice any lapse at the current tick, so a fresh grant that
+	// follows an expiry is seen as a regain (new epoch), not a renewal.
+	r.refreshLease()
+	if m.Reject || m.Proposal > r.now {
+		return
+	}
+	exp := m.Proposal + m.Ticks
+	if exp > r.leaseExpiry[m.From] {
+		r.leaseExpiry[m.From] = exp
+	}
+	r.refreshLease()
+}
+
+// handleLeaseService is the lease service of this site.
+func (r *Replica) handleLeaseService(m Message) {
+	switch m.Type {
+	case MsgLeaseRequest:
+		c := m.From
+		lg := r.leaseService[c]
+		if lg == nil {
+			lg = &leaseGrant{}
+			r.leaseService[c] = lg
+		}
+		reply := Message{Type: MsgLeaseGrant, To: c, Proposal: m.Proposal}
+		// A restarted lease service forgot its grants and blocks: it grants
+		// nothing until any grant it may have made before has run out.
+		inGrace := r.incarnation > 1 && r.now < r.cfg.LeaseDurationTicks+r.cfg.ClockSkewTicks
+		if r.kinds[c] != Full || inGrace || (lg.blocked && lg.expiry > r.now) {
+			reply.Reject = true
+			r.send(reply)
+			return
+		}
+		// Once the blocked grant ran out the coordinator has lost it; a
+		// fresh grant can only start a new epoch there.
+		lg.blocked = false
+		lg.expiry = r.now + r.cfg.LeaseDurationTicks
+		reply.Ticks = r.cfg.LeaseDurationTicks
+		r.send(reply)
+	case MsgLeaseBlock:
+		lg := r.leaseService[m.Coordinator]
+		if lg == nil {
+			lg = &leaseGrant{}
+			r.leaseService[m.Coordinator] = lg
+		}
+		lg.blocked = true
+		var remaining uint64
+		if lg.expiry > r.now {
+			remaining = lg.expiry - r.now
+		}
+		// NB: with no live grant the coordinator has already lost this lease;
+		// a fresh grant can only start a new epoch there, with every group
+		// invalid, so nothing more needs blocking.
+		r.send(Message{Type: MsgLeaseBlockResp, To: m.From, Coordinator: m.Coordinator,
+			Proposal: m.Proposal, Ticks: remaining})
+	}
+}
+
+// handleInvalidate: a writer tells this site's coordinator that the group
+// is no longer up to date here as of m.Position (Invalidate).
+func (r *Replica) handleInvalidate(m Message) {
+	if r.kind == Full {
+		g := r.group(m.Group)
+		g.valid = false
+		if m.Position > g.invPos {
+			g.invPos = m.Position
+		}
+		r.trace(TraceEvent{Action: ActInvalidate, Group: g.id, Peer: m.From, Position: m.Position,
+			Epoch: r.epoch})
+	}
+	r.send(Message{Type: MsgInvalidateResp, To: m.From, Group: m.Group, Position: m.Position,
+		Proposal: m.Proposal})
+}
+
+// validate is the fire-and-forget Validate of a reader that caught the group
+// up to pos under the epoch it read at ReadBegin (§4.7.2).
+func (r *Replica) validate(g *group, pos Position, epoch uint64) {
+	ok := r.leaseHeld && epoch == r.epoch && pos >= g.invPos
+	if r.cfg.Bugs.ValidateWithoutPositionCheck {
+		ok = true
+	}
+	if ok {
+		g.valid = true
+	}
+	detail := "applied"
+	if !ok {
+		detail = "ignored"
+	}
+	r.trace(TraceEvent{Action: ActValidate, Group: g.id, Position: pos, Epoch: epoch, Detail: detail})
+}

@@ -1,0 +1,327 @@
+package core
+
+import "fmt"
+
+type readPhase uint8
+
+const (
+	rdFindPos readPhase = iota + 1 // ReadFindPos: asking a majority
+	rdCatchUp                      // ReadCatchUp: learning up to target
+	rdApply                        // waiting for the driver to apply target
+)
+
+// readOp is one current read in progress.
+type readOp struct {
+	id   RequestID
+	g    *group
+	keys [][]byte
+
+	phase readPhase
+	// local: the coordinator said the group is valid here (ReadLocal path).
+	local  bool
+	epoch  uint64
+	target Position
+
+	found    map[SiteID]bool
+	deadline uint64
+	tries    uint64
+
+	catchUpSent  bool
+	catchUpAsked int
+	catchUpHeard map[SiteID]bool
+	noOpsStarted bool
+}
+
+// Read starts a read; the outcome arrives as a Result whose Position the
+// driver reads Keys at.
+func (r *Replica) Read(req ReadRequest) (RequestID, error) {
+	if r.kind == Witness {
+		return 0, ErrWitnessNoReads
+	}
+	if req.Group == "" {
+		return 0, fmt.Errorf("%w: empty group", ErrMalformed)
+	}
+	for _, k := range req.Keys {
+		if len(k) == 0 {
+			return 0, fmt.Errorf("%w: empty key", ErrMalformed)
+		}
+		if len(k) > r.cfg.MaxKeyBytes {
+			return 0, fmt.Errorf("%w: %d > %d bytes", ErrKeyTooLarge, len(k), r.cfg.MaxKeyBytes)
+		}
+	}
+	if len(req.Keys) > r.cfg.MaxMutations {
+		return 0, fmt.Errorf("%w: %d keys", ErrTooManyMutations, len(req.Keys))
+	}
+	switch req.Mode {
+	case Current:
+		if r.kind == ReadOnly {
+			return 0, ErrReadOnlySite
+		}
+	case Snapshot, Inconsistent:
+	default:
+		return 0, fmt.Errorf("%w: read mode %v", ErrMalformed, req.Mode)
+	}
+	if len(r.proposals)+len(r.reads) >= r.cfg.MaxInFlight {
+		return 0, ErrTooManyRequests
+	}
+	r.nextID++
+	id := RequestID(r.nextID)
+	g := r.group(req.Group)
+	res := Result{ID: id, Op: OpRead, Group: g.id, Mode: req.Mode, Keys: req.Keys}
+	switch req.Mode {
+	case Inconsistent:
+		res.Position = LatestPosition
+		r.result(res)
+		return id, nil
+	case Snapshot:
+		res.Position = g.applied
+		if req.Position != 0 {
+			if req.Position > g.applied {
+				res.Err = fmt.Errorf("%w: %d > %d", ErrNotApplied, req.Position, g.applied)
+			}
+			res.Position = req.Position
+		}
+		r.trace(TraceEvent{Action: ActSnapshotRead, Group: g.id, Position: res.Position})
+		r.result(res)
+		if r.kind == ReadOnly {
+			// Reading a group is also how a read-only site learns that it
+			// should catch that group up in the background.
+			r.askFullSites(g)
+		}
+		return id, nil
+	}
+	// ReadBegin: ask the local coordinator.
+	op := &readOp{id: id, g: g, keys: req.Keys, epoch: r.epoch, found: map[SiteID]bool{}}
+	op.local = g.valid && r.leaseHeld
+	if r.cfg.Bugs.LocalReadWithoutCoordinator || (r.cfg.Bugs.LocalReadAfterLeaseLoss && g.valid) {
+		op.local = true
+	}
+	r.reads[id] = op
+	g.reads[id] = op
+	detail := "invalid"
+	if op.local {
+		detail = "valid"
+	}
+	r.trace(TraceEvent{Action: ActReadBegin, Group: g.id, Epoch: op.epoch, Detail: detail})
+	if op.local {
+		op.target = g.highest
+		r.enterCatchUp(op)
+	} else {
+		r.sendFindPos(op)
+	}
+	return id, nil
+}
+
+func (r *Replica) sendFindPos(op *readOp) {
+	op.phase = rdFindPos
+	op.tries++
+	if op.tries > r.cfg.MaxRounds {
+		r.failRead(op, ErrUnavailable)
+		return
+	}
+	op.deadline = r.now + r.cfg.ReadTimeoutTicks
+	for _, s := range r.voterSites() {
+		r.send(Message{Type: MsgFindPos, To: s, Group: op.g.id, Proposal: uint64(op.id)})
+	}
+}
+
+func (r *Replica) handleFindPosResp(m Message) {
+	op := r.reads[RequestID(m.Proposal)]
+	if op == nil || op.g.id != m.Group || op.phase != rdFindPos {
+		return
+	}
+	op.found[m.From] = true
+	if m.Position > op.target {
+		op.target = m.Position
+	}
+	if r.countVoters(op.found) >= r.quorum() {
+		r.trace(TraceEvent{Action: ActReadFindPos, Group: op.g.id, Position: op.target})
+		r.enterCatchUp(op)
+	}
+}
+
+func (r *Replica) enterCatchUp(op *readOp) {
+	op.phase = rdCatchUp
+	op.tries = 0
+	r.progressRead(op)
+}
+
+// progressRead moves a read on as far as the state allows.
+func (r *Replica) progressRead(op *readOp) {
+	g := op.g
+	if op.phase == rdCatchUp {
+		if g.knownPrefix >= op.target {
+			op.phase = rdApply
+		} else if !op.catchUpSent {
+			// ReadCatchUp: first fetch what other sites know committed.
+			op.catchUpSent = true
+			op.catchUpHeard = map[SiteID]bool{}
+			op.deadline = r.now + r.cfg.ReadTimeoutTicks
+			r.trace(TraceEvent{Action: ActReadCatchUp, Group: g.id, Position: op.target})
+			for _, s := range r.cfg.Sites {
+				if s.ID == r.cfg.Self {
+					continue
+				}
+				op.catchUpAsked++
+				r.send(Message{Type: MsgCatchUp, To: s.ID, Group: g.id, Proposal: uint64(op.id),
+					Position: g.knownPrefix + 1, Limit: op.target})
+			}
+			if op.catchUpAsked == 0 {
+				r.startNoOps(op)
+			}
+		} else if op.noOpsStarted {
+			// Positions learned since the no-ops started need none; the rest
+			// run (one proposal per position) until they commit.
+			r.startNoOps(op)
+		}
+	}
+	if op.phase == rdApply && g.applied >= op.target {
+		if !op.local {
+			r.validate(g, op.target, op.epoch)
+		}
+		r.trace(TraceEvent{Action: ActReadLocal, Group: g.id, Position: op.target, Epoch: op.epoch})
+		r.finishRead(op)
+		r.result(Result{ID: op.id, Op: OpRead, Group: g.id, Position: op.target, Mode: Current,
+			Keys: op.keys})
+	}
+}
+
+// startNoOps closes every still-unknown position up to the target with a
+// no-op proposal: Paxos settles on the no-op or on a value already accepted.
+func (r *Replica) startNoOps(op *readOp) {
+	op.noOpsStarted = true
+	g := op.g
+	limit := min(op.target, g.knownPrefix+Position(r.cfg.MaxCatchUpEntries))
+	for p := g.knownPrefix + 1; p <= limit; p++ {
+		if _, ok := g.known[p]; ok {
+			continue
+		}
+		prop := r.startNoOp(g, p)
+		if prop != nil && r.proposals[prop.id] == prop && !containsRead(prop.readers, op) {
+			prop.readers = append(prop.readers, op)
+		}
+	}
+}
+
+func containsRead(ops []*readOp, op *readOp) bool {
+	for _, o := range ops {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Replica) progressGroupReads(g *group) {
+	for _, id := range sortedKeys(g.reads) {
+		if op := g.reads[id]; op != nil {
+			r.progressRead(op)
+		}
+	}
+}
+
+func (r *Replica) finishRead(op *readOp) {
+	delete(r.reads, op.id)
+	delete(op.g.reads, op.id)
+}
+
+func (r *Replica) failRead(op *readOp, err error) {
+	r.finishRead(op)
+	r.result(Result{ID: op.id, Op: OpRead, Group: op.g.id, Mode: Current, Keys: op.keys, Err: err})
+}
+
+func (r *Replica) tickRead(op *readOp) {
+	if r.now < op.deadline {
+		return
+	}
+	switch op.phase {
+	case rdFindPos:
+		r.sendFindPos(op)
+	case rdCatchUp:
+		if !op.noOpsStarted {
+			r.startNoOps(op)
+		}
+	}
+}
+
+// handleCatchUp serves known-committed entries of a group (ReadCatchUp).
+func (r *Replica) handleCatchUp(m Message) {
+	g := r.group(m.Group)
+	reply := Message{Type: MsgCatchUpResp, To: m.From, Group: g.id, Proposal: m.Proposal}
+	limit := m.Limit
+	if limit == 0 || limit < m.Position {
+		limit = m.Position
+	}
+	for p := max(m.Position, 1); p <= limit && len(reply.Entries) < r.cfg.MaxCatchUpEntries; p++ {
+		if v, ok := g.known[p]; ok {
+			reply.Entries = append(reply.Entries, Entry{Group: g.id, Position: p, Value: v})
+		} else if s := g.slots[p]; r.cfg.Bugs.CatchUpAppliesUnchosen && s != nil && s.voted {
+			reply.Entries = append(reply.Entries, Entry{Group: g.id, Position: p, Value: s.vote})
+		}
+		if p == ^Position(0) {
+			break
+		}
+	}
+	r.send(reply)
+}
+
+func (r *Replica) handleCatchUpResp(m Message) {
+	g := r.group(m.Group)
+	for _, e := range m.Entries {
+		r.learn(g, e.Position, e.Value, ActLearn)
+	}
+	if op := r.reads[RequestID(m.Proposal)]; op != nil && op.g == g && op.phase == rdCatchUp &&
+		op.catchUpSent && !op.noOpsStarted {
+		op.catchUpHeard[m.From] = true
+		if len(op.catchUpHeard) >= op.catchUpAsked {
+			r.startNoOps(op)
+		}
+	}
+	r.progressGroupReads(g)
+}
+
+// scan is the replication-server duty (§4.5): close positions a dead writer
+// left in doubt, and fetch gaps in the known log.
+func (r *Replica) scan() {
+	for _, gid := range sortedKeys(r.groups) {
+		g := r.groups[gid]
+		if r.kind == Full {
+			for _, p := range sortedKeys(g.slots) {
+				s := g.slots[p]
+				if _, ok := g.known[p]; ok || !s.voted {
+					s.inDoubtSince = 0
+					continue
+				}
+				if s.inDoubtSince == 0 {
+					s.inDoubtSince = r.now
+				} else if r.now-s.inDoubtSince >= r.cfg.InDoubtTicks && g.active[p] == nil {
+					s.inDoubtSince = r.now
+					r.startNoOp(g, p)
+				}
+			}
+		}
+		if r.kind != Witness && g.knownPrefix < g.highest {
+			// Something above the known prefix is missing: ask around.
+			for _, s := range r.cfg.Sites {
+				if s.ID != r.cfg.Self && s.Kind != Witness {
+					r.send(Message{Type: MsgCatchUp, To: s.ID, Group: g.id, Position: g.knownPrefix + 1,
+						Limit: g.highest})
+				}
+			}
+		}
+		if r.kind == ReadOnly {
+			r.askFullSites(g)
+		}
+	}
+}
+
+// askFullSites: a read-only site hears of new positions only through
+// MsgCommit; it asks the full sites for anything beyond what it knows.
+func (r *Replica) askFullSites(g *group) {
+	for _, s := range r.cfg.Sites {
+		if s.Kind == Full {
+			r.send(Message{Type: MsgCatchUp, To: s.ID, Group: g.id, Position: g.knownPrefix + 1,
+				Limit: g.knownPrefix + Position(r.cfg.MaxCatchUpEntries)})
+		}
+	}
+}
