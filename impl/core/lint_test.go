@@ -15,22 +15,22 @@ import (
 // through Config.Rand.
 func TestLintImports(t *testing.T) {
 	forbidden := map[string]string{
-		"net":           "no sockets in the core",
-		"net/http":      "no sockets in the core",
-		"os":            "no files or processes in the core",
-		"os/exec":       "no processes in the core",
-		"io/ioutil":     "no files in the core",
-		"time":          "time is Tick()",
-		"sync":          "one goroutine owns a Replica",
-		"sync/atomic":   "one goroutine owns a Replica",
-		"math/rand":     "randomness comes from Config.Rand",
-		"math/rand/v2":  "randomness comes from Config.Rand",
-		"crypto/rand":   "randomness comes from Config.Rand",
-		"runtime":       "no scheduling in the core",
-		"unsafe":        "no unsafe in the core",
-		"syscall":       "no system calls in the core",
-		"context":       "no cancellation in the core: time is Tick()",
-		"log":           "no logging in the core: trace events go in Ready",
+		"net":          "no sockets in the core",
+		"net/http":     "no sockets in the core",
+		"os":           "no files or processes in the core",
+		"os/exec":      "no processes in the core",
+		"io/ioutil":    "no files in the core",
+		"time":         "time is Tick()",
+		"sync":         "one goroutine owns a Replica",
+		"sync/atomic":  "one goroutine owns a Replica",
+		"math/rand":    "randomness comes from Config.Rand",
+		"math/rand/v2": "randomness comes from Config.Rand",
+		"crypto/rand":  "randomness comes from Config.Rand",
+		"runtime":      "no scheduling in the core",
+		"unsafe":       "no unsafe in the core",
+		"syscall":      "no system calls in the core",
+		"context":      "no cancellation in the core: time is Tick()",
+		"log":          "no logging in the core: trace events go in Ready",
 	}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
