@@ -1,0 +1,230 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/megastore-verified/megastore/impl/core"
+)
+
+// Pebble is core.Storage on a Pebble database.
+type Pebble struct {
+	db  *pebble.DB
+	mem *vfs.MemFS // set when opened with OpenMem
+	dir string
+}
+
+var _ core.Storage = (*Pebble)(nil)
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
+
+func open(dir string, fs vfs.FS) (*pebble.DB, error) {
+	opts := &pebble.Options{FS: fs, Logger: quietLogger{}}
+	return pebble.Open(dir, opts)
+}
+
+// Open opens (or creates) the store in dir on the real filesystem.
+func Open(dir string) (*Pebble, error) {
+	db, err := open(dir, vfs.Default)
+	if err != nil {
+		return nil, err
+	}
+	return &Pebble{db: db, dir: dir}, nil
+}
+
+// OpenMem opens a store on an in-memory filesystem that remembers what was
+// synced, so Crash can throw the rest away.
+func OpenMem() (*Pebble, error) {
+	fs := vfs.NewCrashableMem()
+	db, err := open("db", fs)
+	if err != nil {
+		return nil, err
+	}
+	return &Pebble{db: db, mem: fs, dir: "db"}, nil
+}
+
+// Crash simulates power loss: it returns the store reopened from only what
+// had been synced, and closes this one. keepUnsyncedPercent (0..100) lets a
+// simulator keep a random part of the unsynced writes, drawn from rng.
+// REQUIRES: opened with OpenMem.
+func (s *Pebble) Crash(keepUnsyncedPercent int, rng *rand.Rand) (*Pebble, error) {
+	if s.mem == nil {
+		return nil, fmt.Errorf("storage: Crash needs an OpenMem store")
+	}
+	cfg := vfs.CrashCloneCfg{UnsyncedDataPercent: keepUnsyncedPercent}
+	if keepUnsyncedPercent > 0 {
+		cfg.RNG = rng
+	}
+	clone := s.mem.CrashClone(cfg)
+	_ = s.db.Close() // NB: the clone is already taken; nothing more reaches it.
+	db, err := open(s.dir, clone)
+	if err != nil {
+		return nil, err
+	}
+	return &Pebble{db: db, mem: clone, dir: s.dir}, nil
+}
+
+// Load reads the hard state, every acceptor record, the log and the applied
+// positions.
+func (s *Pebble) Load() (core.State, error) {
+	st := core.State{Applied: map[core.GroupID]core.Position{}}
+	v, closer, err := s.db.Get(hardStateKey)
+	switch {
+	case err == nil:
+		inc, n := binary.Uvarint(v)
+		closer.Close()
+		if n <= 0 {
+			return st, fmt.Errorf("%w: hard state", ErrCorrupt)
+		}
+		st.HardState.Incarnation = inc
+	case err != pebble.ErrNotFound:
+		return st, err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("g"), UpperBound: []byte("h")})
+	if err != nil {
+		return st, err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); {
+		g, kind, rest, err := parseGroupKey(it.Key())
+		if err != nil {
+			return st, err
+		}
+		switch kind {
+		case kindMeta:
+			if len(it.Value()) != 8 {
+				return st, fmt.Errorf("%w: root row of %q", ErrCorrupt, g)
+			}
+			st.Applied[g] = core.Position(binary.BigEndian.Uint64(it.Value()))
+		case kindAcceptor, kindLog:
+			if len(rest) != 8 {
+				return st, fmt.Errorf("%w: position in %q", ErrCorrupt, it.Key())
+			}
+			p := core.Position(binary.BigEndian.Uint64(rest))
+			if kind == kindAcceptor {
+				a, err := decodeAcceptor(g, p, it.Value())
+				if err != nil {
+					return st, err
+				}
+				st.Acceptor = append(st.Acceptor, a)
+			} else {
+				d := decoder{b: it.Value()}
+				v := d.value()
+				if d.err != nil {
+					return st, d.err
+				}
+				st.Chosen = append(st.Chosen, core.Entry{Group: g, Position: p, Value: v})
+			}
+		case kindData:
+			// Data is not part of the state: skip the group's data rows.
+			it.SeekGE(groupKey(g, kindData+1))
+			continue
+		default:
+			return st, fmt.Errorf("%w: kind %q", ErrCorrupt, kind)
+		}
+		it.Next()
+	}
+	return st, it.Error()
+}
+
+// Save writes d in one batch, synced if sync.
+func (s *Pebble) Save(d core.Durable, sync bool) error {
+	if d.IsEmpty() {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if d.HardState != nil {
+		if err := b.Set(hardStateKey, binary.AppendUvarint(nil, d.HardState.Incarnation), nil); err != nil {
+			return err
+		}
+	}
+	for _, a := range d.Acceptor {
+		if err := b.Set(posKey(a.Group, kindAcceptor, a.Position), encodeAcceptor(a), nil); err != nil {
+			return err
+		}
+	}
+	for _, e := range d.Chosen {
+		if err := b.Set(posKey(e.Group, kindLog, e.Position), appendValue(nil, e.Value), nil); err != nil {
+			return err
+		}
+	}
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	return b.Commit(opt)
+}
+
+// Apply writes each entry's mutations as versions at its position and
+// advances the root row's applied position, in one unsynced batch.
+func (s *Pebble) Apply(entries []core.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	applied := map[core.GroupID]core.Position{}
+	for _, e := range entries {
+		for _, m := range e.Value.Mutations {
+			var v []byte
+			if m.Delete {
+				v = []byte{1}
+			} else {
+				v = append([]byte{0}, m.Value...)
+			}
+			if err := b.Set(dataKey(e.Group, m.Key, e.Position), v, nil); err != nil {
+				return err
+			}
+		}
+		applied[e.Group] = max(applied[e.Group], e.Position)
+	}
+	for g, p := range applied {
+		if err := b.Set(groupKey(g, kindMeta), binary.BigEndian.AppendUint64(nil, uint64(p)), nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(pebble.NoSync)
+}
+
+// Read returns the newest version at or below at of each key.
+func (s *Pebble) Read(g core.GroupID, keys [][]byte, at core.Position) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	lower := groupKey(g, kindData)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: groupKey(g, kindData+1)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for i, k := range keys {
+		prefix := rowPrefix(g, k)
+		if !it.SeekGE(dataKey(g, k, at)) || !bytes.HasPrefix(it.Key(), prefix) ||
+			len(it.Key()) != len(prefix)+8 {
+			continue
+		}
+		v := it.Value()
+		if len(v) == 0 {
+			return nil, fmt.Errorf("%w: data row %q", ErrCorrupt, k)
+		}
+		if v[0] == 0 {
+			out[i] = append([]byte{}, v[1:]...)
+		}
+	}
+	return out, it.Error()
+}
+
+// Close closes the database.
+func (s *Pebble) Close() error { return s.db.Close() }

@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/megastore-verified/megastore/impl/core"
+)
+
+func val(seq uint64, kv ...string) core.Value {
+	v := core.Value{ID: core.ValueID{Site: "A", Incarnation: 1, Seq: seq}, NextLeader: "A", Timestamp: 9}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m := core.Mutation{Key: []byte(kv[i]), Value: []byte(kv[i+1])}
+		if kv[i+1] == "" {
+			m.Delete = true
+		}
+		v.Mutations = append(v.Mutations, m)
+	}
+	return v
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	s, err := OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	groups := []core.GroupID{"g", "g\x00x", "h"} // escaping keeps these apart
+	for i, g := range groups {
+		d := core.Durable{
+			HardState: &core.HardState{Incarnation: 3},
+			Acceptor: []core.AcceptorRecord{{Group: g, Position: 1, MaxBal: 7, Voted: true, VoteBal: 5,
+				Vote: val(uint64(i), "k\x00", "v")}},
+			Chosen: []core.Entry{{Group: g, Position: 1, Value: val(uint64(i), "k", "v")}},
+		}
+		if err := s.Save(d, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(d.Chosen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.HardState.Incarnation != 3 || len(st.Acceptor) != 3 || len(st.Chosen) != 3 || len(st.Applied) != 3 {
+		t.Fatalf("loaded %+v", st)
+	}
+	for _, a := range st.Acceptor {
+		if a.MaxBal != 7 || !a.Voted || a.VoteBal != 5 || a.Position != 1 ||
+			!bytes.Equal(a.Vote.Mutations[0].Key, []byte("k\x00")) {
+			t.Fatalf("acceptor %+v", a)
+		}
+	}
+}
+
+func TestMultiVersionReads(t *testing.T) {
+	s, err := OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entries := []core.Entry{
+		{Group: "g", Position: 1, Value: val(1, "a", "1", "b", "1")},
+		{Group: "g", Position: 2, Value: val(2, "a", "2")},
+		{Group: "g", Position: 3, Value: val(3, "a", "")}, // delete
+		{Group: "g", Position: 4, Value: val(4, "ab", "x")},
+		{Group: "h", Position: 1, Value: val(5, "a", "other")},
+	}
+	if err := s.Apply(entries); err != nil {
+		t.Fatal(err)
+	}
+	keys := [][]byte{[]byte("a"), []byte("b"), []byte("ab"), []byte("zz")}
+	want := map[core.Position][]string{
+		0:                   {"", "", "", ""},
+		1:                   {"1", "1", "", ""},
+		2:                   {"2", "1", "", ""},
+		3:                   {"", "1", "", ""},
+		core.LatestPosition: {"", "1", "x", ""},
+	}
+	for at, w := range want {
+		got, err := s.Read("g", keys, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range keys {
+			if string(got[i]) != w[i] || (w[i] == "" && got[i] != nil) {
+				t.Fatalf("at %d key %s: %q want %q", at, keys[i], got[i], w[i])
+			}
+		}
+	}
+}
+
+func TestCrashLosesOnlyUnsynced(t *testing.T) {
+	s, err := OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := core.Durable{Acceptor: []core.AcceptorRecord{{Group: "g", Position: 1, MaxBal: 1}}}
+	unsynced := core.Durable{Acceptor: []core.AcceptorRecord{{Group: "g", Position: 2, MaxBal: 1}}}
+	if err := s.Save(synced, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(unsynced, false); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := s.Crash(0, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	st, err := s2.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Acceptor) != 1 || st.Acceptor[0].Position != 1 {
+		t.Fatalf("after crash: %+v", st.Acceptor)
+	}
+}
+
+func TestOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(core.Durable{HardState: &core.HardState{Incarnation: 1}}, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st, err := s.Load(); err != nil || st.HardState.Incarnation != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+}
