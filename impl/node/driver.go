@@ -1,0 +1,280 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/megastore-verified/megastore/impl/core"
+)
+
+// ErrStopped: the driver is stopped (or failed); its requests are abandoned.
+var ErrStopped = errors.New("node: driver stopped")
+
+// Config assembles a Driver.
+type Config struct {
+	Core      core.Config
+	Storage   core.Storage
+	Transport core.Transport
+	Clock     Clock
+	// InboxSize bounds queued incoming messages; beyond it they are dropped
+	// (the protocol retries). Default 4096.
+	InboxSize int
+	// OnTrace, if set, receives every Ready's trace events, on the driver's
+	// goroutine.
+	OnTrace func(site core.SiteID, events []core.TraceEvent)
+	// OnStepError, if set, receives errors returned by Step (bad messages).
+	OnStepError func(m core.Message, err error)
+}
+
+// ReadResult is a completed read.
+type ReadResult struct {
+	Position core.Position
+	Values   [][]byte // one per key; nil means absent
+}
+
+type outcome struct {
+	res    core.Result
+	values [][]byte
+	err    error
+}
+
+// Driver runs one replica on one goroutine.
+type Driver struct {
+	cfg     Config
+	self    core.SiteID
+	inbox   chan core.Message
+	calls   chan func(*core.Replica)
+	stop    chan struct{}
+	done    chan struct{}
+	ticks   <-chan struct{}
+	ticked  uint64
+	r       *core.Replica
+	waiters map[core.RequestID]chan outcome
+	local   []core.Message
+
+	mu  sync.Mutex
+	err error
+}
+
+// Start loads the replica's state from Storage and starts its goroutine.
+func Start(cfg Config) (*Driver, error) {
+	if cfg.Storage == nil || cfg.Transport == nil || cfg.Clock == nil {
+		return nil, fmt.Errorf("%w: storage, transport and clock are required", core.ErrInvalidConfig)
+	}
+	if cfg.InboxSize <= 0 {
+		cfg.InboxSize = 4096
+	}
+	st, err := cfg.Storage.Load()
+	if err != nil {
+		return nil, err
+	}
+	r, err := core.Restore(cfg.Core, st)
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{
+		cfg:     cfg,
+		self:    cfg.Core.Self,
+		inbox:   make(chan core.Message, cfg.InboxSize),
+		calls:   make(chan func(*core.Replica)),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		ticks:   cfg.Clock.Subscribe(),
+		ticked:  cfg.Clock.Now(),
+		r:       r,
+		waiters: map[core.RequestID]chan outcome{},
+	}
+	go d.run()
+	return d, nil
+}
+
+// Deliver queues a message from another site; it never blocks, and drops
+// the message if the inbox is full or the driver stopped.
+func (d *Driver) Deliver(m core.Message) {
+	select {
+	case d.inbox <- m:
+	default:
+	}
+}
+
+// Stop stops the goroutine after the Ready in hand is handled. It does not
+// close Storage: the owner does (or crashes it).
+func (d *Driver) Stop() {
+	select {
+	case <-d.stop:
+	default:
+		close(d.stop)
+	}
+	<-d.done
+}
+
+// Err returns the error that stopped the driver, if any.
+func (d *Driver) Err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+func (d *Driver) run() {
+	defer close(d.done)
+	defer d.failWaiters()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case m := <-d.inbox:
+			d.catchUpTicks()
+			d.step(m)
+		case <-d.ticks:
+			d.catchUpTicks()
+		case f := <-d.calls:
+			d.catchUpTicks()
+			f(d.r)
+		}
+		if err := d.drain(); err != nil {
+			d.mu.Lock()
+			d.err = err
+			d.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (d *Driver) catchUpTicks() {
+	for now := d.cfg.Clock.Now(); d.ticked < now; d.ticked++ {
+		d.r.Tick()
+	}
+}
+
+func (d *Driver) step(m core.Message) {
+	if err := d.r.Step(m); err != nil && d.cfg.OnStepError != nil {
+		d.cfg.OnStepError(m, err)
+	}
+}
+
+// drain handles Ready until there is none, delivering self-addressed
+// messages in between (after their Ready was persisted).
+func (d *Driver) drain() error {
+	for {
+		if !d.r.HasReady() {
+			if len(d.local) == 0 {
+				return nil
+			}
+			local := d.local
+			d.local = nil
+			for _, m := range local {
+				d.step(m)
+			}
+			continue
+		}
+		rd := d.r.Ready()
+		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
+			return fmt.Errorf("node: persisting: %w", err)
+		}
+		for _, m := range rd.Messages {
+			if m.To == d.self {
+				d.local = append(d.local, m)
+			} else {
+				d.cfg.Transport.Send(m.To, m)
+			}
+		}
+		if err := d.cfg.Storage.Apply(rd.Apply); err != nil {
+			return fmt.Errorf("node: applying: %w", err)
+		}
+		for _, res := range rd.Results {
+			d.complete(res)
+		}
+		if d.cfg.OnTrace != nil && len(rd.Trace) > 0 {
+			d.cfg.OnTrace(d.self, rd.Trace)
+		}
+		d.r.Advance(rd)
+	}
+}
+
+func (d *Driver) complete(res core.Result) {
+	w := d.waiters[res.ID]
+	if w == nil {
+		return
+	}
+	delete(d.waiters, res.ID)
+	out := outcome{res: res}
+	if res.Op == core.OpRead && res.Err == nil {
+		out.values, out.err = d.cfg.Storage.Read(res.Group, res.Keys, res.Position)
+	}
+	w <- out
+}
+
+func (d *Driver) failWaiters() {
+	for id, w := range d.waiters {
+		w <- outcome{err: ErrStopped}
+		delete(d.waiters, id)
+	}
+}
+
+// call runs f on the driver's goroutine.
+func (d *Driver) call(ctx context.Context, f func(*core.Replica)) error {
+	select {
+	case d.calls <- f:
+		return nil
+	case <-d.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *Driver) await(ctx context.Context, start func(*core.Replica) (core.RequestID, error)) (outcome, error) {
+	ch := make(chan outcome, 1)
+	err := d.call(ctx, func(r *core.Replica) {
+		id, err := start(r)
+		if err != nil {
+			ch <- outcome{err: err}
+			return
+		}
+		d.waiters[id] = ch
+	})
+	if err != nil {
+		return outcome{}, err
+	}
+	select {
+	case out := <-ch:
+		if out.err != nil {
+			return out, out.err
+		}
+		return out, out.res.Err
+	case <-ctx.Done():
+		return outcome{}, ctx.Err()
+	}
+}
+
+// Write commits one transaction's mutations at req.ReadPosition+1 and
+// returns the position; core.ErrConflict means rerun the transaction.
+func (d *Driver) Write(ctx context.Context, req core.WriteRequest) (core.Position, error) {
+	out, err := d.await(ctx, func(r *core.Replica) (core.RequestID, error) { return r.ProposeWrite(req) })
+	return out.res.Position, err
+}
+
+// Read performs a read and returns the position read at and the values.
+func (d *Driver) Read(ctx context.Context, req core.ReadRequest) (ReadResult, error) {
+	out, err := d.await(ctx, func(r *core.Replica) (core.RequestID, error) { return r.Read(req) })
+	if err != nil {
+		return ReadResult{}, err
+	}
+	return ReadResult{Position: out.res.Position, Values: out.values}, nil
+}
+
+// Status returns the replica's status, read on its goroutine.
+func (d *Driver) Status(ctx context.Context) (core.Status, error) {
+	ch := make(chan core.Status, 1)
+	if err := d.call(ctx, func(r *core.Replica) { ch <- r.Status() }); err != nil {
+		return core.Status{}, err
+	}
+	select {
+	case st := <-ch:
+		return st, nil
+	case <-ctx.Done():
+		return core.Status{}, ctx.Err()
+	}
+}
