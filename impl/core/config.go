@@ -28,9 +28,16 @@ type Bugs struct {
 	// LocalReadAfterLeaseLoss lets the coordinator keep its valid groups, and
 	// current reads trust them, after it lost its lease majority.
 	LocalReadAfterLeaseLoss bool
-	// ValidateWithoutPositionCheck applies a Validate whatever its position
-	// and epoch (the §4.7.2 race check is skipped).
+	// ValidateWithoutPositionCheck applies a Validate whose position is below
+	// the coordinator's last Invalidate (the §4.7.2 position check skipped).
 	ValidateWithoutPositionCheck bool
+	// ValidateWithoutEpochCheck applies a Validate begun under an older
+	// coordinator epoch (the §4.7.2 epoch check skipped).
+	ValidateWithoutEpochCheck bool
+	// LearnBeforeVisibility sends the chosen value to every site (MsgCommit)
+	// at the commit point, before the invalidation step, so other sites learn
+	// it before it is visible.
+	LearnBeforeVisibility bool
 	// GrantBallotZeroTwice lets the leader grant ballot 0 at a position to a
 	// second writer, overwriting its first ballot-0 vote.
 	GrantBallotZeroTwice bool

@@ -329,6 +329,14 @@ func (r *Replica) checkChosen(p *proposal) {
 		return
 	}
 	p.phase = phInvalidate
+	if r.cfg.Bugs.LearnBeforeVisibility {
+		for _, s := range r.cfg.Sites {
+			if s.ID != r.cfg.Self {
+				v := p.value
+				r.send(Message{Type: MsgCommit, To: s.ID, Group: p.g.id, Position: p.pos, Value: &v})
+			}
+		}
+	}
 	if !r.cfg.Bugs.SkipInvalidation {
 		for _, s := range r.cfg.Sites {
 			if s.Kind != Full || p.accepted[s.ID] {
@@ -353,7 +361,7 @@ func (r *Replica) maybeCommit(p *proposal) {
 	delete(g.active, p.pos)
 	r.trace(TraceEvent{Action: ActCommit, Group: g.id, Position: p.pos, Ballot: p.ballot,
 		Value: p.value.ID})
-	r.learn(g, p.pos, p.value, ActLearn)
+	r.learn(g, p.pos, p.value)
 	for _, s := range r.cfg.Sites {
 		if s.ID != r.cfg.Self {
 			v := p.value

@@ -157,7 +157,6 @@ func (r *Replica) progressRead(op *readOp) {
 			op.catchUpSent = true
 			op.catchUpHeard = map[SiteID]bool{}
 			op.deadline = r.now + r.cfg.ReadTimeoutTicks
-			r.trace(TraceEvent{Action: ActReadCatchUp, Group: g.id, Position: op.target})
 			for _, s := range r.cfg.Sites {
 				if s.ID == r.cfg.Self {
 					continue
@@ -176,10 +175,14 @@ func (r *Replica) progressRead(op *readOp) {
 		}
 	}
 	if op.phase == rdApply && g.applied >= op.target {
-		if !op.local {
+		// As in the spec, the result is fixed here (ReadLocal, or ReadCatchUp
+		// followed by Validate) at the target position.
+		if op.local {
+			r.trace(TraceEvent{Action: ActReadLocal, Group: g.id, Position: op.target, Epoch: op.epoch})
+		} else {
+			r.trace(TraceEvent{Action: ActReadCatchUp, Group: g.id, Position: op.target, Epoch: op.epoch})
 			r.validate(g, op.target, op.epoch)
 		}
-		r.trace(TraceEvent{Action: ActReadLocal, Group: g.id, Position: op.target, Epoch: op.epoch})
 		r.finishRead(op)
 		r.result(Result{ID: op.id, Op: OpRead, Group: g.id, Position: op.target, Mode: Current,
 			Keys: op.keys})
@@ -268,7 +271,7 @@ func (r *Replica) handleCatchUp(m Message) {
 func (r *Replica) handleCatchUpResp(m Message) {
 	g := r.group(m.Group)
 	for _, e := range m.Entries {
-		r.learn(g, e.Position, e.Value, ActLearn)
+		r.learn(g, e.Position, e.Value)
 	}
 	if op := r.reads[RequestID(m.Proposal)]; op != nil && op.g == g && op.phase == rdCatchUp &&
 		op.catchUpSent && !op.noOpsStarted {

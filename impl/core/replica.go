@@ -228,9 +228,10 @@ func (r *Replica) persistSlot(g *group, p Position) {
 	}
 }
 
-// learn records v as known committed at (g, p): the spec's Learn (or Commit
-// at the proposer). It returns false if the position was already known.
-func (r *Replica) learn(g *group, p Position, v Value, action string) bool {
+// learn records v as known committed at (g, p). The spec's Learn is the
+// in-order append to the applied log, traced in advanceKnown. It returns
+// false if the position was already known.
+func (r *Replica) learn(g *group, p Position, v Value) bool {
 	if old, ok := g.known[p]; ok {
 		if old.ID != v.ID {
 			// Two different values committed at one position: the protocol
@@ -246,7 +247,6 @@ func (r *Replica) learn(g *group, p Position, v Value, action string) bool {
 		g.highest = p
 	}
 	r.pending.chosen = append(r.pending.chosen, Entry{Group: g.id, Position: p, Value: v})
-	r.trace(TraceEvent{Action: action, Group: g.id, Position: p, Value: v.ID})
 	r.advanceKnown(g)
 	if prop := g.active[p]; prop != nil {
 		// Someone else closed the position past its visibility point: our
@@ -275,8 +275,9 @@ func (r *Replica) advanceKnown(g *group) {
 	}
 	for g.applyQueued < g.knownPrefix {
 		g.applyQueued++
-		r.pending.apply = append(r.pending.apply,
-			Entry{Group: g.id, Position: g.applyQueued, Value: g.known[g.applyQueued]})
+		v := g.known[g.applyQueued]
+		r.pending.apply = append(r.pending.apply, Entry{Group: g.id, Position: g.applyQueued, Value: v})
+		r.trace(TraceEvent{Action: ActLearn, Group: g.id, Position: g.applyQueued, Value: v.ID})
 	}
 }
 
@@ -323,7 +324,7 @@ func (r *Replica) Step(m Message) error {
 		r.handleInvalidate(m)
 	case MsgCommit:
 		g := r.group(m.Group)
-		r.learn(g, m.Position, *m.Value, ActLearn)
+		r.learn(g, m.Position, *m.Value)
 		r.progressGroupReads(g)
 	case MsgFindPos:
 		g := r.group(m.Group)

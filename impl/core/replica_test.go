@@ -263,8 +263,18 @@ func TestValidateRace(t *testing.T) {
 	}
 	r.cfg.Bugs.ValidateWithoutPositionCheck = true
 	g.valid = false
-	r.validate(g, 1, 0)
+	r.validate(g, 1, r.epoch)
 	if !g.valid {
-		t.Fatal("the bug switch should skip the check")
+		t.Fatal("the bug switch should skip the position check")
+	}
+	g.valid = false
+	r.validate(g, 9, r.epoch-1)
+	if g.valid {
+		t.Fatal("the position bug must not skip the epoch check")
+	}
+	r.cfg.Bugs.ValidateWithoutEpochCheck = true
+	r.validate(g, 9, r.epoch-1)
+	if !g.valid {
+		t.Fatal("the epoch bug switch should skip the epoch check")
 	}
 }
