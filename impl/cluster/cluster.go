@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,12 +16,15 @@ import (
 // Options configure a cluster.
 type Options struct {
 	Sites []core.Site
-	// TickInterval is the wall-time length of a tick (default 1ms).
+	// TickInterval is the wall-time length of a tick (default 2ms).
 	TickInterval time.Duration
 	// Seed seeds each replica's Rand (site i gets Seed+i).
 	Seed uint64
 	// Tune, if set, adjusts each site's core.Config.
 	Tune func(*core.Config)
+	// Dir, if set, puts each site's Pebble store on disk under Dir/<site>
+	// (real fsyncs; Crash then is unavailable). Default: in memory.
+	Dir string
 	// OnTrace, if set, sees every trace event (from driver goroutines).
 	OnTrace func(site core.SiteID, events []core.TraceEvent)
 }
@@ -39,7 +43,7 @@ type Cluster struct {
 // New starts a cluster.
 func New(opts Options) (*Cluster, error) {
 	if opts.TickInterval == 0 {
-		opts.TickInterval = time.Millisecond
+		opts.TickInterval = 2 * time.Millisecond
 	}
 	c := &Cluster{
 		opts:    opts,
@@ -49,7 +53,13 @@ func New(opts Options) (*Cluster, error) {
 	}
 	c.net = newNetwork(c)
 	for i, s := range opts.Sites {
-		st, err := storage.OpenMem()
+		var st *storage.Pebble
+		var err error
+		if opts.Dir != "" {
+			st, err = storage.Open(filepath.Join(opts.Dir, string(s.ID)))
+		} else {
+			st, err = storage.OpenMem()
+		}
 		if err != nil {
 			c.Close()
 			return nil, err

@@ -68,6 +68,11 @@ type Config struct {
 	// MaxRounds bounds the Prepare rounds of one proposal before it fails
 	// with ErrUnavailable.
 	MaxRounds uint64
+	// AcceptGraceTicks is how long a proposer whose value is chosen still
+	// waits for the remaining full sites' votes before it invalidates their
+	// coordinators: invalidating a site that was merely slow costs that
+	// site its local reads until a reader revalidates it.
+	AcceptGraceTicks uint64
 	// InvalidateTimeoutTicks is how long a writer waits for a coordinator's
 	// ack before it waits out that coordinator's lease instead.
 	InvalidateTimeoutTicks uint64
@@ -113,6 +118,7 @@ func DefaultConfig(self SiteID, sites []Site) Config {
 		ProposalTimeoutTicks:   10,
 		BackoffMaxTicks:        5,
 		MaxRounds:              50,
+		AcceptGraceTicks:       2,
 		InvalidateTimeoutTicks: 10,
 		LeaseDurationTicks:     40,
 		LeaseRenewTicks:        10,

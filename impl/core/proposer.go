@@ -49,6 +49,11 @@ type proposal struct {
 	deadline uint64
 	leader   SiteID
 
+	// chosen: a majority accepted (the commit point); graceUntil ends
+	// the wait for the remaining full sites' votes.
+	chosen     bool
+	graceUntil uint64
+
 	promised map[SiteID]bool
 	bestSet  bool
 	bestBal  Ballot
@@ -112,7 +117,6 @@ func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) {
 		p.leader = leader
 		p.phase = phLeader
 		p.deadline = r.now + r.cfg.ProposalTimeoutTicks
-		p.accepted = map[SiteID]bool{}
 		r.send(Message{Type: MsgAcceptLeader, To: leader, Group: g.id, Position: pos,
 			Proposal: p.id, Value: &p.value})
 	} else {
@@ -137,7 +141,8 @@ func (r *Replica) leaderOf(g *group, pos Position) (SiteID, bool) {
 func (r *Replica) newProposal(kind proposalKind, g *group, pos Position, v Value) *proposal {
 	r.nextID++
 	p := &proposal{id: r.nextID, kind: kind, g: g, pos: pos, value: v, own: v, ours: v.ID,
-		inv: map[SiteID]*invWait{}}
+		inv: map[SiteID]*invWait{}, promised: map[SiteID]bool{}, accepted: map[SiteID]bool{},
+		rejected: map[SiteID]bool{}}
 	r.proposals[p.id] = p
 	g.active[pos] = p
 	return p
@@ -196,9 +201,9 @@ func (r *Replica) startPrepare(p *proposal) {
 	}
 	p.ballot = MakeBallot(round, r.incarnation, r.selfIndex)
 	p.phase = phPrepare
-	p.deadline = r.now + r.cfg.ProposalTimeoutTicks
+	p.deadline = r.now + r.phaseTimeout(p.round)
 	p.promised, p.rejected, p.accepted = map[SiteID]bool{}, map[SiteID]bool{}, map[SiteID]bool{}
-	p.bestSet = false
+	p.bestSet, p.chosen = false, false
 	// Start from our own value again; promises will tell what to adopt.
 	p.value = p.own
 	r.trace(TraceEvent{Action: ActPrepare, Group: p.g.id, Position: p.pos, Ballot: p.ballot})
@@ -208,9 +213,23 @@ func (r *Replica) startPrepare(p *proposal) {
 	}
 }
 
+// phaseTimeout grows with the round: a slow majority (a loaded disk, a long
+// queue) must not turn into spurious retries that fail the proposal.
+func (r *Replica) phaseTimeout(round uint64) uint64 {
+	return scaled(r.cfg.ProposalTimeoutTicks, round)
+}
+
+func scaled(base, round uint64) uint64 {
+	shift := min(round, 7)
+	if shift > 0 {
+		shift--
+	}
+	return base << shift
+}
+
 func (r *Replica) backoff(p *proposal) {
 	p.phase = phBackoff
-	p.deadline = r.now + 1 + r.cfg.Rand.Uint64()%r.cfg.BackoffMaxTicks
+	p.deadline = r.now + 1 + r.cfg.Rand.Uint64()%scaled(r.cfg.BackoffMaxTicks, p.round)
 }
 
 func (r *Replica) handleProposerReply(m Message) {
@@ -230,7 +249,7 @@ func (r *Replica) handleProposerReply(m Message) {
 		}
 		p.accepted[m.From] = true
 		p.phase = phAccept
-		p.deadline = r.now + r.cfg.ProposalTimeoutTicks
+		p.deadline = r.now + r.phaseTimeout(p.round)
 		r.trace(TraceEvent{Action: ActPropose, Group: p.g.id, Position: p.pos, Ballot: 0,
 			Value: p.value.ID, Peer: p.leader})
 		for _, s := range r.voterSites() {
@@ -261,7 +280,7 @@ func (r *Replica) handleProposerReply(m Message) {
 				p.value = p.best
 			}
 			p.phase = phAccept
-			p.deadline = r.now + r.cfg.ProposalTimeoutTicks
+			p.deadline = r.now + r.phaseTimeout(p.round)
 			r.trace(TraceEvent{Action: ActPropose, Group: p.g.id, Position: p.pos, Ballot: p.ballot,
 				Value: p.value.ID})
 			for _, s := range r.voterSites() {
@@ -274,8 +293,8 @@ func (r *Replica) handleProposerReply(m Message) {
 			return
 		}
 		if m.Reject {
-			if p.phase != phAccept {
-				return
+			if p.phase != phAccept || p.chosen {
+				return // NB: once chosen, a higher ballot can only choose the same value
 			}
 			r.raiseSeen(p, m.Ballot)
 			p.rejected[m.From] = true
@@ -322,10 +341,24 @@ func (r *Replica) raiseSeen(p *proposal, b Ballot) {
 	}
 }
 
-// checkChosen moves to the invalidation step once a majority of voters
-// accepted p.value at p.ballot: the commit point.
+// checkChosen notices the commit point (a majority of voters accepted
+// p.value at p.ballot) and, once every full site voted or the grace period is
+// over, moves to the invalidation step.
 func (r *Replica) checkChosen(p *proposal) {
 	if p.phase != phAccept || r.countVoters(p.accepted) < r.quorum() {
+		return
+	}
+	if !p.chosen {
+		p.chosen = true
+		p.graceUntil = r.now + r.cfg.AcceptGraceTicks
+	}
+	missing := false
+	for _, s := range r.cfg.Sites {
+		if s.Kind == Full && !p.accepted[s.ID] {
+			missing = true
+		}
+	}
+	if missing && r.now < p.graceUntil {
 		return
 	}
 	p.phase = phInvalidate
@@ -403,6 +436,10 @@ func (r *Replica) finishProposal(p *proposal, err error) {
 func (r *Replica) tickProposal(p *proposal) {
 	switch p.phase {
 	case phLeader, phPrepare, phAccept:
+		if p.chosen {
+			r.checkChosen(p)
+			return
+		}
 		if r.now >= p.deadline {
 			r.backoff(p)
 		}

@@ -119,7 +119,7 @@ func (r *Replica) sendFindPos(op *readOp) {
 		r.failRead(op, ErrUnavailable)
 		return
 	}
-	op.deadline = r.now + r.cfg.ReadTimeoutTicks
+	op.deadline = r.now + scaled(r.cfg.ReadTimeoutTicks, op.tries)
 	for _, s := range r.voterSites() {
 		r.send(Message{Type: MsgFindPos, To: s, Group: op.g.id, Proposal: uint64(op.id)})
 	}

@@ -278,3 +278,25 @@ func TestValidateRace(t *testing.T) {
 		t.Fatal("the epoch bug switch should skip the epoch check")
 	}
 }
+
+// A fast-path proposer whose Accepts are refused (a reader's Prepare got
+// there first) must retry through Prepare and still commit one value.
+func TestFastPathAcceptRejectedFallsBackToPrepare(t *testing.T) {
+	n := newNet(t, nil, threeFull()...)
+	n.warm()
+	// B and C promise a higher ballot before A's ballot-0 Accepts arrive.
+	for _, s := range []SiteID{"B", "C"} {
+		if err := n.reps[s].Step(Message{Type: MsgPrepare, From: "C", To: s, Group: "g", Position: 1,
+			Ballot: MakeBallot(1, 1, 2), Proposal: 999}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := n.waitResult("A", n.write("A", "g", 0, "k"))
+	if res.Err != nil || res.Position != 1 {
+		t.Fatalf("%+v", res)
+	}
+	if countAction(n.trace, ActPrepare, "A") == 0 {
+		t.Fatal("A should have fallen back to Prepare")
+	}
+	n.checkAgreement("g")
+}

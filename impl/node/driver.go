@@ -9,6 +9,9 @@ import (
 	"github.com/megastore-verified/megastore/impl/core"
 )
 
+// maxBatch bounds how many queued messages one Ready may gather.
+const maxBatch = 256
+
 // ErrStopped: the driver is stopped (or failed); its requests are abandoned.
 var ErrStopped = errors.New("node: driver stopped")
 
@@ -127,6 +130,17 @@ func (d *Driver) run() {
 		case m := <-d.inbox:
 			d.catchUpTicks()
 			d.step(m)
+			// Take what else is queued before handling Ready: one Save (one
+			// fsync) then covers many messages, a group commit.
+			for i := 0; i < maxBatch; i++ {
+				select {
+				case m := <-d.inbox:
+					d.step(m)
+					continue
+				default:
+				}
+				break
+			}
 		case <-d.ticks:
 			d.catchUpTicks()
 		case f := <-d.calls:
