@@ -145,6 +145,7 @@ func TestBadInputIsRefusedWithSentinels(t *testing.T) {
 		{WriteRequest{Group: "g", Mutations: []Mutation{{Key: []byte("k"), Value: big}}}, ErrValueTooLarge},
 		{WriteRequest{Group: "g", Mutations: []Mutation{{Key: []byte("k")}, {Key: []byte("l")}, {Key: []byte("m")}}}, ErrTooManyMutations},
 		{WriteRequest{Group: "g", Mutations: []Mutation{{Key: nil}}}, ErrMalformed},
+		{WriteRequest{Group: "g", ReadPosition: 5}, ErrNotApplied},
 	}
 	for i, w := range writes {
 		if _, err := r.ProposeWrite(w.req); !errors.Is(err, w.want) {
@@ -179,6 +180,8 @@ func TestBadInputIsRefusedWithSentinels(t *testing.T) {
 		{Message{Type: MsgLeaseBlock, From: "B", To: "A", Coordinator: "Z"}, ErrUnknownSite},
 		{Message{Type: MsgCatchUpResp, From: "B", To: "A", Group: "g",
 			Entries: []Entry{{Group: "h", Position: 1}}}, ErrMalformed},
+		{Message{Type: MsgCatchUp, From: "B", To: "A", Group: "g", Position: 1, Limit: LatestPosition}, nil},
+		{Message{Type: MsgCatchUp, From: "B", To: "A", Group: "g", Position: LatestPosition, Limit: 1}, nil},
 	}
 	for i, m := range msgs {
 		if err := r.Step(m.m); !errors.Is(err, m.want) {

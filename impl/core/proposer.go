@@ -89,10 +89,15 @@ func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) {
 	if len(r.proposals)+len(r.reads) >= r.cfg.MaxInFlight {
 		return 0, ErrTooManyRequests
 	}
+	g := r.group(req.Group)
+	if req.ReadPosition > g.applied {
+		// A transaction reads here first (BeginWrite follows a current read
+		// at this site); a position beyond that would open holes in the log.
+		return 0, fmt.Errorf("%w: read position %d, applied %d", ErrNotApplied, req.ReadPosition, g.applied)
+	}
+	pos := req.ReadPosition + 1
 	r.nextID++
 	id := RequestID(r.nextID)
-	g := r.group(req.Group)
-	pos := req.ReadPosition + 1
 	r.trace(TraceEvent{Action: ActBeginWrite, Group: g.id, Position: pos})
 	if _, ok := g.known[pos]; ok {
 		r.result(Result{ID: id, Op: OpWrite, Group: g.id, Position: pos, Err: ErrConflict})

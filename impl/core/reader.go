@@ -251,18 +251,17 @@ func (r *Replica) tickRead(op *readOp) {
 func (r *Replica) handleCatchUp(m Message) {
 	g := r.group(m.Group)
 	reply := Message{Type: MsgCatchUpResp, To: m.From, Group: g.id, Proposal: m.Proposal}
-	limit := m.Limit
-	if limit == 0 || limit < m.Position {
-		limit = m.Position
+	// NB: bound the scan, not just the reply: the asked range may be huge.
+	first := max(m.Position, 1)
+	limit := min(max(m.Limit, first), g.highest)
+	if span := Position(r.cfg.MaxCatchUpEntries - 1); limit >= first && limit-first > span {
+		limit = first + span
 	}
-	for p := max(m.Position, 1); p <= limit && len(reply.Entries) < r.cfg.MaxCatchUpEntries; p++ {
+	for p := first; p <= limit && len(reply.Entries) < r.cfg.MaxCatchUpEntries; p++ {
 		if v, ok := g.known[p]; ok {
 			reply.Entries = append(reply.Entries, Entry{Group: g.id, Position: p, Value: v})
 		} else if s := g.slots[p]; r.cfg.Bugs.CatchUpAppliesUnchosen && s != nil && s.voted {
 			reply.Entries = append(reply.Entries, Entry{Group: g.id, Position: p, Value: s.vote})
-		}
-		if p == ^Position(0) {
-			break
 		}
 	}
 	r.send(reply)

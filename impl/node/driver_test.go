@@ -1,0 +1,70 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/storage"
+)
+
+type dropTransport struct{}
+
+func (dropTransport) Send(core.SiteID, core.Message) {}
+
+// A one-site deployment: every message is to itself, so the driver's
+// self-delivery and persist-before-send loop do all the work.
+func TestSingleSiteDriver(t *testing.T) {
+	sites := []core.Site{{ID: "A", Kind: core.Full}}
+	cfg := core.DefaultConfig("A", sites)
+	cfg.Rand = rand.New(rand.NewPCG(1, 1))
+	st, err := storage.OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clock := NewManualClock()
+	var traced int
+	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock,
+		OnTrace: func(_ core.SiteID, evs []core.TraceEvent) { traced += len(evs) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	clock.Advance(1) // the lease arrives from its own lease service
+	res, err := d.Read(ctx, core.ReadRequest{Group: "g", Mode: core.Current, Keys: [][]byte{[]byte("k")}})
+	if err != nil || res.Position != 0 || res.Values[0] != nil {
+		t.Fatalf("empty read: %+v %v", res, err)
+	}
+	pos, err := d.Write(ctx, core.WriteRequest{Group: "g", ReadPosition: 0,
+		Mutations: []core.Mutation{{Key: []byte("k"), Value: []byte("v")}}})
+	if err != nil || pos != 1 {
+		t.Fatalf("write: %d %v", pos, err)
+	}
+	if _, err := d.Write(ctx, core.WriteRequest{Group: "g", ReadPosition: 0}); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("stale write: %v", err)
+	}
+	res, err = d.Read(ctx, core.ReadRequest{Group: "g", Mode: core.Current, Keys: [][]byte{[]byte("k")}})
+	if err != nil || res.Position != 1 || string(res.Values[0]) != "v" {
+		t.Fatalf("read: %+v %v", res, err)
+	}
+	if _, err := d.Read(ctx, core.ReadRequest{Group: "g", Mode: 9}); !errors.Is(err, core.ErrMalformed) {
+		t.Fatalf("bad read: %v", err)
+	}
+	st2, err := d.Status(ctx)
+	if err != nil || !st2.LeaseHeld || st2.Groups["g"].Applied != 1 {
+		t.Fatalf("status %+v %v", st2, err)
+	}
+	d.Stop()
+	if traced == 0 {
+		t.Fatal("no trace events")
+	}
+	if _, err := d.Write(ctx, core.WriteRequest{Group: "g"}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("after stop: %v", err)
+	}
+}
