@@ -169,7 +169,11 @@ func (n *testNet) checkAgreement(g GroupID) {
 	n.t.Helper()
 	seen := map[Position]ValueID{}
 	for _, id := range n.order {
-		for p, v := range n.reps[id].groups[g].known {
+		grp := n.reps[id].groups[g]
+		if grp == nil {
+			continue
+		}
+		for p, v := range grp.known {
 			if old, ok := seen[p]; ok && old != v.ID {
 				n.t.Fatalf("position %d: %s vs %s", p, old, v.ID)
 			}

@@ -199,6 +199,8 @@ func (n *testNet) restart(site SiteID) {
 		n.t.Fatal(err)
 	}
 	n.reps[site] = r
+	// Request IDs restart with the replica: forget the old incarnation's.
+	n.results[site] = nil
 }
 
 func TestRestartedReplicaKeepsVotesAndLog(t *testing.T) {
