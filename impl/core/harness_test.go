@@ -19,13 +19,15 @@ type testNet struct {
 	results  map[SiteID][]Result
 	trace    []TraceEvent
 	durable  map[SiteID]*State
+	unsynced map[SiteID][]AcceptorRecord
 	stepErrs []error
 }
 
 func newNet(t *testing.T, mutate func(*Config), sites ...Site) *testNet {
 	t.Helper()
 	n := &testNet{t: t, sites: sites, reps: map[SiteID]*Replica{}, down: map[SiteID]bool{},
-		cut: map[[2]SiteID]bool{}, results: map[SiteID][]Result{}, durable: map[SiteID]*State{}}
+		cut: map[[2]SiteID]bool{}, results: map[SiteID][]Result{}, durable: map[SiteID]*State{},
+		unsynced: map[SiteID][]AcceptorRecord{}}
 	for i, s := range sites {
 		cfg := DefaultConfig(s.ID, sites)
 		cfg.Rand = rand.New(rand.NewPCG(uint64(i), 1))
@@ -61,7 +63,13 @@ func (n *testNet) flush() bool {
 		if rd.HardState != nil {
 			st.HardState = *rd.HardState
 		}
-		st.Acceptor = append(st.Acceptor, rd.Acceptor...)
+		// Unsynced acceptor state is lost in a crash (restart), unless a
+		// later synced write makes it durable.
+		n.unsynced[id] = append(n.unsynced[id], rd.Acceptor...)
+		if rd.MustSync {
+			st.Acceptor = append(st.Acceptor, n.unsynced[id]...)
+			n.unsynced[id] = nil
+		}
 		st.Chosen = append(st.Chosen, rd.Chosen...)
 		for _, e := range rd.Apply {
 			st.Applied[e.Group] = e.Position
@@ -164,9 +172,18 @@ func (n *testNet) warm() {
 	}
 }
 
+// violation is how chaos runs report a broken property (see runChaos).
+type violation string
+
 // checkAgreement fails if two sites know different values at a position.
 func (n *testNet) checkAgreement(g GroupID) {
 	n.t.Helper()
+	if v := n.agreement(g); v != "" {
+		n.t.Fatal(v)
+	}
+}
+
+func (n *testNet) agreement(g GroupID) violation {
 	seen := map[Position]ValueID{}
 	for _, id := range n.order {
 		grp := n.reps[id].groups[g]
@@ -175,9 +192,10 @@ func (n *testNet) checkAgreement(g GroupID) {
 		}
 		for p, v := range grp.known {
 			if old, ok := seen[p]; ok && old != v.ID {
-				n.t.Fatalf("position %d: %s vs %s", p, old, v.ID)
+				return violation(fmt.Sprintf("position %d: %s vs %s", p, old, v.ID))
 			}
 			seen[p] = v.ID
 		}
 	}
+	return ""
 }

@@ -224,8 +224,11 @@ func (r *Replica) phaseTimeout(round uint64) uint64 {
 	return scaled(r.cfg.ProposalTimeoutTicks, round)
 }
 
+// scaled doubles base per round after the first, up to 8 times base: long
+// enough to ride out a slow disk, short enough to recover soon after a
+// partition heals.
 func scaled(base, round uint64) uint64 {
-	shift := min(round, 7)
+	shift := min(round, 4)
 	if shift > 0 {
 		shift--
 	}

@@ -199,6 +199,7 @@ func (n *testNet) restart(site SiteID) {
 		n.t.Fatal(err)
 	}
 	n.reps[site] = r
+	n.unsynced[site] = nil
 	// Request IDs restart with the replica: forget the old incarnation's.
 	n.results[site] = nil
 }
