@@ -241,3 +241,35 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 		}
 	}
 }
+
+func TestCrashedSiteWritesGoOnAndItCatchesUpOnRestart(t *testing.T) {
+	c := newCluster(t, threeFull())
+	cx := ctx(t)
+	if _, err := c.Client("A").Put(cx, "g", []byte("k"), []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := c.Client("C").Get(cx, "g", []byte("k")); err != nil || string(v) != "v1" {
+		t.Fatalf("C reads %q %v", v, err)
+	}
+	if err := c.Crash("C"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i <= 4; i++ {
+		if _, err := c.Client("B").Put(cx, "g", []byte("k"), []byte(fmt.Sprint("v", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Restart("C"); err != nil {
+		t.Fatal(err)
+	}
+	v, p, err := c.Client("C").Get(cx, "g", []byte("k"))
+	if err != nil || string(v) != "v4" || p != 4 {
+		t.Fatalf("C's first current read after restart: %q at %d, %v", v, p, err)
+	}
+	if _, err := c.Client("C").Put(cx, "g", []byte("k"), []byte("v5")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := c.Client("A").Get(cx, "g", []byte("k")); err != nil || string(v) != "v5" {
+		t.Fatalf("A reads %q %v", v, err)
+	}
+}

@@ -63,18 +63,24 @@
 //
 // # Protocol, in the spec's action names (tla/, spec/)
 //
-// Write (§4.6.3): BeginWrite at ReadPosition+1; AcceptLeader asks the leader
-// of that position (the NextLeader nominee of the entry at ReadPosition, or
-// Config.InitialLeader for position 1) for ballot 0, which it grants to the
-// first writer only; otherwise Prepare at a unique ballot (see Ballot), Promise, adopt
-// the highest-ballot vote, Propose; Accept at the voters (full + witness);
-// chosen at a majority of voters; then Invalidate the coordinator of every
-// full site that did not accept, or WaitOutLease for one that does not answer
-// (block its lease renewals at a majority of lease services, then wait the
-// longest remaining grant plus ClockSkewTicks); only then Commit: the value
-// becomes known-committed (the visibility point), the client is answered
-// (ErrConflict if the chosen value is not ours) and MsgCommit goes to every
-// site, which Learns and applies it.
+// Write (§4.6.3): BeginWrite at ReadPosition+1 (ReadPosition must be applied
+// here: a transaction begins with a current read at this site); AcceptLeader
+// asks the leader of that position (the NextLeader nominee of the entry at
+// ReadPosition, or Config.InitialLeader for position 1) for ballot 0, which it
+// grants to the first writer only; otherwise, or when ballot 0 is refused at
+// a majority, Prepare at a unique ballot (see Ballot), Promise, adopt the
+// highest-ballot vote, Propose; Accept at the voters (full + witness); chosen
+// at a majority of voters; after waiting AcceptGraceTicks for the remaining
+// full sites' votes, Invalidate the coordinator of every full site that did
+// not accept, or WaitOutLease for one that does not answer in
+// InvalidateTimeoutTicks (block its lease renewals at a majority of lease
+// services, then wait the longest remaining grant plus ClockSkewTicks); only
+// then Commit: the value becomes known-committed (the visibility point), the
+// client is answered (ErrConflict if the chosen value is not ours) and
+// MsgCommit goes to every site, which Learns (applies, in log order) it. A
+// second local write at a position this site is already proposing at waits
+// for that proposal and then conflicts: two local proposers would share the
+// site's ballots. Phase timeouts double per round, up to 8 times the base.
 //
 // Current read (§4.6.2): ReadBegin asks the local coordinator. If the group
 // is valid and the coordinator holds its lease majority: ReadLocal, after
@@ -95,8 +101,23 @@
 // here but not known committed for InDoubtTicks are closed with a no-op
 // proposal, and gaps in the known log are fetched from other sites.
 //
+// # Lease service [ours]
+//
+// Each site runs a lease service in place of Chubby. A coordinator counts a
+// lease from the tick it sent the request, so it believes in a lease no
+// longer than the service grants it (up to drift, bounded by ClockSkewTicks).
+// A restarted lease service grants nothing for LeaseDurationTicks +
+// ClockSkewTicks, since it forgot its grants and blocks.
+//
 // # Bugs
 //
 // Config.Bugs holds compiled-in fault switches, all off by default, each
-// breaking exactly one step; see the Bugs type.
+// breaking exactly one step; see the Bugs type. random_test.go shows that
+// step-level trace checks or client-visible checks catch each of them
+// (ValidateWithoutPositionCheck by a directed test).
+//
+// # Not bounded yet
+//
+// A replica keeps every group's acceptor slots and known log in memory, and
+// Storage.Load returns all of them: log truncation is future work.
 package core
