@@ -1,0 +1,129 @@
+package spec
+
+// The shipped model configs. Each is rendered to tla/<Name>.tla and
+// tla/<Name>.cfg (a test keeps them equal), and each records the number
+// of distinct states the mirror finds, which must equal TLC's figure.
+
+// Configs returns fresh copies of every shipped config.
+func Configs() []*Config {
+	return []*Config{WriteRace(), ReadRace(), Visibility(), ReplicaKinds(), TwoGroups()}
+}
+
+// ConfigByName finds a shipped config.
+func ConfigByName(name string) *Config {
+	for _, c := range Configs() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// WriteRace: two writers at two full sites race for one log position,
+// with a witness as the third voter; one may take the leader's ballot 0,
+// the other prepares with a higher ballot.
+func WriteRace() *Config {
+	return &Config{
+		Name: "MCWriteRace",
+		Comment: `Two writers at two full sites race for one log position of one group,
+with a witness as the third voter: the fast path through the leader's
+ballot 0 against a prepare with a higher ballot, invalidation of the
+site that missed the write, lease loss, and catch-up.`,
+		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
+		InitLeader: map[string]string{"g1": "a"},
+		MaxPos:     1, MaxEpoch: 0,
+		Proposers: []ProposerConst{
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{1}},
+			{Name: "p2", Site: "b", Group: "g1", Value: "w2", Ballots: []int{2}},
+		},
+	}
+}
+
+// ReadRace: one writer on the fast path and two current readers at the
+// site that may miss the write; coordinators may lose their lease and come
+// back once in a new epoch.
+func ReadRace() *Config {
+	return &Config{
+		Name: "MCReadRace",
+		Comment: `One writer on the fast path and two current readers at the site that
+may miss the write: local reads through a valid coordinator, reads that
+find the position and catch up, validation racing invalidation, and
+coordinators that lose their lease and come back once in a new epoch.`,
+		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
+		InitLeader: map[string]string{"g1": "a"},
+		MaxPos:     1, MaxEpoch: 1,
+		Proposers: []ProposerConst{
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{}},
+		},
+		Readers: []ReaderConst{
+			{Name: "r1", Site: "b", Group: "g1", Kind: "current"},
+			{Name: "r2", Site: "b", Group: "g1", Kind: "current"},
+		},
+	}
+}
+
+// Visibility: a write observed at one site before it is acknowledged must
+// be observed by every later read at the other.
+func Visibility() *Config {
+	return &Config{
+		Name: "MCVisibility",
+		Comment: `One writer (fast path or prepare) and a current reader at each full
+site: a write may be observed before it is acknowledged, and once observed
+at one site it must be observed by every later read at the other.`,
+		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
+		InitLeader: map[string]string{"g1": "a"},
+		MaxPos:     1, MaxEpoch: 0,
+		Proposers: []ProposerConst{
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{1}},
+		},
+		Readers: []ReaderConst{
+			{Name: "r1", Site: "a", Group: "g1", Kind: "current"},
+			{Name: "r2", Site: "b", Group: "g1", Kind: "current"},
+		},
+	}
+}
+
+// ReplicaKinds: a full site, a witness and a read-only site, two log
+// positions, a writer and a replication server closing positions with
+// no-ops.
+func ReplicaKinds() *Config {
+	return &Config{
+		Name: "MCReplicaKinds",
+		Comment: `Two full sites, a witness and a read-only site over two log positions:
+a writer and a replication server that closes positions with no-ops, the
+next-leader nominee of position 2, a snapshot read at the read-only site
+and a current read attempted at the witness.`,
+		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"}, ReadOnly: []string{"d"},
+		InitLeader: map[string]string{"g1": "a"},
+		MaxPos:     2, MaxEpoch: 0,
+		Proposers: []ProposerConst{
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{1}},
+			{Name: "n1", Site: "b", Group: "g1", Value: NoOp, Ballots: []int{2}},
+		},
+		Readers: []ReaderConst{
+			{Name: "rd", Site: "d", Group: "g1", Kind: "snapshot"},
+			{Name: "rc", Site: "c", Group: "g1", Kind: "current"},
+		},
+	}
+}
+
+// TwoGroups: two entity groups share the sites and their coordinators'
+// leases; a lease regained in a new epoch invalidates both.
+func TwoGroups() *Config {
+	return &Config{
+		Name: "MCTwoGroups",
+		Comment: `Two entity groups share sites and coordinators: a writer on the first
+group, a current reader of each group at opposite sites, and coordinator
+leases that may be lost and regained once, invalidating both groups.`,
+		Groups: []string{"g1", "g2"}, Full: []string{"a", "b"}, Witness: []string{"c"},
+		InitLeader: map[string]string{"g1": "a", "g2": "b"},
+		MaxPos:     1, MaxEpoch: 1,
+		Proposers: []ProposerConst{
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{}},
+		},
+		Readers: []ReaderConst{
+			{Name: "r1", Site: "b", Group: "g1", Kind: "current"},
+			{Name: "r2", Site: "a", Group: "g2", Kind: "current"},
+		},
+	}
+}

@@ -1,0 +1,136 @@
+package spec
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite tla/MC*.tla and tla/MC*.cfg from spec/configs.go")
+
+// The MC modules TLC reads are rendered from the Go configs; this keeps
+// the two from drifting apart.
+func TestMCModules(t *testing.T) {
+	for _, c := range Configs() {
+		files := map[string]string{
+			filepath.Join("..", "tla", c.Name+".tla"): c.MCModule(),
+			filepath.Join("..", "tla", c.Name+".cfg"): c.MCConfig(),
+		}
+		for path, want := range files {
+			if *update {
+				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run `go test ./spec -run TestMCModules -update`)", err)
+			}
+			if string(got) != want {
+				t.Errorf("%s differs from spec/configs.go; run `go test ./spec -run TestMCModules -update` and review the diff", path)
+			}
+		}
+	}
+}
+
+// Every shipped config: every invariant holds in every reachable state,
+// and the mirror finds exactly the number of distinct states recorded for
+// it, which is TLC's figure for the same config.
+func TestShippedConfigs(t *testing.T) {
+	for _, c := range Configs() {
+		t.Run(c.Name, func(t *testing.T) {
+			m, err := c.Model()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Explore(m, Options{MaxStates: 5_000_000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Violation != nil {
+				t.Fatalf("invariant %s violated:\n%s", res.Violation.Invariant, res.Violation.Text())
+			}
+			want, ok := RecordedDistinct[c.Name]
+			if !ok {
+				t.Fatalf("no distinct-state figure recorded for %s (found %d)", c.Name, res.Distinct)
+			}
+			if res.Distinct != want {
+				t.Fatalf("%s: %d distinct states, recorded %d", c.Name, res.Distinct, want)
+			}
+			var report bytes.Buffer
+			if err := res.Report(&report); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s", report.String())
+		})
+	}
+}
+
+// A broken step must be caught by the invariant it breaks, with a trace
+// an auditor can replay.
+func TestMutationsAreCaught(t *testing.T) {
+	cases := []struct {
+		mutation  Mutation
+		config    func() *Config
+		invariant string
+	}{
+		{SkipInvalidation, WriteRace, "AckedAfterInvalidation"},
+		{AcceptLowerBallot, WriteRace, "AtMostOneChosen"},
+		{GrantBallotZeroTwice, WriteRace, "AtMostOneChosen"},
+		{AckBeforeQuorum, WriteRace, "AckedIsChosen"},
+		{CatchUpAppliesUnchosen, WriteRace, "AppliedIsChosenPrefix"},
+		{LocalReadAfterLeaseLoss, ReadRace, "ReadSeesAcked"},
+		{ValidateWithoutPositionCheck, ReadRace, "ReadSeesAcked"},
+		{ValidateWithoutEpochCheck, ReadRace, "ReadSeesAcked"},
+		{EpochUnbounded, ReadRace, "TypeOK"},
+		{LearnBeforeVisibility, Visibility, "ReadSeesObserved"},
+		{WitnessServesReads, ReplicaKinds, "WitnessNeverServes"},
+		{ReadOnlyVotes, ReplicaKinds, "ReadOnlyNeverVotes"},
+	}
+	seen := map[Mutation]bool{}
+	for _, tc := range cases {
+		seen[tc.mutation] = true
+		t.Run(tc.mutation.String(), func(t *testing.T) {
+			c := tc.config()
+			c.Mutations = Mutations(tc.mutation)
+			m, err := c.Model()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Explore(m, Options{MaxStates: 5_000_000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Violation == nil {
+				t.Fatalf("%s with %s: no violation found in %d states", c.Name, tc.mutation, res.Distinct)
+			}
+			if res.Violation.Invariant != tc.invariant {
+				t.Fatalf("%s with %s: violated %s, want %s\n%s", c.Name, tc.mutation, res.Violation.Invariant, tc.invariant, res.Violation.Text())
+			}
+			text := res.Violation.Text()
+			if len(res.Violation.Trace) < 2 || !strings.Contains(text, "State 1: <Initial predicate>") {
+				t.Fatalf("trace too short or malformed:\n%s", text)
+			}
+			t.Logf("%s caught by %s in %d steps", tc.mutation, tc.invariant, len(res.Violation.Trace)-1)
+		})
+	}
+	for _, m := range AllMutations() {
+		if !seen[m] {
+			t.Errorf("mutation %s has no test", m)
+		}
+	}
+	// Every invariant is the target of at least one mutation.
+	targeted := map[string]bool{}
+	for _, tc := range cases {
+		targeted[tc.invariant] = true
+	}
+	for _, inv := range InvariantNames {
+		if !targeted[inv] {
+			t.Errorf("invariant %s is never shown to fail", inv)
+		}
+	}
+}

@@ -1,0 +1,432 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/megastore-verified/megastore/spec/tla"
+)
+
+// Next emits every successor of s, disjunct by disjunct in the order of
+// Next in Megastore.tla, labelled as TLC would name the step.
+func (c *Config) Next(s State, emit func(action string, next State)) {
+	voters := c.voters
+	if c.Mutations.Has(ReadOnlyVotes) {
+		voters |= c.readOnly
+	}
+	for p := range c.props {
+		pn := quote(c.Proposers[p].Name)
+		if t, ok := c.BeginWrite(s, p); ok {
+			emit("BeginWrite("+pn+")", t)
+		}
+		if t, ok := c.AcceptLeader(s, p); ok {
+			emit("AcceptLeader("+pn+")", t)
+		}
+		for _, b := range c.props[p].ballots {
+			if t, ok := c.Prepare(s, p, b); ok {
+				emit(fmt.Sprintf("Prepare(%s, %d)", pn, b), t)
+			}
+		}
+		for a := range c.sites {
+			if voters&(1<<a) != 0 {
+				if t, ok := c.Promise(s, p, a); ok {
+					emit("Promise("+pn+", "+quote(c.sites[a])+")", t)
+				}
+			}
+		}
+		if t, ok := c.Propose(s, p); ok {
+			emit("Propose("+pn+")", t)
+		}
+		for a := range c.sites {
+			if voters&(1<<a) != 0 {
+				if t, ok := c.Accept(s, p, a); ok {
+					emit("Accept("+pn+", "+quote(c.sites[a])+")", t)
+				}
+			}
+		}
+		for f := 0; f < c.numFull; f++ {
+			if t, ok := c.Invalidate(s, p, f); ok {
+				emit("Invalidate("+pn+", "+quote(c.sites[f])+")", t)
+			}
+		}
+		for f := 0; f < c.numFull; f++ {
+			if t, ok := c.WaitOutLease(s, p, f); ok {
+				emit("WaitOutLease("+pn+", "+quote(c.sites[f])+")", t)
+			}
+		}
+		if t, ok := c.Commit(s, p); ok {
+			emit("Commit("+pn+")", t)
+		}
+	}
+	for g := range c.Groups {
+		for _, site := range c.dataSites {
+			c.Learn(s, g, site, func(t State) {
+				emit("Learn("+quote(c.Groups[g])+", "+quote(c.sites[site])+")", t)
+			})
+		}
+	}
+	for f := 0; f < c.numFull; f++ {
+		fn := quote(c.sites[f])
+		if t, ok := c.LoseLease(s, f); ok {
+			emit("LoseLease("+fn+")", t)
+		}
+		if t, ok := c.RegainLease(s, f); ok {
+			emit("RegainLease("+fn+")", t)
+		}
+	}
+	for r := range c.readers {
+		rn := quote(c.Readers[r].Name)
+		if t, ok := c.ReadBegin(s, r); ok {
+			emit("ReadBegin("+rn+")", t)
+		}
+		if t, ok := c.ReadLocal(s, r); ok {
+			emit("ReadLocal("+rn+")", t)
+		}
+		for _, q := range c.quorums {
+			if t, ok := c.ReadFindPos(s, r, q); ok {
+				emit("ReadFindPos("+rn+", "+c.siteSet(q)+")", t)
+			}
+		}
+		if t, ok := c.ReadCatchUp(s, r); ok {
+			emit("ReadCatchUp("+rn+")", t)
+		}
+		if t, ok := c.Validate(s, r); ok {
+			emit("Validate("+rn+")", t)
+		}
+		if t, ok := c.SnapshotRead(s, r); ok {
+			emit("SnapshotRead("+rn+")", t)
+		}
+	}
+}
+
+func (c *Config) siteSet(m uint32) string {
+	var names []string
+	for a := range c.sites {
+		if m&(1<<a) != 0 {
+			names = append(names, quote(c.sites[a]))
+		}
+	}
+	return "{" + strings.Join(names, ", ") + "}"
+}
+
+// ---- Invariants ------------------------------------------------------
+
+// InvariantNames lists the invariants of Megastore.tla that every
+// shipped config checks, in the order of the module.
+var InvariantNames = []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen",
+	"AckedAfterInvalidation", "ReadSeesAcked", "ReadSeesObserved", "WitnessNeverServes", "ReadOnlyNeverVotes"}
+
+// Invariants returns the named invariants as explorer predicates.
+func (c *Config) Invariants() []Invariant[State] {
+	return []Invariant[State]{
+		{"TypeOK", c.TypeOK},
+		{"AtMostOneChosen", c.AtMostOneChosen},
+		{"AppliedIsChosenPrefix", c.AppliedIsChosenPrefix},
+		{"AckedIsChosen", c.AckedIsChosen},
+		{"AckedAfterInvalidation", c.AckedAfterInvalidation},
+		{"ReadSeesAcked", c.ReadSeesAcked},
+		{"ReadSeesObserved", c.ReadSeesObserved},
+		{"WitnessNeverServes", c.WitnessNeverServes},
+		{"ReadOnlyNeverVotes", c.ReadOnlyNeverVotes},
+	}
+}
+
+func (c *Config) allSites() uint32 { return 1<<len(c.sites) - 1 }
+
+func (c *Config) isBallot(b int) bool { _, ok := c.ballotIdx[b]; return ok }
+
+func (c *Config) TypeOK(s State) bool {
+	allVotes := uint64(1)<<(len(c.ballots)*len(c.values)) - 1
+	if len(c.ballots)*len(c.values) == 64 {
+		allVotes = ^uint64(0)
+	}
+	for k := range s.MaxBal {
+		if !c.isBallot(int(s.MaxBal[k])) || s.Votes[k]&^allVotes != 0 {
+			return false
+		}
+	}
+	for _, l := range s.Applied {
+		if l.Len < 0 || int(l.Len) > c.MaxPos {
+			return false
+		}
+		for i := 0; i < int(l.Len); i++ {
+			if l.Entries[i] < 0 || int(l.Entries[i]) >= len(c.values) {
+				return false
+			}
+		}
+	}
+	for k := range s.InvPos {
+		if s.InvPos[k] < 0 || int(s.InvPos[k]) > c.MaxPos {
+			return false
+		}
+	}
+	for _, e := range s.Epoch {
+		if e < 0 || int(e) > c.MaxEpoch {
+			return false
+		}
+	}
+	writes := uint32(1)<<len(c.values) - 2
+	for _, pr := range s.Prop {
+		switch {
+		case pr.Phase < PhaseIdle || pr.Phase > PhaseDone,
+			pr.Pos < 0 || int(pr.Pos) > c.MaxPos,
+			pr.Bal != -1 && !c.isBallot(int(pr.Bal)),
+			pr.Val < 0 || int(pr.Val) >= len(c.values),
+			pr.Acks&^c.allSites() != 0, pr.Inval&^c.fullMask != 0,
+			pr.VBal != -1 && !c.isBallot(int(pr.VBal)),
+			pr.VVal < 0 || int(pr.VVal) >= len(c.values):
+			return false
+		}
+	}
+	for _, rs := range s.Rd {
+		switch {
+		case rs.Phase < ReadIdle || rs.Phase > ReadDone,
+			rs.Target < 0 || int(rs.Target) > c.MaxPos,
+			rs.Epoch < 0 || int(rs.Epoch) > c.MaxEpoch,
+			rs.MustSee&^writes != 0, rs.Seen&^writes != 0, rs.Result&^writes != 0:
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) AtMostOneChosen(s State) bool {
+	for g := range c.Groups {
+		for i := 1; i <= c.MaxPos; i++ {
+			n := 0
+			for v := range c.values {
+				if c.ChosenAt(s, g, i, v) {
+					n++
+				}
+			}
+			if n > 1 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (c *Config) AppliedIsChosenPrefix(s State) bool {
+	for g := range c.Groups {
+		for _, site := range c.dataSites {
+			l := s.Applied[c.dataSlot(g, site)]
+			for i := 1; i <= int(l.Len); i++ {
+				if !c.ChosenAt(s, g, i, int(l.Entries[i-1])) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func (c *Config) AckedIsChosen(s State) bool {
+	for p, pr := range s.Prop {
+		cp := c.props[p]
+		if pr.Phase == PhaseDone && cp.value != 0 && int(pr.Val) == cp.value && !c.ChosenAt(s, cp.group, int(pr.Pos), cp.value) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) AckedAfterInvalidation(s State) bool {
+	for p, pr := range s.Prop {
+		if pr.Phase != PhaseDone {
+			continue
+		}
+		cp := c.props[p]
+		for f := 0; f < c.numFull; f++ {
+			voted := pr.Bal >= 0 && c.hasVote(s.Votes[c.slot(cp.group, f, int(pr.Pos))], int(pr.Bal), int(pr.Val))
+			if !voted && pr.Inval&(1<<f) == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (c *Config) ReadSeesAcked(s State) bool {
+	for r, rs := range s.Rd {
+		if c.readers[r].current && (rs.Phase == ReadValidating || rs.Phase == ReadDone) && rs.MustSee&^rs.Result != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) ReadSeesObserved(s State) bool {
+	for r, rs := range s.Rd {
+		if c.readers[r].current && (rs.Phase == ReadValidating || rs.Phase == ReadDone) && rs.Seen&^rs.Result != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) WitnessNeverServes(s State) bool {
+	for r, rs := range s.Rd {
+		site := c.readers[r].site
+		if c.voters&^c.fullMask&(1<<site) != 0 && rs.Phase != ReadIdle {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) ReadOnlyNeverVotes(s State) bool {
+	for g := range c.Groups {
+		for a := range c.sites {
+			if c.readOnly&(1<<a) == 0 {
+				continue
+			}
+			for i := 1; i <= c.MaxPos; i++ {
+				if s.Votes[c.slot(g, a, i)] != 0 || s.MaxBal[c.slot(g, a, i)] != 0 {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// ---- Printing in TLA+ notation -----------------------------------------
+
+// Vars renders the state as TLC prints it, variable by variable.
+func (c *Config) Vars(s State) []VarValue {
+	strs := func(names []string) []tla.Value {
+		vs := make([]tla.Value, len(names))
+		for i, n := range names {
+			vs[i] = tla.Str(n)
+		}
+		return vs
+	}
+	perGroupSite := func(sites []int, cell func(g, site int) tla.Value) tla.Value {
+		gv := make([]tla.Value, len(c.Groups))
+		for g := range c.Groups {
+			names := make([]string, len(sites))
+			vals := make([]tla.Value, len(sites))
+			for k, site := range sites {
+				names[k], vals[k] = c.sites[site], cell(g, site)
+			}
+			gv[g] = tla.Fn(strs(names), vals)
+		}
+		return tla.Fn(strs(c.Groups), gv)
+	}
+	all := make([]int, len(c.sites))
+	full := make([]int, c.numFull)
+	for i := range all {
+		all[i] = i
+	}
+	for i := range full {
+		full[i] = i
+	}
+	perPos := func(cell func(i int) tla.Value) tla.Value {
+		vs := make([]tla.Value, c.MaxPos)
+		for i := 1; i <= c.MaxPos; i++ {
+			vs[i-1] = cell(i)
+		}
+		return tla.Seq(vs...)
+	}
+	perFull := func(cell func(f int) tla.Value) tla.Value {
+		names := make([]string, c.numFull)
+		vals := make([]tla.Value, c.numFull)
+		for f := 0; f < c.numFull; f++ {
+			names[f], vals[f] = c.sites[f], cell(f)
+		}
+		return tla.Fn(strs(names), vals)
+	}
+	maxBal := perGroupSite(all, func(g, a int) tla.Value {
+		return perPos(func(i int) tla.Value { return tla.Int(int(s.MaxBal[c.slot(g, a, i)])) })
+	})
+	votes := perGroupSite(all, func(g, a int) tla.Value {
+		return perPos(func(i int) tla.Value {
+			var pairs []tla.Value
+			for _, b := range c.ballots {
+				for v := range c.values {
+					if c.hasVote(s.Votes[c.slot(g, a, i)], b, v) {
+						pairs = append(pairs, tla.Seq(tla.Int(b), tla.Str(c.values[v])))
+					}
+				}
+			}
+			return tla.Set(pairs...)
+		})
+	})
+	applied := perGroupSite(c.dataSites, func(g, site int) tla.Value {
+		l := s.Applied[c.dataSlot(g, site)]
+		vs := make([]tla.Value, l.Len)
+		for i := range vs {
+			vs[i] = tla.Str(c.values[l.Entries[i]])
+		}
+		return tla.Seq(vs...)
+	})
+	coordValid := perGroupSite(full, func(g, f int) tla.Value { return tla.Bool(s.CoordValid[c.coordSlot(g, f)]) })
+	invPos := perGroupSite(full, func(g, f int) tla.Value { return tla.Int(int(s.InvPos[c.coordSlot(g, f)])) })
+	epoch := perFull(func(f int) tla.Value { return tla.Int(int(s.Epoch[f])) })
+	lease := perFull(func(f int) tla.Value { return tla.Bool(s.LeaseHeld[f]) })
+	valueSet := func(m uint32) tla.Value {
+		var vs []tla.Value
+		for v := range c.values {
+			if m&(1<<v) != 0 {
+				vs = append(vs, tla.Str(c.values[v]))
+			}
+		}
+		return tla.Set(vs...)
+	}
+	siteSet := func(m uint32) tla.Value {
+		var vs []tla.Value
+		for a := range c.sites {
+			if m&(1<<a) != 0 {
+				vs = append(vs, tla.Str(c.sites[a]))
+			}
+		}
+		return tla.Set(vs...)
+	}
+	var pnames, rnames []string
+	var pvals, rvals []tla.Value
+	for p, pr := range s.Prop {
+		pnames = append(pnames, c.Proposers[p].Name)
+		pvals = append(pvals, tla.Record(
+			tla.Field{Name: "phase", Value: tla.Str(pr.Phase.String())},
+			tla.Field{Name: "pos", Value: tla.Int(int(pr.Pos))},
+			tla.Field{Name: "bal", Value: tla.Int(int(pr.Bal))},
+			tla.Field{Name: "val", Value: tla.Str(c.values[pr.Val])},
+			tla.Field{Name: "acks", Value: siteSet(pr.Acks)},
+			tla.Field{Name: "inval", Value: siteSet(pr.Inval)},
+			tla.Field{Name: "vbal", Value: tla.Int(int(pr.VBal))},
+			tla.Field{Name: "vval", Value: tla.Str(c.values[pr.VVal])},
+		))
+	}
+	for r, rs := range s.Rd {
+		rnames = append(rnames, c.Readers[r].Name)
+		rvals = append(rvals, tla.Record(
+			tla.Field{Name: "phase", Value: tla.Str(rs.Phase.String())},
+			tla.Field{Name: "target", Value: tla.Int(int(rs.Target))},
+			tla.Field{Name: "epoch", Value: tla.Int(int(rs.Epoch))},
+			tla.Field{Name: "mustSee", Value: valueSet(rs.MustSee)},
+			tla.Field{Name: "seen", Value: valueSet(rs.Seen)},
+			tla.Field{Name: "result", Value: valueSet(rs.Result)},
+		))
+	}
+	return []VarValue{
+		{"maxBal", maxBal}, {"votes", votes}, {"applied", applied},
+		{"coordValid", coordValid}, {"invPos", invPos}, {"epoch", epoch}, {"leaseHeld", lease},
+		{"prop", tla.Fn(strs(pnames), pvals)}, {"rd", tla.Fn(strs(rnames), rvals)},
+	}
+}
+
+// Model wires a config into the explorer.
+func (c *Config) Model() (Model[State], error) {
+	if err := c.compile(); err != nil {
+		return Model[State]{}, err
+	}
+	return Model[State]{
+		Name:       c.Name,
+		Init:       func(emit func(State)) { emit(c.Init()) },
+		Next:       c.Next,
+		Invariants: c.Invariants(),
+		Key:        State.Key,
+		Vars:       c.Vars,
+	}, nil
+}
