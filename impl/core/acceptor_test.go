@@ -256,3 +256,32 @@ func TestSkipInvalidationBugSkipsTheStep(t *testing.T) {
 		t.Fatal("invalidation ran despite the bug switch")
 	}
 }
+
+// A grant answering a request of an earlier incarnation counts ticks from
+// another timeline and must not give a restarted coordinator its lease.
+func TestLeaseGrantFromEarlierIncarnationIgnored(t *testing.T) {
+	cfg := DefaultConfig("A", threeFull())
+	cfg.Rand = rand.New(rand.NewPCG(1, 1))
+	r, err := Restore(cfg, State{HardState: HardState{Incarnation: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []SiteID{"A", "B", "C"} {
+		old := Message{Type: MsgLeaseGrant, From: s, To: "A", Proposal: 1 << 40, Ticks: 40}
+		if err := r.Step(old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Status().LeaseHeld {
+		t.Fatal("stale grants gave the lease")
+	}
+	for _, s := range []SiteID{"A", "B"} {
+		cur := Message{Type: MsgLeaseGrant, From: s, To: "A", Proposal: r.leaseStamp(), Ticks: 40}
+		if err := r.Step(cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := r.Status(); !st.LeaseHeld || st.Epoch != 1 {
+		t.Fatalf("current grants: %+v", st)
+	}
+}

@@ -9,10 +9,17 @@ package core
 // majoritySites is the majority of all sites: every site runs a lease service.
 func (r *Replica) majoritySites() int { return len(r.cfg.Sites)/2 + 1 }
 
+// leaseStamp tags a lease request with this incarnation and its send tick:
+// a grant answering a request of an earlier incarnation must not count, as
+// its ticks are from another timeline.
+func (r *Replica) leaseStamp() uint64 {
+	return (r.incarnation&0xffffff)<<40 | r.now&(1<<40-1)
+}
+
 func (r *Replica) renewLeases() {
 	r.lastRenewal = r.now
 	for _, s := range r.cfg.Sites {
-		r.send(Message{Type: MsgLeaseRequest, To: s.ID, Proposal: r.now})
+		r.send(Message{Type: MsgLeaseRequest, To: s.ID, Proposal: r.leaseStamp()})
 	}
 }
 
@@ -54,10 +61,11 @@ func (r *Replica) handleLeaseGrant(m Message) {
 	// NB: first notice any lapse at the current tick, so a fresh grant that
 	// follows an expiry is seen as a regain (new epoch), not a renewal.
 	r.refreshLease()
-	if m.Reject || m.Proposal > r.now {
+	sent := m.Proposal & (1<<40 - 1)
+	if m.Reject || m.Proposal>>40 != r.incarnation&0xffffff || sent > r.now {
 		return
 	}
-	exp := m.Proposal + m.Ticks
+	exp := sent + m.Ticks
 	if exp > r.leaseExpiry[m.From] {
 		r.leaseExpiry[m.From] = exp
 	}

@@ -44,8 +44,9 @@ const (
 	// MsgCatchUpResp carries such entries (at most Config.MaxCatchUpEntries).
 	MsgCatchUpResp
 	// MsgLeaseRequest asks the lease service of the receiving site for a lease
-	// for the sender's coordinator. Proposal carries the sender's tick when it
-	// sent the request: the lease is counted from then.
+	// for the sender's coordinator. Proposal carries the sender's incarnation
+	// (bits 40..63) and its tick when it sent the request (bits 0..39): the
+	// lease is counted from then.
 	MsgLeaseRequest
 	// MsgLeaseGrant grants it for Ticks ticks; Reject if blocked.
 	MsgLeaseGrant
