@@ -1,0 +1,33 @@
+# The two commands of the README are `make verify` (the main job) and
+# `make test` (what CI runs). Everything else is a convenience.
+GO ?= go
+export CI
+
+.PHONY: verify test spec tlc bench
+
+## verify: the verification suite on the embedded default cluster (today: the spec check).
+verify: spec
+
+## test: every test, as CI runs it.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+## spec: model-check every shipped config through the Go mirror and print TLC-style reports.
+spec:
+	$(GO) run ./spec/cmd/explore -traces traces
+
+## tlc: run TLC itself on every shipped config, when TLA2TOOLS names a tla2tools.jar.
+tlc:
+	@if [ -z "$(TLA2TOOLS)" ] || [ ! -f "$(TLA2TOOLS)" ]; then \
+		echo "TLC is not installed: set TLA2TOOLS=/path/to/tla2tools.jar to run it (CI checks the spec through spec/ instead)."; \
+	else \
+		dir=$$(mktemp -d) && cp tla/*.tla tla/*.cfg $$dir/ && cd $$dir && \
+		for cfg in MC*.cfg; do m=$${cfg%.cfg}; echo "=== $$m"; \
+			java -XX:+UseParallelGC -cp "$(TLA2TOOLS)" tlc2.TLC -workers auto -cleanup $$m || exit 1; \
+		done; \
+	fi
+
+## bench: the benchmarks whose figures the README quotes.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./spec/
