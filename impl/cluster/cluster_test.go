@@ -27,6 +27,10 @@ func newCluster(t testing.TB, sites []core.Site) *Cluster {
 	return c
 }
 
+// opTimeout bounds one operation in fault tests; an operation that runs out
+// is an unknown outcome, never a failure.
+const opTimeout = 2 * time.Second
+
 // ctx bounds a test that would otherwise hang on a bug; no test asserts
 // anything about time.
 func ctx(t testing.TB) context.Context {
