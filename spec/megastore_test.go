@@ -54,12 +54,13 @@ func TestShippedConfigs(t *testing.T) {
 			if res.Violation != nil {
 				t.Fatalf("invariant %s violated:\n%s", res.Violation.Invariant, res.Violation.Text())
 			}
-			want, ok := RecordedDistinct[c.Name]
+			want, ok := Recorded[c.Name]
 			if !ok {
-				t.Fatalf("no distinct-state figure recorded for %s (found %d)", c.Name, res.Distinct)
+				t.Fatalf("no TLC figures recorded for %s (mirror: %d distinct)", c.Name, res.Distinct)
 			}
-			if res.Distinct != want {
-				t.Fatalf("%s: %d distinct states, recorded %d", c.Name, res.Distinct, want)
+			if res.Distinct != want.Distinct || res.Generated != want.Generated || res.Depth != want.Depth {
+				t.Fatalf("%s: mirror found %d distinct, %d generated, depth %d; TLC reported %d, %d, %d",
+					c.Name, res.Distinct, res.Generated, res.Depth, want.Distinct, want.Generated, want.Depth)
 			}
 			var report bytes.Buffer
 			if err := res.Report(&report); err != nil {

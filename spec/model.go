@@ -14,6 +14,20 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 	if c.Mutations.Has(ReadOnlyVotes) {
 		voters |= c.readOnly
 	}
+	// TLC enumerates the witnesses of an existential in an action's guard
+	// (HasQuorum) and generates one successor per witness; emitting the
+	// same duplicates keeps "states generated" equal to TLC's figure.
+	emitPerQuorum := func(label string, t State, acks uint32) {
+		n := 0
+		for _, q := range c.quorums {
+			if q&^acks == 0 {
+				n++
+			}
+		}
+		for range max(n, 1) {
+			emit(label, t)
+		}
+	}
 	for p := range c.props {
 		pn := quote(c.Proposers[p].Name)
 		if t, ok := c.BeginWrite(s, p); ok {
@@ -35,7 +49,7 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 			}
 		}
 		if t, ok := c.Propose(s, p); ok {
-			emit("Propose("+pn+")", t)
+			emitPerQuorum("Propose("+pn+")", t, s.Prop[p].Acks)
 		}
 		for a := range c.sites {
 			if voters&(1<<a) != 0 {
@@ -46,16 +60,16 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 		}
 		for f := 0; f < c.numFull; f++ {
 			if t, ok := c.Invalidate(s, p, f); ok {
-				emit("Invalidate("+pn+", "+quote(c.sites[f])+")", t)
+				emitPerQuorum("Invalidate("+pn+", "+quote(c.sites[f])+")", t, s.Prop[p].Acks)
 			}
 		}
 		for f := 0; f < c.numFull; f++ {
 			if t, ok := c.WaitOutLease(s, p, f); ok {
-				emit("WaitOutLease("+pn+", "+quote(c.sites[f])+")", t)
+				emitPerQuorum("WaitOutLease("+pn+", "+quote(c.sites[f])+")", t, s.Prop[p].Acks)
 			}
 		}
 		if t, ok := c.Commit(s, p); ok {
-			emit("Commit("+pn+")", t)
+			emitPerQuorum("Commit("+pn+")", t, s.Prop[p].Acks)
 		}
 	}
 	for g := range c.Groups {
