@@ -128,3 +128,13 @@ func (c *Client) get(ctx context.Context, group core.GroupID, key []byte, mode c
 	}
 	return res.Values[0], res.Position, nil
 }
+
+// Scan reads the rows of group in r with the given consistency (Current
+// observes every acknowledged write), and the position it read at.
+func (c *Client) Scan(ctx context.Context, group core.GroupID, r core.KeyRange, mode core.ReadMode) ([]core.KeyValue, bool, core.Position, error) {
+	res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: mode, Range: &r})
+	if err != nil {
+		return nil, false, 0, err
+	}
+	return res.Rows, res.More, res.Position, nil
+}

@@ -97,6 +97,8 @@ type Config struct {
 	MaxMutations      int
 	MaxCatchUpEntries int
 	MaxInFlight       int
+	// MaxScanRows bounds KeyRange.Limit.
+	MaxScanRows int
 
 	Bugs Bugs
 }
@@ -131,6 +133,7 @@ func DefaultConfig(self SiteID, sites []Site) Config {
 		MaxMutations:           1 << 10,
 		MaxCatchUpEntries:      256,
 		MaxInFlight:            1 << 12,
+		MaxScanRows:            1 << 12,
 	}
 }
 
@@ -181,7 +184,7 @@ func (c *Config) Validate() error {
 	case c.ScanIntervalTicks == 0 || c.InDoubtTicks == 0:
 		return bad("scan interval and in-doubt time must be positive")
 	case c.MaxKeyBytes <= 0 || c.MaxValueBytes < 0 || c.MaxMutations <= 0 ||
-		c.MaxCatchUpEntries <= 0 || c.MaxInFlight <= 0:
+		c.MaxCatchUpEntries <= 0 || c.MaxInFlight <= 0 || c.MaxScanRows <= 0:
 		return bad("size and count limits must be positive")
 	}
 	return nil

@@ -16,6 +16,9 @@ type Storage interface {
 	// version at or below at; LatestPosition for the newest). A nil value
 	// means absent or deleted.
 	Read(group GroupID, keys [][]byte, at Position) ([][]byte, error)
+	// Scan returns the rows of group in r as of position at, in key order,
+	// skipping absent and deleted rows; more reports that r.Limit cut it short.
+	Scan(group GroupID, r KeyRange, at Position) (rows []KeyValue, more bool, err error)
 	// Close releases the storage.
 	Close() error
 }

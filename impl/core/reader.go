@@ -12,9 +12,10 @@ const (
 
 // readOp is one current read in progress.
 type readOp struct {
-	id   RequestID
-	g    *group
-	keys [][]byte
+	id       RequestID
+	g        *group
+	keys     [][]byte
+	keyRange *KeyRange
 
 	phase readPhase
 	// local: the coordinator said the group is valid here (ReadLocal path).
@@ -52,6 +53,17 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 	if len(req.Keys) > r.cfg.MaxMutations {
 		return 0, fmt.Errorf("%w: %d keys", ErrTooManyMutations, len(req.Keys))
 	}
+	if kr := req.Range; kr != nil {
+		if kr.Limit <= 0 || kr.Limit > r.cfg.MaxScanRows {
+			return 0, fmt.Errorf("%w: scan limit %d not in 1..%d", ErrMalformed, kr.Limit, r.cfg.MaxScanRows)
+		}
+		if len(kr.Start) > r.cfg.MaxKeyBytes || len(kr.End) > r.cfg.MaxKeyBytes {
+			return 0, fmt.Errorf("%w: scan bound", ErrKeyTooLarge)
+		}
+		if kr.End != nil && string(kr.End) < string(kr.Start) {
+			return 0, fmt.Errorf("%w: scan end before start", ErrMalformed)
+		}
+	}
 	switch req.Mode {
 	case Current:
 		if r.kind == ReadOnly {
@@ -67,7 +79,7 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 	r.nextID++
 	id := RequestID(r.nextID)
 	g := r.group(req.Group)
-	res := Result{ID: id, Op: OpRead, Group: g.id, Mode: req.Mode, Keys: req.Keys}
+	res := Result{ID: id, Op: OpRead, Group: g.id, Mode: req.Mode, Keys: req.Keys, Range: req.Range}
 	switch req.Mode {
 	case Inconsistent:
 		res.Position = LatestPosition
@@ -91,7 +103,7 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 		return id, nil
 	}
 	// ReadBegin: ask the local coordinator.
-	op := &readOp{id: id, g: g, keys: req.Keys, epoch: r.epoch, found: map[SiteID]bool{}}
+	op := &readOp{id: id, g: g, keys: req.Keys, keyRange: req.Range, epoch: r.epoch, found: map[SiteID]bool{}}
 	op.local = g.valid && r.leaseHeld
 	if r.cfg.Bugs.LocalReadWithoutCoordinator || (r.cfg.Bugs.LocalReadAfterLeaseLoss && g.valid) {
 		op.local = true
@@ -185,7 +197,7 @@ func (r *Replica) progressRead(op *readOp) {
 		}
 		r.finishRead(op)
 		r.result(Result{ID: op.id, Op: OpRead, Group: g.id, Position: op.target, Mode: Current,
-			Keys: op.keys})
+			Keys: op.keys, Range: op.keyRange})
 	}
 }
 
@@ -230,7 +242,8 @@ func (r *Replica) finishRead(op *readOp) {
 
 func (r *Replica) failRead(op *readOp, err error) {
 	r.finishRead(op)
-	r.result(Result{ID: op.id, Op: OpRead, Group: op.g.id, Mode: Current, Keys: op.keys, Err: err})
+	r.result(Result{ID: op.id, Op: OpRead, Group: op.g.id, Mode: Current, Keys: op.keys,
+		Range: op.keyRange, Err: err})
 }
 
 func (r *Replica) tickRead(op *readOp) {

@@ -192,13 +192,27 @@ type WriteRequest struct {
 	Mutations    []Mutation
 }
 
-// ReadRequest asks for Keys of Group. Position is only used by Snapshot reads
-// (0 means "the latest applied position").
+// ReadRequest asks for Keys of Group, and for the rows in Range if it is
+// set. Position is only used by Snapshot reads (0 means "the latest applied
+// position").
 type ReadRequest struct {
 	Group    GroupID
 	Keys     [][]byte
+	Range    *KeyRange
 	Mode     ReadMode
 	Position Position
+}
+
+// KeyRange is a scan of a group's rows: Start inclusive, End exclusive (nil:
+// to the end of the group), at most Limit rows (1..Config.MaxScanRows).
+type KeyRange struct {
+	Start, End []byte
+	Limit      int
+}
+
+// KeyValue is one row a scan returns.
+type KeyValue struct {
+	Key, Value []byte
 }
 
 // Op says which kind of request a Result answers.
@@ -210,9 +224,10 @@ const (
 )
 
 // Result is the outcome of a client request. For a successful read the core
-// has decided the position; the driver reads Keys at Position from Storage
-// (LatestPosition for inconsistent reads) after applying the same Ready's
-// Apply entries, and hands the values to the client.
+// has decided the position; the driver reads Keys (and scans Range, if set)
+// at Position from Storage (LatestPosition for inconsistent reads) after
+// applying the same Ready's Apply entries, and hands the values to the
+// client.
 type Result struct {
 	ID       RequestID
 	Op       Op
@@ -220,6 +235,7 @@ type Result struct {
 	Position Position
 	Mode     ReadMode
 	Keys     [][]byte
+	Range    *KeyRange
 	// Err is nil or one of the sentinel errors (errors.Is); ErrConflict means
 	// the client library should rerun the transaction.
 	Err error

@@ -35,11 +35,16 @@ type Config struct {
 type ReadResult struct {
 	Position core.Position
 	Values   [][]byte // one per key; nil means absent
+	// Rows and More answer the request's Range, if it had one.
+	Rows []core.KeyValue
+	More bool
 }
 
 type outcome struct {
 	res    core.Result
 	values [][]byte
+	rows   []core.KeyValue
+	more   bool
 	err    error
 }
 
@@ -216,6 +221,9 @@ func (d *Driver) complete(res core.Result) {
 	out := outcome{res: res}
 	if res.Op == core.OpRead && res.Err == nil {
 		out.values, out.err = d.cfg.Storage.Read(res.Group, res.Keys, res.Position)
+		if out.err == nil && res.Range != nil {
+			out.rows, out.more, out.err = d.cfg.Storage.Scan(res.Group, *res.Range, res.Position)
+		}
 	}
 	w <- out
 }
@@ -276,7 +284,34 @@ func (d *Driver) Read(ctx context.Context, req core.ReadRequest) (ReadResult, er
 	if err != nil {
 		return ReadResult{}, err
 	}
-	return ReadResult{Position: out.res.Position, Values: out.values}, nil
+	return ReadResult{Position: out.res.Position, Values: out.values, Rows: out.rows, More: out.more}, nil
+}
+
+// Log returns the entries this site knows committed in group, from position
+// from to position to inclusive, stopping at the first one it does not know
+// and after max entries.
+func (d *Driver) Log(ctx context.Context, group core.GroupID, from, to core.Position, max int) ([]core.Entry, error) {
+	ch := make(chan []core.Entry, 1)
+	err := d.call(ctx, func(r *core.Replica) {
+		var out []core.Entry
+		for p := from; p <= to && len(out) < max; p++ {
+			v, ok := r.Known(group, p)
+			if !ok {
+				break
+			}
+			out = append(out, core.Entry{Group: group, Position: p, Value: v})
+		}
+		ch <- out
+	})
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case out := <-ch:
+		return out, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Status returns the replica's status, read on its goroutine.

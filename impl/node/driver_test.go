@@ -53,6 +53,14 @@ func TestSingleSiteDriver(t *testing.T) {
 	if err != nil || res.Position != 1 || string(res.Values[0]) != "v" {
 		t.Fatalf("read: %+v %v", res, err)
 	}
+	scan, err := d.Read(ctx, core.ReadRequest{Group: "g", Mode: core.Snapshot,
+		Range: &core.KeyRange{Limit: 10}})
+	if err != nil || len(scan.Rows) != 1 || string(scan.Rows[0].Key) != "k" || scan.More {
+		t.Fatalf("scan: %+v %v", scan, err)
+	}
+	if log, err := d.Log(ctx, "g", 1, 5, 10); err != nil || len(log) != 1 || log[0].Position != 1 {
+		t.Fatalf("log: %+v %v", log, err)
+	}
 	if _, err := d.Read(ctx, core.ReadRequest{Group: "g", Mode: 9}); !errors.Is(err, core.ErrMalformed) {
 		t.Fatalf("bad read: %v", err)
 	}

@@ -228,3 +228,41 @@ func (s *Pebble) Read(g core.GroupID, keys [][]byte, at core.Position) ([][]byte
 
 // Close closes the database.
 func (s *Pebble) Close() error { return s.db.Close() }
+
+// Scan returns the live rows of group in r as of position at.
+func (s *Pebble) Scan(g core.GroupID, r core.KeyRange, at core.Position) ([]core.KeyValue, bool, error) {
+	if r.Limit <= 0 {
+		return nil, false, nil
+	}
+	dataStart := groupKey(g, kindData)
+	upper := groupKey(g, kindData+1)
+	if r.End != nil {
+		upper = rowPrefix(g, r.End)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: upper})
+	if err != nil {
+		return nil, false, err
+	}
+	defer it.Close()
+	var rows []core.KeyValue
+	ok := it.SeekGE(rowPrefix(g, r.Start))
+	for ok {
+		row, rest, err := decodeEscaped(it.Key()[len(dataStart):])
+		if err != nil || len(rest) != 8 {
+			return nil, false, fmt.Errorf("%w: data key %q", ErrCorrupt, it.Key())
+		}
+		if len(rows) == r.Limit {
+			return rows, true, it.Error()
+		}
+		prefix := rowPrefix(g, row)
+		// The newest version at or below at, if any.
+		if it.SeekGE(dataKey(g, row, at)) && bytes.HasPrefix(it.Key(), prefix) {
+			if v := it.Value(); len(v) > 0 && v[0] == 0 {
+				rows = append(rows, core.KeyValue{Key: row, Value: append([]byte{}, v[1:]...)})
+			}
+		}
+		// NB: every key of this row is prefix + 8 bytes, so this is past all.
+		ok = it.SeekGE(append(prefix, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	}
+	return rows, false, it.Error()
+}

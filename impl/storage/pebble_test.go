@@ -139,3 +139,50 @@ func TestOnDisk(t *testing.T) {
 		t.Fatalf("%+v %v", st, err)
 	}
 }
+
+func TestScanAtPositions(t *testing.T) {
+	s, err := OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entries := []core.Entry{
+		{Group: "g", Position: 1, Value: val(1, "a", "1", "b", "1", "c", "1", "c\x00", "z")},
+		{Group: "g", Position: 2, Value: val(2, "b", "")}, // delete b
+		{Group: "g", Position: 3, Value: val(3, "a", "3", "d", "3")},
+		{Group: "h", Position: 1, Value: val(4, "a", "other")},
+	}
+	if err := s.Apply(entries); err != nil {
+		t.Fatal(err)
+	}
+	str := func(rows []core.KeyValue) string {
+		out := ""
+		for _, r := range rows {
+			out += string(r.Key) + "=" + string(r.Value) + " "
+		}
+		return out
+	}
+	cases := []struct {
+		r    core.KeyRange
+		at   core.Position
+		want string
+		more bool
+	}{
+		{core.KeyRange{Limit: 10}, 1, "a=1 b=1 c=1 c\x00=z ", false},
+		{core.KeyRange{Limit: 10}, 2, "a=1 c=1 c\x00=z ", false},
+		{core.KeyRange{Limit: 10}, core.LatestPosition, "a=3 c=1 c\x00=z d=3 ", false},
+		{core.KeyRange{Start: []byte("b"), End: []byte("d"), Limit: 10}, 3, "c=1 c\x00=z ", false},
+		{core.KeyRange{Limit: 2}, 3, "a=3 c=1 ", true},
+		{core.KeyRange{Start: []byte("c"), End: []byte("c\x00"), Limit: 5}, 3, "c=1 ", false},
+		{core.KeyRange{Limit: 10}, 0, "", false},
+	}
+	for i, tc := range cases {
+		rows, more, err := s.Scan("g", tc.r, tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if str(rows) != tc.want || more != tc.more {
+			t.Errorf("case %d: %q more=%v, want %q more=%v", i, str(rows), more, tc.want, tc.more)
+		}
+	}
+}
