@@ -285,3 +285,29 @@ func TestLeaseGrantFromEarlierIncarnationIgnored(t *testing.T) {
 		t.Fatalf("current grants: %+v", st)
 	}
 }
+
+// A queued message must not change when its proposer later adopts another
+// value.
+func TestQueuedAcceptKeepsItsValue(t *testing.T) {
+	r := newTestReplica(t, "A", threeFull(), nil)
+	if _, err := r.ProposeWrite(WriteRequest{Group: "g", Mutations: []Mutation{{Key: []byte("k")}}}); err != nil {
+		t.Fatal(err)
+	}
+	rd := r.Ready()
+	var sent *Value
+	for _, m := range rd.Messages {
+		if m.Type == MsgAcceptLeader {
+			sent = m.Value
+		}
+	}
+	if sent == nil {
+		t.Fatal("no AcceptLeader sent")
+	}
+	before := sent.ID
+	for _, p := range r.proposals {
+		p.value = Value{ID: ValueID{Site: "Z"}}
+	}
+	if sent.ID != before {
+		t.Fatal("the queued message's value changed with the proposer's")
+	}
+}

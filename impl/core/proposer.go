@@ -123,7 +123,7 @@ func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) {
 		p.phase = phLeader
 		p.deadline = r.now + r.cfg.ProposalTimeoutTicks
 		r.send(Message{Type: MsgAcceptLeader, To: leader, Group: g.id, Position: pos,
-			Proposal: p.id, Value: &p.value})
+			Proposal: p.id, Value: p.valueCopy()})
 	} else {
 		r.startPrepare(p)
 	}
@@ -263,7 +263,7 @@ func (r *Replica) handleProposerReply(m Message) {
 		for _, s := range r.voterSites() {
 			if s != p.leader {
 				r.send(Message{Type: MsgAccept, To: s, Group: p.g.id, Position: p.pos, Ballot: 0,
-					Proposal: p.id, Value: &p.value})
+					Proposal: p.id, Value: p.valueCopy()})
 			}
 		}
 		r.checkChosen(p)
@@ -293,7 +293,7 @@ func (r *Replica) handleProposerReply(m Message) {
 				Value: p.value.ID})
 			for _, s := range r.voterSites() {
 				r.send(Message{Type: MsgAccept, To: s, Group: p.g.id, Position: p.pos,
-					Ballot: p.ballot, Proposal: p.id, Value: &p.value})
+					Ballot: p.ballot, Proposal: p.id, Value: p.valueCopy()})
 			}
 		}
 	case MsgAccepted:
@@ -341,6 +341,15 @@ func (r *Replica) handleProposerReply(m Message) {
 			w.waitUntil = r.now + longest + r.cfg.ClockSkewTicks
 		}
 	}
+}
+
+// valueCopy gives each message its own Value: p.value changes when the
+// proposer adopts another value or starts a new round, and a message still
+// queued (or held by an in-process transport) must keep what it said.
+// NB: Mutations are shared: values are immutable once proposed.
+func (p *proposal) valueCopy() *Value {
+	v := p.value
+	return &v
 }
 
 func (r *Replica) raiseSeen(p *proposal, b Ballot) {
