@@ -185,7 +185,8 @@ func (m ReadMode) String() string {
 
 // WriteRequest asks to append one transaction at ReadPosition+1, where
 // ReadPosition is the position the transaction's current read returned
-// (BeginWrite).
+// (BeginWrite). NB: the replica keeps Mutations (values are immutable once
+// proposed); the caller must not modify them afterwards.
 type WriteRequest struct {
 	Group        GroupID
 	ReadPosition Position
