@@ -59,7 +59,12 @@ type pendingOp struct {
 func runChaos(t *testing.T, seed uint64, bugs Bugs, sites []Site) (violation, int) {
 	c := &chaos{testNet: newNet(t, func(cfg *Config) { cfg.Bugs = bugs }, sites...),
 		rng: rand.New(rand.NewPCG(seed, 99))}
-	full := []SiteID{"A", "B", "C"}
+	var full []SiteID
+	for _, s := range sites {
+		if s.Kind == Full {
+			full = append(full, s.ID)
+		}
+	}
 	readPos := map[SiteID]Position{}
 	var writes, reads []pendingOp
 	var acks []ack
@@ -82,7 +87,7 @@ func runChaos(t *testing.T, seed uint64, bugs Bugs, sites []Site) (violation, in
 	for round := 0; round < 1500; round++ {
 		switch x := c.rng.IntN(100); {
 		case x < 12:
-			s := full[c.rng.IntN(3)]
+			s := full[c.rng.IntN(len(full))]
 			if !c.down[s] {
 				id, err := c.reps[s].ProposeWrite(WriteRequest{Group: "g", ReadPosition: readPos[s],
 					Mutations: []Mutation{{Key: []byte("k"), Value: []byte("v")}}})
@@ -93,7 +98,7 @@ func runChaos(t *testing.T, seed uint64, bugs Bugs, sites []Site) (violation, in
 				}
 			}
 		case x < 24:
-			if s := full[c.rng.IntN(3)]; !c.down[s] {
+			if s := full[c.rng.IntN(len(full))]; !c.down[s] {
 				read(s)
 			}
 		case x < 26:
@@ -193,10 +198,20 @@ func chaosSites() []Site {
 	return []Site{{"A", Full}, {"B", Full}, {"C", Full}, {"W", Witness}, {"R", ReadOnly}}
 }
 
+// chaosConfigs are the memberships the randomized runs rotate through.
+func chaosConfigs() [][]Site {
+	return [][]Site{
+		chaosSites(),
+		{{"A", Full}, {"B", Full}, {"C", Full}},
+		{{"A", Full}, {"B", Full}, {"W", Witness}},
+		{{"A", Full}, {"B", Full}, {"C", Full}, {"D", Full}, {"E", Full}},
+	}
+}
+
 func TestRandomizedSafety(t *testing.T) {
 	total := 0
 	for seed := uint64(0); seed < 40; seed++ {
-		v, acks := runChaos(t, seed, Bugs{}, chaosSites())
+		v, acks := runChaos(t, seed, Bugs{}, chaosConfigs()[seed%4])
 		if v != "" {
 			t.Fatalf("seed %d: %s", seed, v)
 		}
