@@ -31,3 +31,13 @@ tlc:
 ## bench: the benchmarks whose figures the README quotes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./spec/
+
+## proto: regenerate impl/wire/wirepb from megastore.proto (protoc from apt
+## protobuf-compiler; plugins: go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+## google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.1).
+.PHONY: proto
+proto:
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I impl/wire/wirepb \
+		--go_out=impl/wire/wirepb --go_opt=paths=source_relative \
+		--go-grpc_out=impl/wire/wirepb --go-grpc_opt=paths=source_relative \
+		impl/wire/wirepb/megastore.proto
