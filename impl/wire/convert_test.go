@@ -196,16 +196,31 @@ func TestRequestRejects(t *testing.T) {
 		want error
 		text string
 	}{
-		{"get ok", func() error { _, err := lim.GetFromProto(&wirepb.GetRequest{Site: "a", Group: "g", Keys: [][]byte{[]byte("k")}}, "a"); return err }, nil, ""},
+		{"get ok", func() error {
+			_, err := lim.GetFromProto(&wirepb.GetRequest{Site: "a", Group: "g", Keys: [][]byte{[]byte("k")}}, "a")
+			return err
+		}, nil, ""},
 		{"get other site", func() error { _, err := lim.GetFromProto(&wirepb.GetRequest{Site: "b", Group: "g"}, "a"); return err }, ErrWrongSite, `this is site "a"`},
 		{"get stranger", func() error { _, err := lim.GetFromProto(&wirepb.GetRequest{Site: "zz", Group: "g"}, "a"); return err }, core.ErrUnknownSite, "not a member"},
 		{"get group", func() error { _, err := lim.GetFromProto(&wirepb.GetRequest{Group: "a b"}, "a"); return err }, core.ErrMalformed, "group name"},
 		{"get mode", func() error { _, err := lim.GetFromProto(&wirepb.GetRequest{Group: "g", Mode: 7}, "a"); return err }, core.ErrMalformed, "read mode 7"},
 		{"get position current", func() error { _, err := lim.GetFromProto(&wirepb.GetRequest{Group: "g", Position: 3}, "a"); return err }, core.ErrMalformed, "only meaningful"},
-		{"get key", func() error { _, err := lim.GetFromProto(&wirepb.GetRequest{Group: "g", Keys: [][]byte{nil}}, "a"); return err }, core.ErrMalformed, "empty key"},
-		{"scan order", func() error { _, err := lim.ScanFromProto(&wirepb.ScanRequest{Group: "g", Start: []byte("z"), End: []byte("a")}, "a"); return err }, core.ErrMalformed, "after its end"},
-		{"scan limit", func() error { _, err := lim.ScanFromProto(&wirepb.ScanRequest{Group: "g", Limit: MaxScanItems + 1}, "a"); return err }, core.ErrMalformed, "scan limit"},
-		{"scan key", func() error { _, err := lim.ScanFromProto(&wirepb.ScanRequest{Group: "g", Start: make([]byte, 17)}, "a"); return err }, core.ErrKeyTooLarge, "scan start"},
+		{"get key", func() error {
+			_, err := lim.GetFromProto(&wirepb.GetRequest{Group: "g", Keys: [][]byte{nil}}, "a")
+			return err
+		}, core.ErrMalformed, "empty key"},
+		{"scan order", func() error {
+			_, err := lim.ScanFromProto(&wirepb.ScanRequest{Group: "g", Start: []byte("z"), End: []byte("a")}, "a")
+			return err
+		}, core.ErrMalformed, "after its end"},
+		{"scan limit", func() error {
+			_, err := lim.ScanFromProto(&wirepb.ScanRequest{Group: "g", Limit: MaxScanItems + 1}, "a")
+			return err
+		}, core.ErrMalformed, "scan limit"},
+		{"scan key", func() error {
+			_, err := lim.ScanFromProto(&wirepb.ScanRequest{Group: "g", Start: make([]byte, 17)}, "a")
+			return err
+		}, core.ErrKeyTooLarge, "scan start"},
 		{"commit empty", func() error { _, err := lim.CommitFromProto(&wirepb.CommitRequest{Group: "g"}, "a"); return err }, core.ErrMalformed, "without mutations"},
 		{"commit value", func() error {
 			_, err := lim.CommitFromProto(&wirepb.CommitRequest{Group: "g", Mutations: []*wirepb.Mutation{{Key: []byte("k"), Value: make([]byte, 65)}}}, "a")
@@ -215,9 +230,15 @@ func TestRequestRejects(t *testing.T) {
 			_, err := lim.CommitFromProto(&wirepb.CommitRequest{Group: "g", ReadPosition: ^uint64(0), Mutations: []*wirepb.Mutation{{Key: []byte("k")}}}, "a")
 			return err
 		}, core.ErrMalformed, "read position"},
-		{"put key", func() error { _, _, err := lim.PutFromProto(&wirepb.PutRequest{Group: "g", Key: make([]byte, 17)}, "a"); return err }, core.ErrKeyTooLarge, "17 bytes"},
+		{"put key", func() error {
+			_, _, err := lim.PutFromProto(&wirepb.PutRequest{Group: "g", Key: make([]byte, 17)}, "a")
+			return err
+		}, core.ErrKeyTooLarge, "17 bytes"},
 		{"log zero", func() error { _, _, _, err := lim.LogFromProto(&wirepb.LogRequest{Group: "g"}, "a"); return err }, core.ErrMalformed, "start at 1"},
-		{"log range", func() error { _, _, _, err := lim.LogFromProto(&wirepb.LogRequest{Group: "g", From: 1, To: MaxLogEntries + 1}, "a"); return err }, core.ErrMalformed, "exceeds"},
+		{"log range", func() error {
+			_, _, _, err := lim.LogFromProto(&wirepb.LogRequest{Group: "g", From: 1, To: MaxLogEntries + 1}, "a")
+			return err
+		}, core.ErrMalformed, "exceeds"},
 		{"status group", func() error { _, err := lim.StatusFromProto(&wirepb.StatusRequest{Group: "\xff"}, "a"); return err }, core.ErrMalformed, "group name"},
 		{"nil request", func() error { _, err := lim.GetFromProto(nil, "a"); return err }, core.ErrMalformed, "missing"},
 	}
