@@ -153,7 +153,7 @@ func (c *Config) Prepare(s State, p, b int) (State, bool) {
 	if b <= int(pr.Bal) {
 		return s, false
 	}
-	pr.Phase, pr.Bal, pr.Val, pr.Acks, pr.Inval, pr.VBal, pr.VVal = PhasePrepare, int8(b), int8(c.props[p].value), 0, 0, -1, 0
+	pr.Phase, pr.Bal, pr.Val, pr.Acks, pr.Inval = PhasePrepare, int8(b), int8(c.props[p].value), 0, 0
 	s.Prop = with(s.Prop, p, pr)
 	return s, true
 }
@@ -163,40 +163,44 @@ func (c *Config) Promise(s State, p, a int) (State, bool) {
 	if pr.Phase != PhasePrepare || pr.Acks&(1<<a) != 0 {
 		return s, false
 	}
-	g, i, b := cp.group, int(pr.Pos), int(pr.Bal)
-	slot := c.slot(g, a, i)
-	if int(s.MaxBal[slot]) >= b {
+	slot := c.slot(cp.group, a, int(pr.Pos))
+	if int(s.MaxBal[slot]) >= int(pr.Bal) {
 		return s, false
 	}
-	top, topVal := -1, 0
-	for bi := len(c.ballots) - 1; bi >= 0 && top < 0; bi-- {
-		for v := range c.values {
-			if c.hasVote(s.Votes[slot], c.ballots[bi], v) {
-				top, topVal = c.ballots[bi], v
-				break
-			}
-		}
-	}
-	s.MaxBal = with(s.MaxBal, slot, int8(b))
+	s.MaxBal = with(s.MaxBal, slot, pr.Bal)
 	pr.Acks |= 1 << a
-	if top > int(pr.VBal) {
-		pr.VBal, pr.VVal = int8(top), int8(topVal)
-	}
 	s.Prop = with(s.Prop, p, pr)
 	return s, true
 }
 
-func (c *Config) Propose(s State, p int) (State, bool) {
-	pr := s.Prop[p]
-	if pr.Phase != PhasePrepare || !c.hasQuorum(pr.Acks) {
+// Propose takes the quorum q the proposer heard from; it adopts the
+// highest-ballot vote below its ballot that q reported (Reported), the
+// lowest value index among ties as TLC's CHOOSE would for unique votes.
+func (c *Config) Propose(s State, p int, q uint32) (State, bool) {
+	cp, pr := c.props[p], s.Prop[p]
+	if pr.Phase != PhasePrepare || q&^pr.Acks != 0 {
 		return s, false
 	}
-	pr.Phase, pr.Acks = PhaseAccept, 0
-	if pr.VBal >= 0 {
-		pr.Val = pr.VVal
-	} else {
-		pr.Val = int8(c.props[p].value)
+	var reported uint64
+	for a := range c.sites {
+		if q&(1<<a) != 0 {
+			reported |= s.Votes[c.slot(cp.group, a, int(pr.Pos))]
+		}
 	}
+	val := cp.value
+	found := false
+	for bi := len(c.ballots) - 1; bi >= 0 && !found; bi-- {
+		if c.ballots[bi] >= int(pr.Bal) {
+			continue
+		}
+		for v := range c.values {
+			if c.hasVote(reported, c.ballots[bi], v) {
+				val, found = v, true
+				break
+			}
+		}
+	}
+	pr.Phase, pr.Acks, pr.Val = PhaseAccept, 0, int8(val)
 	s.Prop = with(s.Prop, p, pr)
 	return s, true
 }

@@ -150,14 +150,24 @@ func (c *Config) compile() error {
 
 	c.values = []string{NoOp}
 	c.valueIndex = map[string]int{NoOp: 0}
+	// A write may be proposed by several proposers (a simulator maps each
+	// ballot attempt of one write to a proposer of its own), but all at one
+	// site and group: Nominee(v) reads the site of any of them.
 	var writes []string
+	writer := map[string]ProposerConst{}
 	for _, p := range c.Proposers {
-		if p.Value != NoOp {
-			if slices.Contains(writes, p.Value) {
-				return fmt.Errorf("spec: %s: write %q proposed twice; PValue must be injective on writes", c.Name, p.Value)
-			}
-			writes = append(writes, p.Value)
+		if p.Value == NoOp {
+			continue
 		}
+		if w, seen := writer[p.Value]; seen {
+			if w.Site != p.Site || w.Group != p.Group {
+				return fmt.Errorf("spec: %s: write %q proposed at %s/%s and %s/%s; one write has one site and group",
+					c.Name, p.Value, w.Site, w.Group, p.Site, p.Group)
+			}
+			continue
+		}
+		writer[p.Value] = p
+		writes = append(writes, p.Value)
 	}
 	sort.Strings(writes)
 	for _, w := range writes {

@@ -48,8 +48,10 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 				}
 			}
 		}
-		if t, ok := c.Propose(s, p); ok {
-			emitPerQuorum("Propose("+pn+")", t, s.Prop[p].Acks)
+		for _, q := range c.quorums {
+			if t, ok := c.Propose(s, p, q); ok {
+				emit("Propose("+pn+", "+c.siteSet(q)+")", t)
+			}
 		}
 		for a := range c.sites {
 			if voters&(1<<a) != 0 {
@@ -186,9 +188,7 @@ func (c *Config) TypeOK(s State) bool {
 			pr.Pos < 0 || int(pr.Pos) > c.MaxPos,
 			pr.Bal != -1 && !c.isBallot(int(pr.Bal)),
 			pr.Val < 0 || int(pr.Val) >= len(c.values),
-			pr.Acks&^c.allSites() != 0, pr.Inval&^c.fullMask != 0,
-			pr.VBal != -1 && !c.isBallot(int(pr.VBal)),
-			pr.VVal < 0 || int(pr.VVal) >= len(c.values):
+			pr.Acks&^c.allSites() != 0, pr.Inval&^c.fullMask != 0:
 			return false
 		}
 	}
@@ -408,8 +408,6 @@ func (c *Config) Vars(s State) []VarValue {
 			tla.Field{Name: "val", Value: tla.Str(c.values[pr.Val])},
 			tla.Field{Name: "acks", Value: siteSet(pr.Acks)},
 			tla.Field{Name: "inval", Value: siteSet(pr.Inval)},
-			tla.Field{Name: "vbal", Value: tla.Int(int(pr.VBal))},
-			tla.Field{Name: "vval", Value: tla.Str(c.values[pr.VVal])},
 		))
 	}
 	for r, rs := range s.Rd {

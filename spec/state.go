@@ -38,8 +38,6 @@ type Proposer struct {
 	Val   int8 // value index
 	Acks  uint32
 	Inval uint32
-	VBal  int8 // -1: no vote reported
-	VVal  int8
 }
 
 // Reader is the record rd[r].
@@ -106,7 +104,7 @@ func (c *Config) Init() State {
 		s.LeaseHeld[i] = true
 	}
 	for p := range s.Prop {
-		s.Prop[p] = Proposer{Phase: PhaseIdle, Bal: -1, Val: int8(c.props[p].value), VBal: -1, VVal: 0}
+		s.Prop[p] = Proposer{Phase: PhaseIdle, Bal: -1, Val: int8(c.props[p].value)}
 	}
 	return s
 }
@@ -130,7 +128,7 @@ func (s State) Key() string {
 	b.WriteString(bytesOf(s.Epoch))
 	b.WriteString(bytesOf(s.LeaseHeld))
 	for _, p := range s.Prop {
-		b.Write([]byte{byte(p.Phase), byte(p.Pos), byte(p.Bal), byte(p.Val), byte(p.VBal), byte(p.VVal),
+		b.Write([]byte{byte(p.Phase), byte(p.Pos), byte(p.Bal), byte(p.Val),
 			byte(p.Acks), byte(p.Acks >> 8), byte(p.Inval), byte(p.Inval >> 8)})
 	}
 	for _, r := range s.Rd {

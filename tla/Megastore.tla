@@ -28,7 +28,8 @@ CONSTANTS
     Proposers,  \* writers and replication-server no-op closers
     PSite,      \* [Proposers -> Full]: the site a proposer runs at
     PGroup,     \* [Proposers -> Groups]: the group it writes
-    PValue,     \* [Proposers -> Writes \cup {NoOp}]: the value it proposes
+    PValue,     \* [Proposers -> Writes \cup {NoOp}]: the value it proposes;
+                \* proposers of one write share its site and group
     PBallots,   \* [Proposers -> SUBSET (Nat \ {0})]: its ballots; disjoint
     Readers,    \* readers, one read each
     RSite,      \* [Readers -> Sites]: the site a reader reads at
@@ -118,7 +119,7 @@ Init ==
     /\ leaseHeld = [f \in Full |-> TRUE]
     /\ prop = [p \in Proposers |->
                  [phase |-> "idle", pos |-> 0, bal |-> -1, val |-> PValue[p],
-                  acks |-> {}, inval |-> {}, vbal |-> -1, vval |-> NoOp]]
+                  acks |-> {}, inval |-> {}]]
     /\ rd = [r \in Readers |->
                [phase |-> "idle", target |-> 0, epoch |-> 0,
                 mustSee |-> {}, seen |-> {}, result |-> {}]]
@@ -157,39 +158,40 @@ Prepare(p, b) ==
     /\ prop[p].phase \in {"ready", "prepare", "accept"}
     /\ b > prop[p].bal
     /\ prop' = [prop EXCEPT ![p].phase = "prepare", ![p].bal = b,
-                            ![p].val = PValue[p], ![p].acks = {},
-                            ![p].inval = {}, ![p].vbal = -1, ![p].vval = NoOp]
+                            ![p].val = PValue[p], ![p].acks = {}, ![p].inval = {}]
     /\ UNCHANGED <<maxBal, votes, applied, coordValid, invPos, epoch, leaseHeld, rd>>
 
-\* Voter a promises the proposer's ballot and reports its highest vote.
+\* Voter a promises the proposer's ballot.  What it reports (its highest
+\* vote below b) stays readable from votes: after promising b, a can only
+\* vote at ballots of b or above.
 Promise(p, a) ==
     LET g == PGroup[p]
         i == prop[p].pos
         b == prop[p].bal
-        top == IF votes[g][a][i] = {} THEN -1
-               ELSE Max({x[1] : x \in votes[g][a][i]})
     IN /\ prop[p].phase = "prepare"
        /\ a \notin prop[p].acks
        /\ maxBal[g][a][i] < b
        /\ maxBal' = [maxBal EXCEPT ![g][a][i] = b]
-       /\ prop' = [prop EXCEPT
-                    ![p].acks = @ \cup {a},
-                    ![p].vbal = IF top > @ THEN top ELSE @,
-                    ![p].vval = IF top > prop[p].vbal
-                                THEN CHOOSE v \in Values : <<top, v>> \in votes[g][a][i]
-                                ELSE @]
+       /\ prop' = [prop EXCEPT ![p].acks = @ \cup {a}]
        /\ UNCHANGED <<votes, applied, coordValid, invPos, epoch, leaseHeld, rd>>
 
-\* With promises from a quorum, propose the highest-ballot value any of
-\* them accepted, or our own.
-Propose(p) ==
-    /\ prop[p].phase = "prepare"
-    /\ HasQuorum(prop[p].acks)
-    /\ prop' = [prop EXCEPT ![p].phase = "accept",
-                            ![p].val = IF prop[p].vbal >= 0 THEN prop[p].vval
-                                       ELSE PValue[p],
-                            ![p].acks = {}]
-    /\ UNCHANGED <<maxBal, votes, applied, coordValid, invPos, epoch, leaseHeld, rd>>
+\* The highest-ballot vote below b that a site of Q reported, if any.
+Reported(g, i, b, Q) == {x \in UNION {votes[g][a][i] : a \in Q} : x[1] < b}
+
+\* With promises from a quorum Q (whichever quorum the proposer heard from
+\* first), propose the highest-ballot value Q reported, or our own.
+Propose(p, Q) ==
+    LET g == PGroup[p]
+        i == prop[p].pos
+        R == Reported(g, i, prop[p].bal, Q)
+        top == Max({x[1] : x \in R})
+    IN /\ prop[p].phase = "prepare"
+       /\ Q \subseteq prop[p].acks
+       /\ prop' = [prop EXCEPT ![p].phase = "accept",
+                               ![p].val = IF R = {} THEN PValue[p]
+                                          ELSE CHOOSE v \in Values : <<top, v>> \in R,
+                               ![p].acks = {}]
+       /\ UNCHANGED <<maxBal, votes, applied, coordValid, invPos, epoch, leaseHeld, rd>>
 
 Accept(p, a) ==
     LET g == PGroup[p]
@@ -338,7 +340,7 @@ Next ==
           \/ AcceptLeader(p)
           \/ \E b \in PBallots[p] : Prepare(p, b)
           \/ \E a \in Voters : Promise(p, a)
-          \/ Propose(p)
+          \/ \E Q \in Quorums : Propose(p, Q)
           \/ \E a \in Voters : Accept(p, a)
           \/ \E f \in Full : Invalidate(p, f)
           \/ \E f \in Full : WaitOutLease(p, f)
@@ -370,8 +372,7 @@ TypeOK ==
     /\ leaseHeld \in [Full -> BOOLEAN]
     /\ \A p \in Proposers :
           prop[p] \in [phase : PPhases, pos : 0..MaxPos, bal : Ballots \cup {-1},
-                       val : Values, acks : SUBSET Sites, inval : SUBSET Full,
-                       vbal : Ballots \cup {-1}, vval : Values]
+                       val : Values, acks : SUBSET Sites, inval : SUBSET Full]
     /\ \A r \in Readers :
           rd[r] \in [phase : RPhases, target : 0..MaxPos, epoch : 0..MaxEpoch,
                      mustSee : SUBSET Writes, seen : SUBSET Writes,

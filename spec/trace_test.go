@@ -1,0 +1,77 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+)
+
+// A fast-path write and a local read replay step by step; a step the spec
+// does not allow is refused with its name, and a mutated mirror's broken
+// step shows up as an invariant violation.
+func TestTracerReplaysAndRefuses(t *testing.T) {
+	tr, err := NewTracer(ReadRace())
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []Event{
+		{Action: "BeginWrite", Args: []any{"p1"}},
+		{Action: "AcceptLeader", Args: []any{"p1"}},
+		{Action: "Accept", Args: []any{"p1", "c"}},
+		{Action: "Invalidate", Args: []any{"p1", "b"}},
+		{Action: "Commit", Args: []any{"p1"}},
+		{Action: "Learn", Args: []any{"g1", "b"}, Value: "w1"},
+		{Action: "ReadBegin", Args: []any{"r1"}},
+		{Action: "ReadFindPos", Args: []any{"r1", []string{"a", "c"}}},
+		{Action: "ReadCatchUp", Args: []any{"r1"}},
+		{Action: "Validate", Args: []any{"r1"}},
+	}
+	for _, e := range steps {
+		if err := tr.Step(e); err != nil {
+			t.Fatal(err)
+		}
+		if v := tr.Violated(); v != "" {
+			t.Fatalf("after %s: %s violated", e, v)
+		}
+	}
+	if got := tr.State().Rd[0].Result; got != 1<<1 {
+		t.Fatalf("r1 read %b, want w1", got)
+	}
+	// A second ballot-0 grant at the same position is not a spec step.
+	err = tr.Step(Event{Action: "AcceptLeader", Args: []any{"p1"}})
+	if err == nil || !strings.Contains(err.Error(), "not an enabled action") {
+		t.Fatalf("AcceptLeader twice: err = %v", err)
+	}
+	for _, bad := range []Event{
+		{Action: "Accept", Args: []any{"p9", "a"}},
+		{Action: "NoSuchAction"},
+		{Action: "ReadFindPos", Args: []any{"r2", []string{"a"}}},
+		{Action: "Learn", Args: []any{"g1", "c"}, Value: "w1"},
+	} {
+		if err := tr.Step(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if tr.Steps() != len(steps) {
+		t.Fatalf("refused steps changed the trace: %d steps", tr.Steps())
+	}
+
+	c := WriteRace()
+	c.Mutations = Mutations(SkipInvalidation)
+	tr, err = NewTracer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Event{
+		{Action: "BeginWrite", Args: []any{"p1"}},
+		{Action: "AcceptLeader", Args: []any{"p1"}},
+		{Action: "Accept", Args: []any{"p1", "c"}},
+		{Action: "Commit", Args: []any{"p1"}},
+	} {
+		if err := tr.Step(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := tr.Violated(); v != "AckedAfterInvalidation" {
+		t.Fatalf("violated %q, want AckedAfterInvalidation", v)
+	}
+}
