@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 )
 
@@ -33,6 +34,9 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 		return true, nil
 	}
 	if traceDir != "" {
+		if err := os.MkdirAll(traceDir, 0o755); err != nil {
+			return false, err
+		}
 		path := filepath.Join(traceDir, c.Name+".trace")
 		if err := res.Violation.WriteTrace(path); err != nil {
 			return false, err
@@ -41,8 +45,8 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		fmt.Fprintf(w, "Trace written to %s; replay it with TLC: cd %s && java -cp $TLA2TOOLS tlc2.TLC %s\n",
-			path, traceDir, filepath.Base(tlaPath[:len(tlaPath)-4]))
+		fmt.Fprintf(w, "Trace written to %s.\nReplay it with TLC: copy %s and its .cfg next to tla/Megastore.tla and tla/%s.tla, then run\n  java -cp $TLA2TOOLS tlc2.TLC %s\n",
+			path, tlaPath, c.Name, filepath.Base(tlaPath[:len(tlaPath)-4]))
 	}
 	return false, nil
 }
