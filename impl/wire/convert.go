@@ -28,6 +28,7 @@ type Limits struct {
 	MaxValueBytes     int
 	MaxMutations      int
 	MaxCatchUpEntries int
+	MaxScanRows       int
 }
 
 // LimitsFor takes the limits from a replica's configuration.
@@ -38,6 +39,7 @@ func LimitsFor(cfg core.Config) Limits {
 		MaxValueBytes:     cfg.MaxValueBytes,
 		MaxMutations:      cfg.MaxMutations,
 		MaxCatchUpEntries: cfg.MaxCatchUpEntries,
+		MaxScanRows:       cfg.MaxScanRows,
 	}
 }
 

@@ -214,7 +214,7 @@ func TestRequestRejects(t *testing.T) {
 			return err
 		}, core.ErrMalformed, "after its end"},
 		{"scan limit", func() error {
-			_, err := lim.ScanFromProto(&wirepb.ScanRequest{Group: "g", Limit: MaxScanItems + 1}, "a")
+			_, err := lim.ScanFromProto(&wirepb.ScanRequest{Group: "g", Limit: 1 << 20}, "a")
 			return err
 		}, core.ErrMalformed, "scan limit"},
 		{"scan key", func() error {

@@ -144,13 +144,13 @@ func FuzzScanFromProto(f *testing.F) {
 		r, err := lim.ScanFromProto(&p, "a")
 		if err != nil {
 			checkRefusal(t, err, r.Group)
-			if r.Start != nil || r.End != nil || r.Limit != 0 {
+			if r.Range != nil || r.Mode != 0 {
 				t.Fatalf("refused scan produced %+v", r)
 			}
 			return
 		}
-		if r.Limit <= 0 || r.Limit > MaxScanItems {
-			t.Fatalf("accepted limit %d", r.Limit)
+		if r.Range == nil || r.Range.Limit <= 0 || r.Range.Limit > lim.MaxScanRows {
+			t.Fatalf("accepted range %+v", r.Range)
 		}
 	})
 }

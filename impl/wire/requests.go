@@ -17,9 +17,9 @@ var ErrWrongSite = errors.New("wire: request names another site")
 const (
 	// MaxReadKeys bounds the keys of one Get.
 	MaxReadKeys = 1024
-	// MaxScanItems bounds one Scan's answer; DefaultScanItems is used for 0.
-	MaxScanItems     = 10000
-	DefaultScanItems = 100
+	// DefaultScanRows is a Scan's limit when the request gives none; the
+	// most is the core's MaxScanRows.
+	DefaultScanRows = 100
 	// MaxLogEntries bounds one Log request's range.
 	MaxLogEntries = 4096
 )
@@ -84,58 +84,47 @@ func (l Limits) GetFromProto(p *wirepb.GetRequest, self core.SiteID) (core.ReadR
 	return core.ReadRequest{Group: g, Keys: p.Keys, Mode: mode, Position: core.Position(p.Position)}, nil
 }
 
-// ScanRequest is a validated Scan: keys in [Start, End) of Group (End nil:
-// to the end of the group), at most Limit of them.
-type ScanRequest struct {
-	Group      core.GroupID
-	Start, End []byte
-	Limit      int
-	Mode       core.ReadMode
-	Position   core.Position
-}
-
-// ScanFromProto validates a Scan.
-func (l Limits) ScanFromProto(p *wirepb.ScanRequest, self core.SiteID) (ScanRequest, error) {
+// ScanFromProto validates a Scan and converts it to a read of a key range.
+func (l Limits) ScanFromProto(p *wirepb.ScanRequest, self core.SiteID) (core.ReadRequest, error) {
 	if p == nil {
-		return ScanRequest{}, malformed("request is missing")
+		return core.ReadRequest{}, malformed("request is missing")
 	}
 	if err := l.CheckSite(p.Site, self); err != nil {
-		return ScanRequest{}, err
+		return core.ReadRequest{}, err
 	}
 	g, err := ParseGroup(p.Group)
 	if err != nil {
-		return ScanRequest{}, err
+		return core.ReadRequest{}, err
 	}
 	mode, err := ReadModeFromProto(p.Mode)
 	if err != nil {
-		return ScanRequest{}, err
+		return core.ReadRequest{}, err
 	}
 	if err := checkRequestPosition(mode, p.Position); err != nil {
-		return ScanRequest{}, err
+		return core.ReadRequest{}, err
 	}
 	for _, b := range []struct {
 		what string
 		k    []byte
 	}{{"start", p.Start}, {"end", p.End}} {
 		if len(b.k) > l.MaxKeyBytes {
-			return ScanRequest{}, fmt.Errorf("%w: scan %s of %d bytes exceeds %d", core.ErrKeyTooLarge, b.what, len(b.k), l.MaxKeyBytes)
+			return core.ReadRequest{}, fmt.Errorf("%w: scan %s of %d bytes exceeds %d", core.ErrKeyTooLarge, b.what, len(b.k), l.MaxKeyBytes)
 		}
 	}
 	if len(p.End) > 0 && bytes.Compare(p.Start, p.End) > 0 {
-		return ScanRequest{}, malformed("scan start %q is after its end %q", p.Start, p.End)
+		return core.ReadRequest{}, malformed("scan start %q is after its end %q", p.Start, p.End)
 	}
-	limit := int(p.Limit)
+	r := core.KeyRange{Start: p.Start, Limit: int(p.Limit)}
 	switch {
 	case p.Limit == 0:
-		limit = DefaultScanItems
-	case p.Limit > MaxScanItems:
-		return ScanRequest{}, malformed("scan limit %d exceeds %d", p.Limit, MaxScanItems)
+		r.Limit = min(DefaultScanRows, l.MaxScanRows)
+	case int64(p.Limit) > int64(l.MaxScanRows):
+		return core.ReadRequest{}, malformed("scan limit %d exceeds %d", p.Limit, l.MaxScanRows)
 	}
-	s := ScanRequest{Group: g, Start: p.Start, Limit: limit, Mode: mode, Position: core.Position(p.Position)}
 	if len(p.End) > 0 {
-		s.End = p.End
+		r.End = p.End
 	}
-	return s, nil
+	return core.ReadRequest{Group: g, Range: &r, Mode: mode, Position: core.Position(p.Position)}, nil
 }
 
 // CommitFromProto validates a Commit and converts it to a write request.

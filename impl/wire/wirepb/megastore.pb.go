@@ -1532,7 +1532,8 @@ func (x *StatusResponse) GetGroups() []*GroupStatus {
 }
 
 // LogRequest asks for the entries this site knows committed in group, from
-// position from to position to inclusive (bounded by the server).
+// position from to position to inclusive. The answer is contiguous from from:
+// it stops at the first position the site does not know committed.
 type LogRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Site          string                 `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
@@ -1604,8 +1605,7 @@ func (x *LogRequest) GetTo() uint64 {
 type LogEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Position      uint64                 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
-	Known         bool                   `protobuf:"varint,2,opt,name=known,proto3" json:"known,omitempty"`
-	Value         *Value                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1645,13 +1645,6 @@ func (x *LogEntry) GetPosition() uint64 {
 		return x.Position
 	}
 	return 0
-}
-
-func (x *LogEntry) GetKnown() bool {
-	if x != nil {
-		return x.Known
-	}
-	return false
 }
 
 func (x *LogEntry) GetValue() *Value {
@@ -1819,11 +1812,10 @@ const file_megastore_proto_rawDesc = "" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\x04R\x04from\x12\x0e\n" +
-	"\x02to\x18\x04 \x01(\x04R\x02to\"l\n" +
+	"\x02to\x18\x04 \x01(\x04R\x02to\"V\n" +
 	"\bLogEntry\x12\x1a\n" +
-	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x14\n" +
-	"\x05known\x18\x02 \x01(\bR\x05known\x12.\n" +
-	"\x05value\x18\x03 \x01(\v2\x18.megastore.wire.v1.ValueR\x05value\"D\n" +
+	"\bposition\x18\x01 \x01(\x04R\bposition\x12.\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.megastore.wire.v1.ValueR\x05value\"D\n" +
 	"\vLogResponse\x125\n" +
 	"\aentries\x18\x01 \x03(\v2\x1b.megastore.wire.v1.LogEntryR\aentries*\xc8\x02\n" +
 	"\vMessageType\x12\x1c\n" +

@@ -1,0 +1,210 @@
+package siteconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/wire"
+)
+
+// ErrInvalid wraps every validation failure.
+var ErrInvalid = errors.New("cluster config")
+
+// Site is one member as cluster.json lists it.
+type Site struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"` // full, witness or readonly
+	// PeerAddr serves site-to-site gRPC (Peer.Deliver).
+	PeerAddr string `json:"peer_addr"`
+	// ClientAddr serves the client gRPC API.
+	ClientAddr string `json:"client_addr"`
+	// HTTPAddr serves /metrics, /healthz and, with --test-admin, /admin/.
+	HTTPAddr string `json:"http_addr"`
+}
+
+// File is cluster.json.
+type File struct {
+	Sites []Site `json:"sites"`
+	// InitialLeader is the leader of every group's position 1 (default: the
+	// first full site).
+	InitialLeader string `json:"initial_leader,omitempty"`
+	// TickMs is the wall-time length of one core tick (default 5). Every
+	// core timeout and lease is counted in ticks.
+	TickMs int `json:"tick_ms,omitempty"`
+	// LeaseTicks and ClockSkewTicks override the core's defaults if set.
+	LeaseTicks     uint64 `json:"lease_ticks,omitempty"`
+	ClockSkewTicks uint64 `json:"clock_skew_ticks,omitempty"`
+}
+
+// Kinds maps cluster.json's kind names to core kinds.
+var Kinds = map[string]core.SiteKind{"full": core.Full, "witness": core.Witness, "readonly": core.ReadOnly}
+
+// DefaultTickMs is the tick length when cluster.json gives none.
+const DefaultTickMs = 5
+
+// Load reads and validates a cluster.json.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	f, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Parse decodes and validates cluster.json's bytes. Unknown fields are
+// errors: a misspelt field would otherwise be silently ignored.
+func Parse(b []byte) (*File, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// Validate checks every field and relationship; the core's own config checks
+// run too, so a file that passes starts.
+func (f *File) Validate() error {
+	if len(f.Sites) == 0 {
+		return bad(`"sites" is empty: list at least one site`)
+	}
+	if f.TickMs < 0 || f.TickMs > 1000 {
+		return bad(`"tick_ms" %d is outside 1..1000 (0 means the default %d)`, f.TickMs, DefaultTickMs)
+	}
+	ids := map[string]bool{}
+	addrs := map[string]string{}
+	for i, s := range f.Sites {
+		where := fmt.Sprintf("sites[%d]", i)
+		if _, err := wire.ParseSiteName(s.ID); err != nil {
+			return bad(`%s "id": %v`, where, err)
+		}
+		where = fmt.Sprintf("site %q", s.ID)
+		if ids[s.ID] {
+			return bad("%s is listed twice", where)
+		}
+		ids[s.ID] = true
+		if _, ok := Kinds[s.Kind]; !ok {
+			return bad(`%s "kind" is %q; want full, witness or readonly`, where, s.Kind)
+		}
+		for _, a := range []struct{ field, addr string }{
+			{"peer_addr", s.PeerAddr}, {"client_addr", s.ClientAddr}, {"http_addr", s.HTTPAddr},
+		} {
+			if err := checkAddr(a.addr); err != nil {
+				return bad(`%s %q: %v`, where, a.field, err)
+			}
+			if other, dup := addrs[a.addr]; dup {
+				return bad(`%s %q %s is already used by %s`, where, a.field, a.addr, other)
+			}
+			addrs[a.addr] = fmt.Sprintf("site %q %s", s.ID, a.field)
+		}
+	}
+	if f.InitialLeader != "" && !ids[f.InitialLeader] {
+		return bad(`"initial_leader" %q is not a listed site`, f.InitialLeader)
+	}
+	cfg, err := f.CoreConfig(core.SiteID(f.Sites[0].ID))
+	if err != nil {
+		return err
+	}
+	cfg.Rand = zeroRand{}
+	if err := cfg.Validate(); err != nil {
+		return bad("%v", err)
+	}
+	return nil
+}
+
+type zeroRand struct{}
+
+func (zeroRand) Uint64() uint64 { return 0 }
+
+func checkAddr(addr string) error {
+	if addr == "" {
+		return errors.New("missing; want host:port such as 127.0.0.1:7001")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %v", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number in 1..65535", addr, port)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host; name the interface, e.g. 127.0.0.1:%d", addr, n)
+	}
+	if _, err := netip.ParseAddr(host); err != nil && host != "localhost" {
+		return fmt.Errorf("%q: host %q is not an IP address or localhost", addr, host)
+	}
+	return nil
+}
+
+// Site returns the entry of site id, or an error listing the members.
+func (f *File) Site(id string) (Site, error) {
+	var names []string
+	for _, s := range f.Sites {
+		if s.ID == id {
+			return s, nil
+		}
+		names = append(names, s.ID)
+	}
+	return Site{}, bad("site %q is not in the config; members are %v", id, names)
+}
+
+// Members returns the core membership, in file order (the order gives each
+// site its ballot suffix, so every process must read the same file).
+func (f *File) Members() []core.Site {
+	out := make([]core.Site, len(f.Sites))
+	for i, s := range f.Sites {
+		out[i] = core.Site{ID: core.SiteID(s.ID), Kind: Kinds[s.Kind]}
+	}
+	return out
+}
+
+// Tick is the wall-time length of one tick.
+func (f *File) Tick() time.Duration {
+	if f.TickMs == 0 {
+		return DefaultTickMs * time.Millisecond
+	}
+	return time.Duration(f.TickMs) * time.Millisecond
+}
+
+// CoreConfig returns the core configuration of site self (Rand unset).
+func (f *File) CoreConfig(self core.SiteID) (core.Config, error) {
+	if _, err := f.Site(string(self)); err != nil {
+		return core.Config{}, err
+	}
+	cfg := core.DefaultConfig(self, f.Members())
+	if f.InitialLeader != "" {
+		cfg.InitialLeader = core.SiteID(f.InitialLeader)
+	}
+	if f.LeaseTicks != 0 {
+		cfg.LeaseDurationTicks = f.LeaseTicks
+		cfg.LeaseRenewTicks = max(1, f.LeaseTicks/4)
+	}
+	if f.ClockSkewTicks != 0 {
+		cfg.ClockSkewTicks = f.ClockSkewTicks
+	}
+	return cfg, nil
+}
