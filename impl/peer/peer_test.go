@@ -1,0 +1,136 @@
+package peer
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/wire"
+	"github.com/megastore-verified/megastore/impl/wire/wirepb"
+)
+
+var sites = []core.Site{{ID: "a", Kind: core.Full}, {ID: "b", Kind: core.Full}}
+
+type inbox struct {
+	mu   sync.Mutex
+	msgs []core.Message
+}
+
+func (i *inbox) deliver(m core.Message) {
+	i.mu.Lock()
+	i.msgs = append(i.msgs, m)
+	i.mu.Unlock()
+}
+
+func (i *inbox) count() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return len(i.msgs)
+}
+
+// serve starts b's Peer service on addr ("" for a free port).
+func serve(t *testing.T, addr string, in *inbox) (*grpc.Server, string) {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var lis net.Listener
+	var err error
+	for range 50 { // the port of a stopped server may take a moment to free
+		if lis, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	wirepb.RegisterPeerServer(srv, NewServer("b", wire.LimitsFor(core.DefaultConfig("b", sites)), in.deliver, nil))
+	go srv.Serve(lis)
+	return srv, lis.Addr().String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}
+
+func prepare(pos core.Position) core.Message {
+	return core.Message{Type: core.MsgPrepare, From: "a", To: "b", Group: "g", Position: pos,
+		Ballot: core.MakeBallot(1, 1, 0)}
+}
+
+func TestDeliverAndReconnect(t *testing.T) {
+	in := &inbox{}
+	srv, addr := serve(t, "", in)
+	tr, err := NewTransport("a", map[core.SiteID]string{"a": "unused", "b": addr}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for p := range core.Position(100) {
+		tr.Send("b", prepare(p+1))
+	}
+	waitFor(t, "100 messages", func() bool { return in.count() == 100 })
+	tr.Send("zz", prepare(1)) // not a peer: dropped, no panic
+
+	// The peer restarts on the same address: the transport reconnects and
+	// later messages arrive (earlier ones may be lost, which is allowed).
+	srv.Stop()
+	srv, _ = serve(t, addr, in)
+	defer srv.Stop()
+	waitFor(t, "a message after the restart", func() bool {
+		tr.Send("b", prepare(1))
+		return in.count() > 100
+	})
+}
+
+func TestServerRefusesGarbage(t *testing.T) {
+	in := &inbox{}
+	srv, addr := serve(t, "", in)
+	defer srv.Stop()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		batch *wirepb.Batch
+		text  string
+	}{
+		{&wirepb.Batch{Messages: []*wirepb.Message{wire.MessageToProto(prepare(1)), {Type: 42, From: "a", To: "b"}}}, "unknown message type 42"},
+		{&wirepb.Batch{Messages: []*wirepb.Message{{Type: wirepb.MessageType_PREPARE, From: "mallory", To: "b", Group: "g", Position: 1}}}, `"mallory" is not a member`},
+		{&wirepb.Batch{Messages: []*wirepb.Message{wire.MessageToProto(core.Message{Type: core.MsgPrepare, From: "b", To: "a", Group: "g", Position: 1})}}, "delivered to"},
+	} {
+		s, err := wirepb.NewPeerClient(conn).Deliver(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Send(c.batch)
+		_, err = s.CloseAndRecv()
+		if status.Code(err) != codes.InvalidArgument && status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("got %v, want a refusal containing %q", err, c.text)
+		}
+	}
+	if n := in.count(); n != 0 {
+		t.Fatalf("%d messages of refused batches were delivered", n)
+	}
+}

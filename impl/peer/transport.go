@@ -1,0 +1,230 @@
+package peer
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/wire"
+	"github.com/megastore-verified/megastore/impl/wire/wirepb"
+)
+
+// Bounds of the transport.
+const (
+	// DefaultQueueSize bounds the messages waiting for one peer.
+	DefaultQueueSize = 4096
+	// MaxBatchMessages bounds the messages of one Batch (both directions).
+	MaxBatchMessages = 512
+	// maxBatchBytes keeps one Batch well under MaxMessageBytes; a single
+	// message larger than this still goes alone.
+	maxBatchBytes = 4 << 20
+	// MaxMessageBytes is the gRPC message limit between sites: a catch-up
+	// answer may carry MaxCatchUpEntries entries of up to MaxValueBytes.
+	MaxMessageBytes = 256 << 20
+	backoffMin      = 20 * time.Millisecond
+	backoffMax      = time.Second
+)
+
+// Options tune a Transport.
+type Options struct {
+	QueueSize int
+	Logger    *slog.Logger
+	// OnDrop, if set, counts messages dropped (queue full, peer unreachable).
+	OnDrop func(to core.SiteID, n int)
+	// OnSent, if set, counts messages handed to gRPC.
+	OnSent func(to core.SiteID, n int)
+}
+
+// Transport is a core.Transport over gRPC client streams.
+type Transport struct {
+	self  core.SiteID
+	opts  Options
+	peers map[core.SiteID]*link
+	ctx   context.Context
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
+}
+
+var _ core.Transport = (*Transport)(nil)
+
+type link struct {
+	to    core.SiteID
+	addr  string
+	queue chan core.Message
+	conn  *grpc.ClientConn
+}
+
+// NewTransport starts one sender per peer in addrs (site -> peer address).
+// Connections are made lazily and remade after failures by gRPC itself.
+func NewTransport(self core.SiteID, addrs map[core.SiteID]string, opts Options) (*Transport, error) {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	t := &Transport{self: self, opts: opts, peers: map[core.SiteID]*link{}, ctx: ctx, stop: stop}
+	for id, addr := range addrs {
+		if id == self {
+			continue
+		}
+		conn, err := grpc.NewClient(addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes)),
+			grpc.WithConnectParams(connectParams()))
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+		l := &link{to: id, addr: addr, queue: make(chan core.Message, opts.QueueSize), conn: conn}
+		t.peers[id] = l
+		t.wg.Add(1)
+		go t.run(l)
+	}
+	return t, nil
+}
+
+// Send queues m for its peer; it never blocks. Messages to unknown sites
+// and messages beyond the queue bound are dropped.
+func (t *Transport) Send(to core.SiteID, m core.Message) {
+	l := t.peers[to]
+	if l == nil {
+		t.dropped(to, 1)
+		return
+	}
+	select {
+	case l.queue <- m:
+	default:
+		t.dropped(to, 1)
+	}
+}
+
+// Close stops every sender and closes the connections; queued messages are
+// dropped.
+func (t *Transport) Close() {
+	t.stop()
+	t.wg.Wait()
+	for _, l := range t.peers {
+		_ = l.conn.Close()
+	}
+}
+
+func (t *Transport) dropped(to core.SiteID, n int) {
+	if t.opts.OnDrop != nil && n > 0 {
+		t.opts.OnDrop(to, n)
+	}
+}
+
+// run sends l's queue over one client stream at a time. On any stream error
+// it drops the batch in hand (the protocol retries), waits a growing backoff
+// and opens a new stream.
+func (t *Transport) run(l *link) {
+	defer t.wg.Done()
+	backoff := backoffMin
+	var out outStream
+	defer out.close()
+	for {
+		var first core.Message
+		select {
+		case <-t.ctx.Done():
+			return
+		case first = <-l.queue:
+		}
+		batch := t.gather(l, first)
+		if out.stream == nil {
+			if err := out.open(t.ctx, l); err != nil {
+				t.dropped(l.to, len(batch.Messages))
+				t.sleep(&backoff, l, err)
+				continue
+			}
+		}
+		if err := out.stream.Send(batch); err != nil {
+			// NB: Send reports io.EOF when the server ended the stream; the
+			// reason is in the status CloseAndRecv returns.
+			if _, rerr := out.stream.CloseAndRecv(); rerr != nil {
+				err = rerr
+			}
+			out.close()
+			t.dropped(l.to, len(batch.Messages))
+			t.sleep(&backoff, l, err)
+			continue
+		}
+		backoff = backoffMin
+		if t.opts.OnSent != nil {
+			t.opts.OnSent(l.to, len(batch.Messages))
+		}
+	}
+}
+
+// outStream is the current Deliver stream to one peer, if any.
+type outStream struct {
+	stream grpc.ClientStreamingClient[wirepb.Batch, wirepb.DeliverSummary]
+	cancel context.CancelFunc
+}
+
+func (o *outStream) open(ctx context.Context, l *link) error {
+	sctx, cancel := context.WithCancel(ctx)
+	s, err := wirepb.NewPeerClient(l.conn).Deliver(sctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	o.stream, o.cancel = s, cancel
+	return nil
+}
+
+func (o *outStream) close() {
+	if o.cancel != nil {
+		o.cancel()
+	}
+	o.stream, o.cancel = nil, nil
+}
+
+// gather takes first and whatever else is queued, up to the batch bounds.
+func (t *Transport) gather(l *link, first core.Message) *wirepb.Batch {
+	b := &wirepb.Batch{Messages: []*wirepb.Message{wire.MessageToProto(first)}}
+	size := proto.Size(b)
+	for len(b.Messages) < MaxBatchMessages && size < maxBatchBytes {
+		select {
+		case m := <-l.queue:
+			pm := wire.MessageToProto(m)
+			size += proto.Size(pm)
+			b.Messages = append(b.Messages, pm)
+			continue
+		default:
+		}
+		break
+	}
+	return b
+}
+
+// sleep backs off after a failure, dropping what queued up meanwhile: those
+// messages are stale by the time the peer is back, and the core resends.
+func (t *Transport) sleep(backoff *time.Duration, l *link, err error) {
+	t.opts.Logger.Debug("peer stream failed", "peer", string(l.to), "addr", l.addr, "err", err, "backoff", *backoff)
+	timer := time.NewTimer(*backoff)
+	defer timer.Stop()
+	select {
+	case <-t.ctx.Done():
+	case <-timer.C:
+	}
+	n := 0
+	for {
+		select {
+		case <-l.queue:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	t.dropped(l.to, n)
+	*backoff = min(2**backoff, backoffMax)
+}
