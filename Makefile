@@ -41,3 +41,11 @@ proto:
 		--go_out=impl/wire/wirepb --go_opt=paths=source_relative \
 		--go-grpc_out=impl/wire/wirepb --go-grpc_opt=paths=source_relative \
 		impl/wire/wirepb/megastore.proto
+
+## cluster: build the binary and start a loopback cluster (full sites a, b, c;
+## WITNESS=1 adds witness w, READONLY=1 adds read-only r) under ./run;
+## Ctrl-C stops it.
+.PHONY: cluster
+cluster:
+	$(GO) build -o run/megastore ./impl/cmd/megastore
+	./run/megastore cluster --dir run $(if $(filter 1,$(WITNESS)),--witness) $(if $(filter 1,$(READONLY)),--readonly)

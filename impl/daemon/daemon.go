@@ -1,0 +1,260 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/node"
+	"github.com/megastore-verified/megastore/impl/peer"
+	"github.com/megastore-verified/megastore/impl/siteconfig"
+	"github.com/megastore-verified/megastore/impl/storage"
+	"github.com/megastore-verified/megastore/impl/wire"
+	"github.com/megastore-verified/megastore/impl/wire/wirepb"
+)
+
+// Options start one site.
+type Options struct {
+	Config *siteconfig.File
+	Site   core.SiteID
+	// DataDir holds the site's Pebble store; it is created if missing and
+	// recovered from on restart.
+	DataDir string
+	// TestAdmin serves /admin/ (clock offset and rate). Never in production:
+	// it lets anyone break the lease safety argument.
+	TestAdmin bool
+	Logger    *slog.Logger
+	// Ready, if set, is called once every listener is up.
+	Ready func()
+}
+
+// maxClientRequestBytes bounds one client request on the wire; gRPC refuses
+// larger ones with ResourceExhausted before any handler runs.
+const maxClientRequestBytes = 64 << 20
+
+// statusInterval is how often lease state and other gauges are refreshed.
+const statusInterval = 500 * time.Millisecond
+
+// Run runs the site until ctx ends or the site fails.
+func Run(ctx context.Context, o Options) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("site", string(o.Site))
+	site, err := o.Config.Site(string(o.Site))
+	if err != nil {
+		return err
+	}
+	cfg, err := o.Config.CoreConfig(o.Site)
+	if err != nil {
+		return err
+	}
+	index := 0
+	for i, s := range cfg.Sites {
+		if s.ID == o.Site {
+			index = i
+		}
+	}
+	cfg.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(index)))
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	kind := siteconfig.Kinds[site.Kind]
+	m := newMetrics(o.Site, kind)
+
+	// Listen first: a port that is taken should stop the process before it
+	// touches its store.
+	var lc net.ListenConfig
+	peerLis, err := lc.Listen(ctx, "tcp", site.PeerAddr)
+	if err != nil {
+		return fmt.Errorf("peer address: %w", err)
+	}
+	defer peerLis.Close()
+	clientLis, err := lc.Listen(ctx, "tcp", site.ClientAddr)
+	if err != nil {
+		return fmt.Errorf("client address: %w", err)
+	}
+	defer clientLis.Close()
+	httpLis, err := lc.Listen(ctx, "tcp", site.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http address: %w", err)
+	}
+	defer httpLis.Close()
+
+	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	st, err := storage.Open(o.DataDir)
+	if err != nil {
+		return fmt.Errorf("opening the store in %s: %w", o.DataDir, err)
+	}
+	defer st.Close()
+
+	addrs := map[core.SiteID]string{}
+	for _, s := range o.Config.Sites {
+		addrs[core.SiteID(s.ID)] = s.PeerAddr
+	}
+	tr, err := peer.NewTransport(o.Site, addrs, peer.Options{
+		Logger: log,
+		OnDrop: func(to core.SiteID, n int) { m.peerDropped.WithLabelValues(string(to)).Add(float64(n)) },
+		OnSent: func(to core.SiteID, n int) { m.peerSent.WithLabelValues(string(to)).Add(float64(n)) },
+	})
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+
+	clock := NewClock(o.Config.Tick())
+	defer clock.Stop()
+	stepErrors := 0
+	d, err := node.Start(node.Config{
+		Core:      cfg,
+		Storage:   &timedStorage{Storage: st, m: m},
+		Transport: tr,
+		Clock:     clock,
+		OnTrace:   m.onTrace,
+		OnStepError: func(msg core.Message, err error) {
+			m.stepErrors.Inc()
+			if stepErrors++; stepErrors <= 100 { // NB: bounded: a noisy peer cannot flood the log
+				log.Warn("core refused a message", "msg", msg.String(), "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("starting the replica from %s: %w", o.DataDir, err)
+	}
+	defer d.Stop()
+
+	limits := wire.LimitsFor(cfg)
+	peerSrv := grpc.NewServer(grpc.MaxRecvMsgSize(peer.MaxMessageBytes),
+		grpc.ChainStreamInterceptor(recoverStream(m, log)))
+	ps := peer.NewServer(o.Site, limits, d.Deliver, log)
+	ps.OnReceived = func(n int) { m.peerReceived.Add(float64(n)) }
+	ps.OnRejected = func(error) { m.peerRejected.Inc() }
+	wirepb.RegisterPeerServer(peerSrv, ps)
+
+	clientSrv := grpc.NewServer(grpc.MaxRecvMsgSize(maxClientRequestBytes),
+		grpc.ChainUnaryInterceptor(recoverUnary(m, log)))
+	wirepb.RegisterClientServer(clientSrv, &service{self: o.Site, limits: limits, driver: d, m: m, log: log})
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		hctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		stat, err := d.Status(hctx)
+		if err == nil {
+			err = d.Err()
+		}
+		if err != nil {
+			http.Error(w, fmt.Sprintf("unhealthy: %v\n", err), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "ok site=%s kind=%s lease_held=%v incarnation=%d\n", stat.Site, stat.Kind, stat.LeaseHeld, stat.Incarnation)
+	})
+	if o.TestAdmin {
+		registerAdmin(mux, clock, log)
+	}
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	errs := make(chan error, 3)
+	go func() { errs <- fmt.Errorf("peer server: %w", peerSrv.Serve(peerLis)) }()
+	go func() { errs <- fmt.Errorf("client server: %w", clientSrv.Serve(clientLis)) }()
+	go func() { errs <- fmt.Errorf("http server: %w", httpSrv.Serve(httpLis)) }()
+	defer func() {
+		// Client requests first, so nothing new reaches the driver; then
+		// peers. GracefulStop is bounded: a peer stream never ends by itself.
+		stopBounded(clientSrv)
+		peerSrv.Stop()
+		_ = httpSrv.Close()
+	}()
+	log.Info("site started", "kind", site.Kind, "peer", site.PeerAddr, "client", site.ClientAddr,
+		"http", site.HTTPAddr, "data", o.DataDir, "test_admin", o.TestAdmin, "tick", o.Config.Tick().String())
+	if o.Ready != nil {
+		o.Ready()
+	}
+
+	t := time.NewTicker(statusInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("site stopping")
+			return nil
+		case err := <-errs:
+			return err
+		case <-t.C:
+			if err := d.Err(); err != nil {
+				return fmt.Errorf("replica failed: %w", err)
+			}
+			sctx, cancel := context.WithTimeout(ctx, statusInterval)
+			if stat, err := d.Status(sctx); err == nil {
+				m.observeStatus(stat)
+			}
+			cancel()
+		}
+	}
+}
+
+func stopBounded(s *grpc.Server) {
+	done := make(chan struct{})
+	go func() { s.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		s.Stop()
+	}
+}
+
+// registerAdmin adds the test-only endpoints. Each answers with the clock's
+// state as JSON.
+func registerAdmin(mux *http.ServeMux, clock *Clock, log *slog.Logger) {
+	reply := func(w http.ResponseWriter, offset int64) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"now_ticks": clock.Now(), "offset_ticks": offset})
+	}
+	intParam := func(r *http.Request, name string, lo, hi int64) (int64, error) {
+		v := r.URL.Query().Get(name)
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			return 0, fmt.Errorf("query parameter %s=%q: want an integer in %d..%d", name, v, lo, hi)
+		}
+		return n, nil
+	}
+	// POST /admin/clock-offset?ticks=N moves this site's clock N ticks
+	// (negative: it stands still for N ticks).
+	mux.HandleFunc("POST /admin/clock-offset", func(w http.ResponseWriter, r *http.Request) {
+		n, err := intParam(r, "ticks", -1_000_000, 1_000_000)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		off := clock.AddOffset(n)
+		log.Warn("test admin: clock offset", "added_ticks", n, "offset_ticks", off)
+		reply(w, off)
+	})
+	// POST /admin/clock-rate?milli=R runs this site's clock at R/1000 of
+	// real time (drift).
+	mux.HandleFunc("POST /admin/clock-rate", func(w http.ResponseWriter, r *http.Request) {
+		n, err := intParam(r, "milli", 0, 100_000)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		clock.SetRate(n)
+		log.Warn("test admin: clock rate", "milli", n)
+		reply(w, clock.AddOffset(0))
+	})
+}
