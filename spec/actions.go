@@ -160,7 +160,7 @@ func (c *Config) Prepare(s State, p, b int) (State, bool) {
 
 func (c *Config) Promise(s State, p, a int) (State, bool) {
 	cp, pr := c.props[p], s.Prop[p]
-	if pr.Phase != PhasePrepare || pr.Acks&(1<<a) != 0 {
+	if pr.Phase < PhasePrepare || pr.Acks&(1<<a) != 0 {
 		return s, false
 	}
 	slot := c.slot(cp.group, a, int(pr.Pos))
@@ -168,8 +168,10 @@ func (c *Config) Promise(s State, p, a int) (State, bool) {
 		return s, false
 	}
 	s.MaxBal = with(s.MaxBal, slot, pr.Bal)
-	pr.Acks |= 1 << a
-	s.Prop = with(s.Prop, p, pr)
+	if pr.Phase == PhasePrepare {
+		pr.Acks |= 1 << a
+		s.Prop = with(s.Prop, p, pr)
+	}
 	return s, true
 }
 
@@ -207,7 +209,7 @@ func (c *Config) Propose(s State, p int, q uint32) (State, bool) {
 
 func (c *Config) Accept(s State, p, a int) (State, bool) {
 	cp, pr := c.props[p], s.Prop[p]
-	if pr.Phase != PhaseAccept || pr.Acks&(1<<a) != 0 {
+	if (pr.Phase != PhaseAccept && pr.Phase != PhaseDone) || pr.Acks&(1<<a) != 0 {
 		return s, false
 	}
 	g, i, b := cp.group, int(pr.Pos), int(pr.Bal)

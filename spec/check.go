@@ -55,9 +55,9 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 // it (TLC2 Version 2026.04.29.164809, tla/README.md). The mirror must
 // find exactly the same.
 var Recorded = map[string]struct{ Distinct, Generated, Depth int }{
-	"MCWriteRace":    {203_008, 802_247, 29},
-	"MCReadRace":     {110_040, 514_143, 23},
-	"MCVisibility":   {200_296, 873_193, 27},
-	"MCReplicaKinds": {762_068, 3_148_911, 34},
-	"MCTwoGroups":    {45_640, 240_405, 23},
+	"MCWriteRace":    {203_008, 969_843, 29},
+	"MCReadRace":     {110_040, 563_663, 23},
+	"MCVisibility":   {200_296, 1_046_069, 27},
+	"MCReplicaKinds": {762_068, 4_098_817, 34},
+	"MCTwoGroups":    {45_640, 258_885, 23},
 }

@@ -163,16 +163,20 @@ Prepare(p, b) ==
 
 \* Voter a promises the proposer's ballot.  What it reports (its highest
 \* vote below b) stays readable from votes: after promising b, a can only
-\* vote at ballots of b or above.
+\* vote at ballots of b or above.  A prepare message may reach a after the
+\* proposer moved on (it heard from another quorum first): a still
+\* promises, and the proposer no longer counts it.
 Promise(p, a) ==
     LET g == PGroup[p]
         i == prop[p].pos
         b == prop[p].bal
-    IN /\ prop[p].phase = "prepare"
+    IN /\ prop[p].phase \in {"prepare", "accept", "done"}
        /\ a \notin prop[p].acks
        /\ maxBal[g][a][i] < b
        /\ maxBal' = [maxBal EXCEPT ![g][a][i] = b]
-       /\ prop' = [prop EXCEPT ![p].acks = @ \cup {a}]
+       /\ prop' = IF prop[p].phase = "prepare"
+                  THEN [prop EXCEPT ![p].acks = @ \cup {a}]
+                  ELSE prop
        /\ UNCHANGED <<votes, applied, coordValid, invPos, epoch, leaseHeld, rd>>
 
 \* The highest-ballot vote below b that a site of Q reported, if any.
@@ -193,11 +197,12 @@ Propose(p, Q) ==
                                ![p].acks = {}]
        /\ UNCHANGED <<maxBal, votes, applied, coordValid, invPos, epoch, leaseHeld, rd>>
 
+\* An accept request may also arrive after the proposer committed.
 Accept(p, a) ==
     LET g == PGroup[p]
         i == prop[p].pos
         b == prop[p].bal
-    IN /\ prop[p].phase = "accept"
+    IN /\ prop[p].phase \in {"accept", "done"}
        /\ a \notin prop[p].acks
        /\ maxBal[g][a][i] <= b
        /\ maxBal' = [maxBal EXCEPT ![g][a][i] = b]
