@@ -1,0 +1,609 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/megastore-verified/megastore/spec"
+)
+
+// Deviation classes: implementation steps that are not one-for-one steps
+// of Megastore.tla because the spec abstracts messages away. Each is
+// handled in the one way written here, counted, and reported; none is
+// dropped silently.
+const (
+	// A Promise whose attempt had already proposed (its Prepare arrived
+	// late): the spec's Promise needs the proposer in phase prepare. The
+	// acceptor-side guard (maxBal < b) is checked; the mirror does not
+	// take the step, so its maxBal stays lower (more permissive later).
+	DevLatePromise = "late Promise after its attempt proposed: guard checked, not stepped"
+	// An Accept whose attempt had already committed (a delayed Accept).
+	DevLateAccept = "late Accept after its attempt committed: guard and value checked, not stepped"
+	// An Invalidate the spec disables because the coordinator already
+	// accepted, was already invalidated, or the attempt is done (the
+	// writer re-sends while it waits out a lease). Its effect in the
+	// implementation only makes the coordinator more conservative.
+	DevRedundantInvalidate = "redundant Invalidate (already accepted/invalidated/done): not stepped"
+	// The implementation decides a read is local at ReadBegin and reads
+	// once it has applied what it had seen; the spec's ReadLocal checks
+	// validity when it reads. Counted only when the spec held the
+	// coordinator valid at ReadBegin; the reader then stays "begun" in the
+	// mirror (its result is still checked by porcupine).
+	DevNonAtomicReadLocal = "ReadLocal checked at ReadBegin, valid then but not when it read: reader left begun"
+	// A no-op closer beginning above its site's next position (BeginNoOpAt,
+	// a step outside Megastore.tla).
+	DevBeginNoOpAt = "no-op closer begins above Len(applied)+1 (BeginNoOpAt extension)"
+	// The read position the implementation found differs from every
+	// quorum's in the mirror (responses were read at different times).
+	DevReadTarget = "read target differs from the mirror's (non-atomic find-position)"
+	// The implementation ignored a validation the spec would apply
+	// (conservative: its invPos is higher after redundant invalidates).
+	DevValidateIgnored = "Validate ignored by the implementation, applied by the spec (conservative)"
+	// WaitOutLease while the mirror's coordinator holds a lease again (it
+	// regained one in a new epoch, every group invalid): stepped just
+	// before that RegainLease, where the spec enables it.
+	DevWaitOutLeaseMoved = "WaitOutLease after the coordinator regained a lease: moved before that RegainLease"
+	// A restarted site re-applies positions it had applied (unsynced data
+	// rows were lost): a stutter, the value is checked.
+	DevRelearn = "re-apply after restart: stutter, value checked"
+	// A write answered at once without a proposal (ErrConflict).
+	DevBeginWithoutProposal = "BeginWrite answered without a proposal (position known or taken): no spec proposer"
+	// The implementation's no-op nominates its closer as the next leader
+	// (core/proposer.go startNoOp sets NextLeader); the spec's no-op
+	// nominates nobody. A fast-path write after a no-op has no spec step,
+	// so the group's validation stops there.
+	DevNoOpNominee = "STOP: AcceptLeader after a no-op (impl nominates the closer, spec nobody)"
+	// ReadFindPos taken where a quorum's view in the mirror equals what
+	// the responders reported (their answers reflect different moments;
+	// the step only changes the reader, so it commutes with every step of
+	// other processes between ReadBegin and the implementation's step).
+	DevFindPosEarly = "ReadFindPos taken earlier, where a quorum's view equals the responders' answers"
+	// The run outgrew the mirror's state encoding (MaxPos 8, 15 writes,
+	// ballots x values 64): the group's validation stops there.
+	DevBudget = "STOP: beyond the mirror's encoding bounds"
+)
+
+// Result is the outcome of trace validation of one run.
+type Result struct {
+	Failure    string // "" when every step validated and no invariant broke
+	Check      string // "trace validation" or "invariant <Name>"
+	Group      string
+	Steps      int            // spec-level steps derived from the trace
+	Validated  int            // of which the mirror took or checked
+	Deviations map[string]int // class -> count
+	Context    []string       // the steps leading to the failure
+}
+
+const maxWrites, maxVotePairs, maxPositions, maxBallot = 15, 64, 8, 100
+
+// Trace validates run group by group.
+func Trace(run Run) Result {
+	res := Result{Deviations: map[string]int{}}
+	groups := map[string]bool{}
+	for _, s := range run.Steps {
+		if s.Group != "" {
+			groups[s.Group] = true
+		}
+	}
+	props := map[string]Proposer{}
+	for _, p := range run.Proposers {
+		props[p.Name] = p
+	}
+	readers := map[string]Reader{}
+	for _, r := range run.Readers {
+		readers[r.Name] = r
+	}
+	for _, g := range sortedKeys(groups) {
+		var steps []Step
+		for _, s := range run.Steps {
+			if s.Group == g || s.Group == "" {
+				steps = append(steps, s)
+			}
+		}
+		v := &validator{run: run, group: g, props: props, readers: readers, res: &res}
+		if !v.validate(steps) {
+			return res
+		}
+	}
+	return res
+}
+
+type validator struct {
+	run     Run
+	group   string
+	props   map[string]Proposer
+	readers map[string]Reader
+	res     *Result
+	t       *spec.Tracer
+	ballot  map[string]int // proposer -> spec ballot
+	// validAtBegin: the mirror held the coordinator valid at ReadBegin.
+	validAtBegin map[string]bool
+	// findPos: the implementation's ReadFindPos of each reader; pending:
+	// readers begun whose ReadFindPos the mirror has not taken yet.
+	findPos map[string]Step
+	pending []string
+	fired   map[string]bool
+	done    []Step
+}
+
+func (v *validator) fail(check, format string, args ...any) bool {
+	v.res.Failure = fmt.Sprintf("group %s: ", v.group) + fmt.Sprintf(format, args...)
+	v.res.Check = check
+	v.res.Group = v.group
+	from := max(0, len(v.done)-25)
+	for _, s := range v.done[from:] {
+		v.res.Context = append(v.res.Context, s.String())
+	}
+	return false
+}
+
+// budget returns how many of steps fit the mirror's encoding bounds.
+func (v *validator) budget(steps []Step) int {
+	writes := map[string]bool{}
+	seen := map[string]bool{}
+	ballots := 0
+	for k, s := range steps {
+		fresh := map[string]bool{}
+		value := func(x string) {
+			if x != "" && x != spec.NoOp && !writes[x] {
+				fresh[x] = true
+			}
+		}
+		pos, nb := max(s.Pos, s.Target), ballots
+		if s.Prop != "" && !seen[s.Prop] {
+			p := v.props[s.Prop]
+			value(p.Value)
+			if p.Ballot != 0 {
+				nb++
+			}
+			pos = max(pos, p.Pos)
+		}
+		value(s.Value)
+		w := len(writes) + len(fresh)
+		if w > maxWrites || (nb+1)*(w+1) > maxVotePairs || nb > maxBallot || pos > maxPositions || s.Epoch > 100 {
+			return k
+		}
+		for x := range fresh {
+			writes[x] = true
+		}
+		if s.Prop != "" {
+			seen[s.Prop] = true
+		}
+		ballots = nb
+	}
+	return len(steps)
+}
+
+// waitOutsBefore maps the index of each RegainLease step to the later
+// WaitOutLease steps that the mirror would see while the coordinator holds
+// that regained lease (see DevWaitOutLeaseMoved).
+func waitOutsBefore(steps []Step) map[int][]int {
+	out := map[int][]int{}
+	lastRegain := map[string]int{}
+	for j, s := range steps {
+		switch s.Action {
+		case "LoseLease":
+			delete(lastRegain, s.Site)
+		case "RegainLease":
+			lastRegain[s.Site] = j
+		case "WaitOutLease":
+			if k, ok := lastRegain[s.Site]; ok {
+				out[k] = append(out[k], j)
+			}
+		}
+	}
+	return out
+}
+
+func (v *validator) config(steps []Step) (*spec.Config, error) {
+	c := &spec.Config{
+		Name: "Sim", Groups: []string{v.group},
+		Full: v.run.Full, Witness: v.run.Witness, ReadOnly: v.run.ReadOnly,
+		InitLeader: map[string]string{v.group: v.run.InitLeader},
+		MaxPos:     1, MaxEpoch: 1,
+	}
+	seenP, seenR := map[string]bool{}, map[string]bool{}
+	var attempts []Proposer
+	for _, s := range steps {
+		c.MaxPos = max(c.MaxPos, s.Pos, s.Target)
+		c.MaxEpoch = max(c.MaxEpoch, s.Epoch)
+		if s.Prop != "" && !seenP[s.Prop] {
+			seenP[s.Prop] = true
+			p := v.props[s.Prop]
+			c.MaxPos = max(c.MaxPos, p.Pos)
+			attempts = append(attempts, p)
+		}
+		if s.Reader != "" && !seenR[s.Reader] {
+			seenR[s.Reader] = true
+			r := v.readers[s.Reader]
+			c.Readers = append(c.Readers, spec.ReaderConst{Name: r.Name, Site: r.Site, Group: r.Group, Kind: r.Kind})
+		}
+	}
+	// Ballots: order-preserving over the group (so within every position),
+	// disjoint across attempts, small.
+	ordered := slices.Clone(attempts)
+	sort.SliceStable(ordered, func(i, j int) bool {
+		a, b := ordered[i], ordered[j]
+		if a.Ballot != b.Ballot {
+			return a.Ballot < b.Ballot
+		}
+		if a.Pos != b.Pos {
+			return a.Pos < b.Pos
+		}
+		return a.Name < b.Name
+	})
+	v.ballot = map[string]int{}
+	n := 0
+	for _, p := range ordered {
+		if p.Ballot != 0 {
+			n++
+			v.ballot[p.Name] = n
+		}
+	}
+	for _, p := range attempts {
+		var bs []int
+		if b := v.ballot[p.Name]; b != 0 {
+			bs = []int{b}
+		}
+		c.Proposers = append(c.Proposers, spec.ProposerConst{Name: p.Name, Site: p.Site, Group: p.Group, Value: p.Value, Ballots: bs})
+	}
+	return c, nil
+}
+
+func (v *validator) validate(all []Step) bool {
+	n := v.budget(all)
+	steps := all[:n]
+	v.res.Steps += len(all)
+	if n < len(all) {
+		v.res.Deviations[DevBudget] += len(all) - n
+	}
+	c, err := v.config(steps)
+	if err != nil {
+		return v.fail("trace validation", "config: %v", err)
+	}
+	v.t, err = spec.NewTracer(c)
+	if err != nil {
+		return v.fail("trace validation", "config: %v", err)
+	}
+	v.validAtBegin = map[string]bool{}
+	v.findPos, v.fired = map[string]Step{}, map[string]bool{}
+	for _, s := range steps {
+		if s.Action == "ReadFindPos" {
+			v.findPos[s.Reader] = s
+		}
+	}
+	early := waitOutsBefore(steps)
+	movedWait := map[int]bool{}
+	for k, s := range steps {
+		if !v.fireFindPos(s) {
+			return false
+		}
+		for _, j := range early[k] {
+			w := steps[j]
+			if v.do(spec.Event{Action: "WaitOutLease", Args: []any{w.Prop, w.Site}}) == nil {
+				movedWait[j] = true
+				v.res.Deviations[DevWaitOutLeaseMoved]++
+			}
+		}
+		if movedWait[k] {
+			v.done = append(v.done, s)
+			v.res.Validated++
+			continue
+		}
+		ok, stop := v.step(s)
+		v.done = append(v.done, s)
+		if !ok {
+			return false
+		}
+		v.res.Validated++
+		if inv := v.t.Violated(); inv != "" {
+			return v.fail("invariant "+inv, "after %s the mirrored state violates %s", s, inv)
+		}
+		if stop != "" {
+			v.res.Deviations[stop] += len(steps) - k - 1
+			return true
+		}
+	}
+	return true
+}
+
+func (v *validator) do(e spec.Event) error { return v.t.Step(e) }
+
+// step takes s; ok is false after a failure; stop names a deviation that
+// ends this group's validation.
+func (v *validator) step(s Step) (ok bool, stop string) {
+	t := v.t
+	failf := func(format string, args ...any) (bool, string) {
+		return v.fail("trace validation", "%s: "+format, append([]any{s}, args...)...), ""
+	}
+	stepErr := func(err error) (bool, string) {
+		if err != nil {
+			return failf("%v", err)
+		}
+		return true, ""
+	}
+	p := v.props[s.Prop]
+	switch s.Action {
+	case ExtDivergence:
+		return failf("two values committed at one position")
+	case ExtBeginWithoutProposal:
+		v.res.Deviations[DevBeginWithoutProposal]++
+		return true, ""
+	case "BeginWrite":
+		if next := len(t.Applied(v.group, p.Site)) + 1; next != p.Pos {
+			if p.Value == spec.NoOp && p.Pos > next {
+				v.res.Deviations[DevBeginNoOpAt]++
+				return stepErr(t.BeginNoOpAt(p.Name, p.Pos))
+			}
+			return failf("writer at %s targets %d, the spec's next position there is %d", p.Site, p.Pos, next)
+		}
+		return stepErr(v.do(spec.Event{Action: "BeginWrite", Args: []any{p.Name}}))
+	case "Prepare":
+		return stepErr(v.do(spec.Event{Action: "Prepare", Args: []any{p.Name, v.ballot[p.Name]}}))
+	case "AcceptLeader":
+		if l := t.LeaderOf(v.group, p.Site, p.Pos); l != s.Site {
+			if applied := t.Applied(v.group, p.Site); l == "" && p.Pos > 1 && len(applied) >= p.Pos-1 && applied[p.Pos-2] == spec.NoOp {
+				return true, DevNoOpNominee
+			}
+			return failf("the leader of position %d is %q in the spec, %q granted ballot 0", p.Pos, l, s.Site)
+		}
+		return stepErr(v.do(spec.Event{Action: "AcceptLeader", Args: []any{p.Name}}))
+	case ExtProposeFast:
+		pr, _, _ := t.Proposer(p.Name)
+		if pr.Phase != spec.PhaseAccept || pr.Bal != 0 {
+			return failf("fast-path Propose without a ballot-0 grant in the mirror (phase %v)", pr.Phase)
+		}
+		return true, ""
+	case "Promise":
+		pr, _, _ := t.Proposer(p.Name)
+		if pr.Phase == spec.PhaseAccept || pr.Phase == spec.PhaseDone {
+			if t.MaxBal(v.group, s.Site, p.Pos) >= v.ballot[p.Name] {
+				return failf("late promise at %s below its maxBal", s.Site)
+			}
+			v.res.Deviations[DevLatePromise]++
+			return true, ""
+		}
+		return stepErr(v.do(spec.Event{Action: "Promise", Args: []any{p.Name, s.Site}}))
+	case "Propose":
+		if err := v.do(spec.Event{Action: "Propose", Args: []any{p.Name, s.Quorum}}); err != nil {
+			return failf("%v", err)
+		}
+		if _, val, _ := t.Proposer(p.Name); val != s.Value {
+			return failf("the implementation proposes %s, the spec %s from the same quorum", s.Value, val)
+		}
+		return true, ""
+	case "Accept":
+		pr, val, _ := t.Proposer(p.Name)
+		if val != s.Value && pr.Phase == spec.PhaseAccept {
+			return failf("acceptor %s votes %s, the attempt proposes %s", s.Site, s.Value, val)
+		}
+		if pr.Phase == spec.PhaseDone {
+			if t.MaxBal(v.group, s.Site, p.Pos) > v.ballot[p.Name] || val != s.Value {
+				return failf("late accept at %s below its maxBal or of another value", s.Site)
+			}
+			v.res.Deviations[DevLateAccept]++
+			return true, ""
+		}
+		return stepErr(v.do(spec.Event{Action: "Accept", Args: []any{p.Name, s.Site}}))
+	case "Invalidate", "WaitOutLease":
+		err := v.do(spec.Event{Action: s.Action, Args: []any{p.Name, s.Site}})
+		if err == nil {
+			return true, ""
+		}
+		pr, _, _ := t.Proposer(p.Name)
+		acks, inval := t.ProposerAcks(p.Name)
+		if pr.Phase == spec.PhaseDone || slices.Contains(acks, s.Site) || slices.Contains(inval, s.Site) {
+			v.res.Deviations[DevRedundantInvalidate]++
+			return true, ""
+		}
+		return failf("%v (acks %v, inval %v)", err, acks, inval)
+	case "Commit":
+		if err := v.do(spec.Event{Action: "Commit", Args: []any{p.Name}}); err != nil {
+			acks, inval := t.ProposerAcks(p.Name)
+			return failf("%v (acks %v, inval %v)", err, acks, inval)
+		}
+		if _, val, _ := t.Proposer(p.Name); val != s.Value {
+			return failf("the implementation commits %s, the spec's attempt holds %s", s.Value, val)
+		}
+		return true, ""
+	case "Learn":
+		applied := t.Applied(v.group, s.Site)
+		switch {
+		case s.Pos <= len(applied):
+			if applied[s.Pos-1] != s.Value {
+				return failf("%s re-applies %s at %d, it had applied %s", s.Site, s.Value, s.Pos, applied[s.Pos-1])
+			}
+			v.res.Deviations[DevRelearn]++
+			return true, ""
+		case s.Pos > len(applied)+1:
+			return failf("%s applies %d with %d applied", s.Site, s.Pos, len(applied))
+		}
+		return stepErr(v.do(spec.Event{Action: "Learn", Args: []any{v.group, s.Site}, Value: s.Value}))
+	case "LoseLease":
+		return stepErr(v.do(spec.Event{Action: "LoseLease", Args: []any{s.Site}}))
+	case "RegainLease":
+		if err := v.do(spec.Event{Action: "RegainLease", Args: []any{s.Site}}); err != nil {
+			return failf("%v", err)
+		}
+		if _, _, e, _ := t.Coordinator(v.group, s.Site); e != s.Epoch {
+			return failf("epoch %d in the spec, %d in the implementation", e, s.Epoch)
+		}
+		return true, ""
+	case "ReadBegin":
+		r := v.readers[s.Reader]
+		valid, _, e, lease := t.Coordinator(v.group, r.Site)
+		if e != s.Epoch {
+			return failf("reader sees epoch %d, the spec's is %d", s.Epoch, e)
+		}
+		if s.Flag && !(valid && lease) {
+			return failf("the implementation reads locally at %s; the spec's coordinator there is not valid (coordValid %v, lease %v)", r.Site, valid, lease)
+		}
+		v.validAtBegin[s.Reader] = s.Flag
+		if err := v.do(spec.Event{Action: "ReadBegin", Args: []any{s.Reader}}); err != nil {
+			return failf("%v", err)
+		}
+		if _, ok := v.findPos[s.Reader]; ok && !s.Flag {
+			v.pending = append(v.pending, s.Reader)
+		}
+		return true, ""
+	case "ReadLocal":
+		if err := v.do(spec.Event{Action: "ReadLocal", Args: []any{s.Reader}}); err != nil {
+			if v.validAtBegin[s.Reader] {
+				v.res.Deviations[DevNonAtomicReadLocal]++
+				return true, ""
+			}
+			return failf("%v", err)
+		}
+		if got := t.ReaderResult(s.Reader); !slices.Equal(got, s.Result) {
+			return failf("the implementation's local read returned %v, the spec's %v", s.Result, got)
+		}
+		return true, ""
+	case "ReadFindPos":
+		if v.fired[s.Reader] {
+			v.res.Deviations[DevFindPosEarly]++
+			return true, ""
+		}
+		v.pending = slices.DeleteFunc(v.pending, func(r string) bool { return r == s.Reader })
+		q := v.pickQuorum(s)
+		return stepErr(v.do(spec.Event{Action: "ReadFindPos", Args: []any{s.Reader, q}}))
+	case "ReadCatchUp":
+		if err := v.do(spec.Event{Action: "ReadCatchUp", Args: []any{s.Reader}}); err != nil {
+			return failf("%v", err)
+		}
+		rs, _ := t.Reader(s.Reader)
+		if int(rs.Target) != s.Target {
+			v.res.Deviations[DevReadTarget]++
+		} else if got := t.ReaderResult(s.Reader); !slices.Equal(got, s.Result) {
+			return failf("the implementation read %v at %d, the spec %v", s.Result, s.Target, got)
+		}
+		return true, ""
+	case "Validate":
+		r := v.readers[s.Reader]
+		rs, _ := t.Reader(s.Reader)
+		_, invPos, e, _ := t.Coordinator(v.group, r.Site)
+		guard := e == int(rs.Epoch) && int(rs.Target) >= invPos
+		switch {
+		case s.Flag && !guard && int(rs.Target) == s.Target:
+			return failf("the implementation applied a validation the spec refuses (reader epoch %d, coordinator epoch %d, target %d, invPos %d)",
+				rs.Epoch, e, rs.Target, invPos)
+		case s.Flag && !guard:
+			v.res.Deviations[DevReadTarget]++
+		case !s.Flag && guard:
+			v.res.Deviations[DevValidateIgnored]++
+		}
+		return stepErr(v.do(spec.Event{Action: "Validate", Args: []any{s.Reader}}))
+	case "SnapshotRead":
+		if err := v.do(spec.Event{Action: "SnapshotRead", Args: []any{s.Reader}}); err != nil {
+			return failf("%v", err)
+		}
+		if got := t.ReaderResult(s.Reader); !slices.Equal(got, s.Result) {
+			return failf("the implementation's snapshot read returned %v, the spec's %v", s.Result, got)
+		}
+		return true, ""
+	}
+	return failf("no mapping for action %q", s.Action)
+}
+
+// fireFindPos takes, just before next, the ReadFindPos of every pending
+// reader for which some quorum's view in the mirror equals the
+// implementation's target now but would not after next (a vote above it).
+// Views only grow, so this is the last moment the step is possible.
+func (v *validator) fireFindPos(next Step) bool {
+	if next.Action != "Accept" && next.Action != "AcceptLeader" {
+		return true
+	}
+	keep := v.pending[:0]
+	for _, r := range v.pending {
+		s := v.findPos[r]
+		q := v.pickQuorum(s)
+		if v.quorumTarget(q) != s.Target || v.survives(s.Target, next) {
+			keep = append(keep, r)
+			continue
+		}
+		if err := v.do(spec.Event{Action: "ReadFindPos", Args: []any{r, q}}); err != nil {
+			return v.fail("trace validation", "%s (taken early): %v", s, err)
+		}
+		v.fired[r] = true
+	}
+	v.pending = keep
+	return true
+}
+
+// survives reports whether some quorum's view still equals target after a
+// vote of next.Site at next.Pos.
+func (v *validator) survives(target int, next Step) bool {
+	for _, q := range v.t.Quorums() {
+		m := v.quorumTarget(q)
+		if slices.Contains(q, next.Site) {
+			m = max(m, next.Pos)
+		}
+		if m == target {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) quorumTarget(q []string) int {
+	m := 0
+	for _, a := range q {
+		m = max(m, v.t.MaxVoted(v.group, a))
+	}
+	return m
+}
+
+// pickQuorum chooses the quorum whose highest voted position in the mirror
+// equals the implementation's target, preferring the sites that answered;
+// otherwise the highest below it; otherwise the responders (the spec's
+// ReadFindPos takes any quorum: which one answered first is the choice).
+func (v *validator) pickQuorum(s Step) []string {
+	resp := slices.Clone(s.Quorum)
+	slices.Sort(resp)
+	target := v.quorumTarget
+	if v.t.HasQuorum(resp) {
+		var voters []string
+		for _, a := range resp {
+			if !slices.Contains(v.run.ReadOnly, a) {
+				voters = append(voters, a)
+			}
+		}
+		if target(voters) == s.Target && v.isQuorum(voters) {
+			return voters
+		}
+	}
+	best, bestT := []string(nil), -1
+	for _, q := range v.t.Quorums() {
+		tq := target(q)
+		if tq == s.Target {
+			return q
+		}
+		if tq < s.Target && tq > bestT {
+			best, bestT = q, tq
+		}
+	}
+	if best != nil {
+		return best
+	}
+	return resp
+}
+
+func (v *validator) isQuorum(sites []string) bool {
+	key := strings.Join(sites, ",")
+	for _, q := range v.t.Quorums() {
+		if strings.Join(q, ",") == key {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

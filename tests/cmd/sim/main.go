@@ -1,0 +1,116 @@
+// Command sim runs the deterministic simulator over a range of seeds and
+// reports seeds per second; for a failing seed it prints a one-line
+// reproduction, the shrunk trace and a porcupine visualization file.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/megastore-verified/megastore/tests/sim"
+)
+
+func main() {
+	seeds := flag.Int("seeds", 100, "how many seeds to run")
+	seed := flag.Uint64("seed", 0, "first seed (with -seeds 1: exactly this seed)")
+	verbose := flag.Bool("v", false, "print the event log of each run (use with one seed)")
+	bug := flag.String("bug", "", "turn on one impl/core bug switch by name (see sim.BugNames)")
+	out := flag.String("out", filepath.Join(os.TempDir(), "megastore-sim"), "directory for failure artifacts")
+	shrink := flag.Bool("shrink", true, "shrink a failing seed's schedule")
+	workers := flag.Int("j", runtime.GOMAXPROCS(0), "parallel seeds")
+	flag.Parse()
+
+	opts := sim.Defaults()
+	if *bug != "" {
+		b, ok := sim.Bug(*bug)
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown bug %q; known: %s\n", *bug, strings.Join(sim.BugNames(), ", "))
+			os.Exit(2)
+		}
+		opts.Bugs = b
+	}
+	opts.KeepLog = *verbose
+
+	start := time.Now()
+	var mu sync.Mutex
+	var failed []sim.Report
+	var stats sim.Totals
+	next := *seed
+	var wg sync.WaitGroup
+	for range *workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next >= *seed+uint64(*seeds) {
+					mu.Unlock()
+					return
+				}
+				s := next
+				next++
+				mu.Unlock()
+				o := opts
+				o.Seed = s
+				rep := sim.Run(o)
+				mu.Lock()
+				stats.Add(rep)
+				if rep.Failure != "" {
+					failed = append(failed, rep)
+				}
+				mu.Unlock()
+				if *verbose {
+					for _, l := range rep.Log {
+						fmt.Println(l)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	fmt.Printf("%d seeds in %.1fs: %.1f seeds/s\n", *seeds, el.Seconds(), float64(*seeds)/el.Seconds())
+	fmt.Print(stats.String())
+	if len(failed) == 0 {
+		return
+	}
+	sort.Slice(failed, func(i, j int) bool { return failed[i].Seed < failed[j].Seed })
+	fmt.Printf("%d failing seeds; first: %d\n", len(failed), failed[0].Seed)
+	f := failed[0]
+	o := opts
+	o.Seed = f.Seed
+	fmt.Printf("check: %s\nfailure: %s\n", f.Check, f.Failure)
+	if *shrink {
+		o = sim.Shrink(o, f.Check)
+	}
+	fmt.Printf("reproduce: %s\n", sim.ReproCommand(o))
+	o.KeepLog = true
+	rep := sim.Run(o)
+	fmt.Printf("shrunk run (%d ops omitted, %d faults omitted): %s: %s\n", len(o.OmitOps), len(o.OmitFaults), rep.Check, rep.Failure)
+	fmt.Println("spec-level trace of the shrunk run (last 40 steps):")
+	steps := rep.Steps
+	for _, s := range steps[max(0, len(steps)-40):] {
+		fmt.Println("  ", s)
+	}
+	if len(rep.Trace.Context) > 0 {
+		fmt.Println("steps of the failing group up to the failure:")
+		for _, c := range rep.Trace.Context {
+			fmt.Println("  ", c)
+		}
+	}
+	_ = os.MkdirAll(*out, 0o755)
+	logPath := filepath.Join(*out, fmt.Sprintf("seed-%d.log", f.Seed))
+	_ = os.WriteFile(logPath, []byte(strings.Join(rep.Log, "\n")+"\n"), 0o644)
+	vis := filepath.Join(*out, fmt.Sprintf("seed-%d-porcupine.html", f.Seed))
+	if err := rep.Lin.Visualize(vis); err == nil {
+		fmt.Printf("event log: %s\nporcupine visualization: %s\n", logPath, vis)
+	}
+	os.Exit(1)
+}

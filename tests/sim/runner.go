@@ -1,0 +1,167 @@
+package sim
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/megastore-verified/megastore/impl/core"
+)
+
+// BugNames lists impl/core's bug switches (the fields of core.Bugs).
+func BugNames() []string {
+	t := reflect.TypeOf(core.Bugs{})
+	var out []string
+	for i := range t.NumField() {
+		out = append(out, t.Field(i).Name)
+	}
+	return out
+}
+
+// Bug returns a core.Bugs with the named switch on.
+func Bug(name string) (core.Bugs, bool) {
+	var b core.Bugs
+	f := reflect.ValueOf(&b).Elem().FieldByName(name)
+	if !f.IsValid() || f.Kind() != reflect.Bool {
+		return b, false
+	}
+	f.SetBool(true)
+	return b, true
+}
+
+func bugName(b core.Bugs) string {
+	v := reflect.ValueOf(b)
+	for i := range v.NumField() {
+		if v.Field(i).Bool() {
+			return v.Type().Field(i).Name
+		}
+	}
+	return ""
+}
+
+// ReproCommand is the one-line command that reruns exactly this run.
+func ReproCommand(o Options) string {
+	cmd := fmt.Sprintf("go run ./tests/cmd/sim -seeds 1 -seed %d", o.Seed)
+	if b := bugName(o.Bugs); b != "" {
+		cmd += " -bug " + b
+	}
+	if len(o.OmitOps) > 0 || len(o.OmitFaults) > 0 {
+		cmd += fmt.Sprintf(" -omit-ops %s -omit-faults %s", joinInts(o.OmitOps), joinInts(o.OmitFaults))
+	}
+	if o.DropPercent != Defaults().DropPercent || o.DupPercent != Defaults().DupPercent {
+		cmd += fmt.Sprintf(" -drop %d -dup %d", o.DropPercent, o.DupPercent)
+	}
+	return cmd
+}
+
+func joinInts(xs []int) string {
+	if len(xs) == 0 {
+		return `""`
+	}
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// Shrink removes schedule items (ops, faults) and message loss and
+// duplication one at a time, keeping each removal while the run still
+// fails the same check. Bounded: one pass over the items, twice.
+func Shrink(o Options, check string) Options {
+	fails := func(c Options) bool {
+		r := Run(c)
+		return r.Failure != "" && r.Check == check
+	}
+	if !fails(o) {
+		return o
+	}
+	n := newSim(o)
+	n.generate()
+	nOps, nFaults := len(n.ops), len(n.faults)
+	n.close()
+	for range 2 {
+		for _, try := range []func(Options) Options{
+			func(c Options) Options { c.DropPercent = 0; return c },
+			func(c Options) Options { c.DupPercent = 0; return c },
+		} {
+			if c := try(o); !reflect.DeepEqual(c, o) && fails(c) {
+				o = c
+			}
+		}
+		for i := range nFaults {
+			if slices.Contains(o.OmitFaults, i) {
+				continue
+			}
+			c := o
+			c.OmitFaults = append(slices.Clone(o.OmitFaults), i)
+			sort.Ints(c.OmitFaults)
+			if fails(c) {
+				o = c
+			}
+		}
+		for i := range nOps {
+			if slices.Contains(o.OmitOps, i) {
+				continue
+			}
+			c := o
+			c.OmitOps = append(slices.Clone(o.OmitOps), i)
+			sort.Ints(c.OmitOps)
+			if fails(c) {
+				o = c
+			}
+		}
+	}
+	return o
+}
+
+// Totals aggregates reports.
+type Totals struct {
+	Runs, Failures, Steps, Validated int
+	Ops                              OpStats
+	Deviations                       map[string]int
+	ByCheck                          map[string]int
+}
+
+// Add counts one report.
+func (t *Totals) Add(r Report) {
+	if t.Deviations == nil {
+		t.Deviations, t.ByCheck = map[string]int{}, map[string]int{}
+	}
+	t.Runs++
+	if r.Failure != "" {
+		t.Failures++
+		t.ByCheck[r.Check]++
+	}
+	t.Steps += r.Trace.Steps
+	t.Validated += r.Trace.Validated
+	t.Ops.Done += r.Ops.Done
+	t.Ops.NoEffect += r.Ops.NoEffect
+	t.Ops.Unknown += r.Ops.Unknown
+	t.Ops.Never += r.Ops.Never
+	for k, v := range r.Trace.Deviations {
+		t.Deviations[k] += v
+	}
+}
+
+func (t Totals) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "runs %d, failing %d %v\n", t.Runs, t.Failures, t.ByCheck)
+	fmt.Fprintf(&b, "ops: %d returned, %d without effect, %d unknown outcome\n", t.Ops.Done, t.Ops.NoEffect, t.Ops.Unknown)
+	pct := 0.0
+	if t.Steps > 0 {
+		pct = 100 * float64(t.Validated) / float64(t.Steps)
+	}
+	fmt.Fprintf(&b, "spec-level steps: %d, validated against the mirror: %d (%.1f%%)\n", t.Steps, t.Validated, pct)
+	keys := make([]string, 0, len(t.Deviations))
+	for k := range t.Deviations {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %6d  %s\n", t.Deviations[k], k)
+	}
+	return b.String()
+}

@@ -1,0 +1,378 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/tests/check"
+)
+
+const (
+	workloadTicks = 80  // ops and faults start within this many ticks
+	settleTicks   = 250 // then everything heals; the run ends at most this much later
+	maxAttempts   = 5   // a transaction reruns at most this often
+)
+
+var key = []byte("k")
+
+type opKind uint8
+
+const (
+	opWrite opKind = iota + 1 // read-modify-write transaction
+	opRead                    // current read
+	opSnap                    // snapshot read
+)
+
+type opState uint8
+
+const (
+	opPending opState = iota
+	opRunning
+	opDone    // returned: ok
+	opNoEff   // finished without effect (conflicts, refused): not in the history
+	opUnknown // may or may not have taken effect
+)
+
+type op struct {
+	kind  opKind
+	group core.GroupID
+	at    int64
+	pick  uint64 // chooses the site among those up at start
+	value string
+
+	state    opState
+	site     *site
+	inc      uint64
+	attempts int
+	writing  bool
+	call     int64
+	ret      int64
+	out      string // the value read (the transaction's read, for writes)
+	pos      core.Position
+}
+
+type fault struct {
+	at, dur int64
+	crash   int      // site index, for a crash
+	links   [][2]int // directed links a partition cuts
+	isCrash bool
+}
+
+// generate draws the whole schedule from its own stream, so that omitting
+// items (shrinking) leaves the others as they were.
+func (s *Sim) generate() {
+	r := rand.New(rand.NewPCG(s.opts.Seed, 0x0b5))
+	o := s.opts
+	window := int64(workloadTicks) * tickUnits
+	var ops []*op
+	for g := range o.Groups {
+		gid := core.GroupID(fmt.Sprintf("g%d", g))
+		for _, n := range []struct {
+			k opKind
+			n int
+		}{{opWrite, o.Writes}, {opRead, o.Reads}, {opSnap, o.Snapshots}} {
+			for range n.n {
+				ops = append(ops, &op{kind: n.k, group: gid, at: tickUnits + r.Int64N(window), pick: r.Uint64()})
+			}
+		}
+	}
+	for i, p := range ops {
+		p.value = fmt.Sprintf("%s.v%d", p.group, i)
+		if !slices.Contains(o.OmitOps, i) {
+			s.schedule(&event{at: p.at, kind: evOp, index: i})
+		}
+	}
+	s.ops = ops
+	n := len(s.sites)
+	for range o.Partitions {
+		f := fault{at: tickUnits + r.Int64N(window), dur: int64(5+r.IntN(50)) * tickUnits}
+		switch r.IntN(3) {
+		case 0: // isolate one site both ways
+			x := r.IntN(n)
+			for y := range n {
+				if y != x {
+					f.links = append(f.links, [2]int{x, y}, [2]int{y, x})
+				}
+			}
+		case 1: // split in two
+			side := make([]bool, n)
+			for i := range side {
+				side[i] = r.IntN(2) == 0
+			}
+			for x := range n {
+				for y := range n {
+					if side[x] != side[y] {
+						f.links = append(f.links, [2]int{x, y})
+					}
+				}
+			}
+		default: // any directed links, often asymmetric
+			for x := range n {
+				for y := range n {
+					if x != y && r.IntN(10) < 3 {
+						f.links = append(f.links, [2]int{x, y})
+					}
+				}
+			}
+		}
+		s.faults = append(s.faults, f)
+	}
+	for range o.Crashes {
+		s.faults = append(s.faults, fault{at: tickUnits + r.Int64N(window), dur: int64(3+r.IntN(40)) * tickUnits,
+			crash: r.IntN(n), isCrash: true})
+	}
+	for i, f := range s.faults {
+		if !slices.Contains(o.OmitFaults, i) {
+			s.schedule(&event{at: f.at, kind: evFault, index: i})
+			s.schedule(&event{at: f.at + f.dur, kind: evFault, index: i, heal: true})
+		}
+	}
+}
+
+func (s *Sim) fault(e *event) {
+	f := s.faults[e.index]
+	if f.isCrash {
+		st := s.sites[f.crash]
+		if e.heal {
+			if !st.up {
+				s.start(st)
+			}
+		} else {
+			s.crash(st)
+		}
+		return
+	}
+	d := 1
+	if e.heal {
+		d = -1
+	}
+	for _, l := range f.links {
+		s.cut[l] += d
+	}
+	s.logf("partition %d heal=%v links=%v", e.index, e.heal, f.links)
+}
+
+// quiet: every op finished and every fault healed.
+func (s *Sim) quiet() bool {
+	for i, o := range s.ops {
+		if (o.state == opPending || o.state == opRunning) && !slices.Contains(s.opts.OmitOps, i) {
+			return false
+		}
+	}
+	for _, l := range s.cut {
+		if l > 0 {
+			return false
+		}
+	}
+	for _, st := range s.sites {
+		if !st.up {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Sim) startOp(i int) {
+	o := s.ops[i]
+	var eligible []*site
+	for _, st := range s.sites {
+		ok := st.kind == core.Full || (o.kind == opSnap && st.kind == core.ReadOnly)
+		if ok && st.up {
+			eligible = append(eligible, st)
+		}
+	}
+	if len(eligible) == 0 {
+		o.state = opNoEff
+		return
+	}
+	o.site = eligible[o.pick%uint64(len(eligible))]
+	o.inc = o.site.inc
+	o.state, o.call = opRunning, s.now
+	s.logf("op %d start %v %s at %s", i, o.kind, o.group, o.site.id)
+	s.issue(i)
+}
+
+func (s *Sim) retryOp(i int) {
+	o := s.ops[i]
+	if o.state == opRunning && o.site.up && o.site.inc == o.inc {
+		s.issue(i)
+	}
+}
+
+// issue sends the op's next request: a read (current for transactions).
+func (s *Sim) issue(i int) {
+	o := s.ops[i]
+	st := o.site
+	mode := core.Current
+	if o.kind == opSnap {
+		mode = core.Snapshot
+	}
+	o.writing = false
+	req, err := st.rep.Read(core.ReadRequest{Group: o.group, Keys: [][]byte{key}, Mode: mode})
+	if err != nil {
+		s.fail("client", "read refused at %s: %v", st.id, err)
+		return
+	}
+	st.reqOps[req] = i
+	s.drain(st, input{kind: "read", req: req})
+}
+
+func (s *Sim) abandon(o *op) {
+	if o.state != opRunning {
+		return
+	}
+	if o.kind == opWrite && o.writing {
+		o.state = opUnknown
+	} else {
+		o.state = opNoEff
+	}
+}
+
+// result hands a completed request to its op.
+func (s *Sim) result(st *site, res core.Result) {
+	i, ok := st.reqOps[res.ID]
+	if !ok {
+		return
+	}
+	delete(st.reqOps, res.ID)
+	o := s.ops[i]
+	s.logf("result op %d %v pos=%d err=%v", i, res.Op, res.Position, res.Err)
+	retry := func() {
+		o.attempts++
+		if o.attempts >= maxAttempts {
+			o.state = opNoEff
+			return
+		}
+		s.schedule(&event{at: s.now + tickUnits, kind: evRetry, index: i})
+	}
+	if res.Op == core.OpWrite {
+		switch {
+		case res.Err == nil:
+			o.state, o.ret = opDone, s.now
+		case errors.Is(res.Err, core.ErrConflict):
+			retry()
+		default:
+			o.state = opUnknown
+		}
+		return
+	}
+	if res.Err != nil {
+		retry()
+		return
+	}
+	vals, err := st.store.Read(res.Group, [][]byte{key}, res.Position)
+	if err != nil {
+		s.fail("simulator", "storage read at %s: %v", st.id, err)
+		return
+	}
+	val := string(vals[0])
+	o.out, o.pos = val, res.Position
+	if o.kind != opWrite {
+		o.state, o.ret = opDone, s.now
+		return
+	}
+	o.writing = true
+	req, err := st.rep.ProposeWrite(core.WriteRequest{Group: o.group, ReadPosition: res.Position,
+		Mutations: []core.Mutation{{Key: key, Value: []byte(o.value)}}})
+	if err != nil {
+		o.writing = false
+		if errors.Is(err, core.ErrNotApplied) {
+			retry()
+			return
+		}
+		s.fail("client", "write refused at %s: %v", st.id, err)
+		return
+	}
+	st.reqOps[req] = i
+	s.drain(st, input{kind: "write", req: req})
+}
+
+// OpStats counts how the ops ended.
+type OpStats struct{ Done, NoEffect, Unknown, Never int }
+
+func (s *Sim) opStats() OpStats {
+	var st OpStats
+	for _, o := range s.ops {
+		switch o.state {
+		case opDone:
+			st.Done++
+		case opNoEff:
+			st.NoEffect++
+		case opUnknown:
+			st.Unknown++
+		default:
+			st.Never++
+		}
+	}
+	return st
+}
+
+func (s *Sim) history() []check.Op {
+	var h []check.Op
+	for i, o := range s.ops {
+		if o.kind == opSnap {
+			continue
+		}
+		c := check.Op{Client: i, Group: string(o.group), Write: o.kind == opWrite, Value: o.value, Call: o.call}
+		switch o.state {
+		case opDone:
+			c.Out, c.Return = o.out, o.ret
+		case opUnknown:
+			c.Unknown, c.Return = true, math.MaxInt64
+		default:
+			continue
+		}
+		if !c.Write {
+			c.Value = ""
+		}
+		h = append(h, c)
+	}
+	return h
+}
+
+func (s *Sim) snapshots() []check.Snapshot {
+	var out []check.Snapshot
+	for _, o := range s.ops {
+		if o.kind == opSnap && o.state == opDone {
+			out = append(out, check.Snapshot{Group: string(o.group), Site: string(o.site.id), Pos: int(o.pos), Value: o.out})
+		}
+	}
+	return out
+}
+
+// chosenLog is, per group, the value of key after each position of the
+// log the sites know committed (NB: the trace check has already compared
+// what the sites know, position by position).
+func (s *Sim) chosenLog() map[string][]check.Entry {
+	out := map[string][]check.Entry{}
+	for g := range s.opts.Groups {
+		gid := core.GroupID(fmt.Sprintf("g%d", g))
+		for p := core.Position(1); ; p++ {
+			var e *check.Entry
+			for _, st := range s.sites {
+				if !st.up {
+					continue
+				}
+				if v, ok := st.rep.Known(gid, p); ok {
+					x := check.Entry{Known: true}
+					for _, m := range v.Mutations {
+						if string(m.Key) == string(key) {
+							x.Writes, x.Value = true, string(m.Value)
+						}
+					}
+					e = &x
+					break
+				}
+			}
+			if e == nil {
+				break
+			}
+			out[string(gid)] = append(out[string(gid)], *e)
+		}
+	}
+	return out
+}
