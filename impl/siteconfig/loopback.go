@@ -3,16 +3,21 @@ package siteconfig
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 )
 
-// Loopback builds a config for sites on 127.0.0.1 with three free ports
-// each (peer, client, http), as `make cluster` and the multi-process tests
-// need. kinds maps each id, in order, to full, witness or readonly.
+// Loopback builds a config for sites on one loopback address with three
+// free ports each (peer, client, http), as `make cluster` and the
+// multi-process tests need. kinds maps each id, in order, to full, witness
+// or readonly.
 //
 // NB: a port is free when chosen and may be taken before the process binds
-// it; the process then fails at start with a clear "address in use".
+// it; the process then fails at start with a clear "address in use". To
+// make that unlikely when several clusters start at once (test packages run
+// in parallel), each config takes its own random address in 127.0.0.0/8,
+// where another process would have to pick the same address and port.
 func Loopback(ids []string, kinds map[string]string) (*File, error) {
 	f := &File{}
 	var held []net.Listener
@@ -21,9 +26,15 @@ func Loopback(ids []string, kinds map[string]string) (*File, error) {
 			l.Close()
 		}
 	}()
+	host := fmt.Sprintf("127.%d.%d.%d", 1+rand.IntN(254), rand.IntN(256), 1+rand.IntN(254))
+	if l, err := net.Listen("tcp", host+":0"); err != nil {
+		host = "127.0.0.1" // a kernel that binds only 127.0.0.1
+	} else {
+		l.Close()
+	}
 	free := func() (string, error) {
 		// Hold every port until all are chosen, so no two sites share one.
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", host+":0")
 		if err != nil {
 			return "", err
 		}
