@@ -100,7 +100,7 @@ func cmdCluster(args []string, stdout, stderr io.Writer) error {
 	if err := waitHealthy(ctx, f); err != nil {
 		return fmt.Errorf("%v (see %s)", err, filepath.Join(abs, "logs"))
 	}
-	fmt.Fprintf(stdout, "megastore: %d sites up on 127.0.0.1; config %s, logs in %s\n\n", len(f.Sites), config, filepath.Join(abs, "logs"))
+	fmt.Fprintf(stdout, "megastore: %d sites up on loopback; config %s, logs in %s\n\n", len(f.Sites), config, filepath.Join(abs, "logs"))
 	for _, s := range f.Sites {
 		fmt.Fprintf(stdout, "  %s  %-8s  peer %s  client %s  http://%s/metrics /healthz\n", s.ID, s.Kind, s.PeerAddr, s.ClientAddr, s.HTTPAddr)
 	}
