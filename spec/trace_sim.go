@@ -179,3 +179,16 @@ func (t *Tracer) BeginNoOpAt(name string, pos int) error {
 	t.steps++
 	return nil
 }
+
+// ReaderMustSee names the writes rd[name] must return: mustSee \cup seen,
+// fixed at ReadBegin (ReadSeesAcked, ReadSeesObserved).
+func (t *Tracer) ReaderMustSee(name string) []string {
+	rs, _ := t.Reader(name)
+	var out []string
+	for v, n := range t.c.values {
+		if (rs.MustSee|rs.Seen)&(1<<v) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}

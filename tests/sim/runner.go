@@ -50,8 +50,16 @@ func ReproCommand(o Options) string {
 	if len(o.OmitOps) > 0 || len(o.OmitFaults) > 0 {
 		cmd += fmt.Sprintf(" -omit-ops %s -omit-faults %s", joinInts(o.OmitOps), joinInts(o.OmitFaults))
 	}
-	if o.DropPercent != Defaults().DropPercent || o.DupPercent != Defaults().DupPercent {
-		cmd += fmt.Sprintf(" -drop %d -dup %d", o.DropPercent, o.DupPercent)
+	d := Defaults()
+	for _, f := range []struct {
+		name      string
+		got, want int
+	}{{"groups", o.Groups, d.Groups}, {"writes", o.Writes, d.Writes}, {"reads", o.Reads, d.Reads},
+		{"snapshots", o.Snapshots, d.Snapshots}, {"partitions", o.Partitions, d.Partitions},
+		{"crashes", o.Crashes, d.Crashes}, {"drop", o.DropPercent, d.DropPercent}, {"dup", o.DupPercent, d.DupPercent}} {
+		if f.got != f.want {
+			cmd += fmt.Sprintf(" -%s %d", f.name, f.got)
+		}
 	}
 	return cmd
 }

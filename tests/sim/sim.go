@@ -412,6 +412,7 @@ type Report struct {
 	Events  int
 	Trace   check.Result
 	Lin     check.LinResult
+	Snap    string // the snapshot check's failure, if any
 	Ops     OpStats
 	Log     []string
 	Steps   []check.Step
@@ -443,8 +444,9 @@ func Run(opts Options) Report {
 	if rep.Failure == "" && rep.Lin.Failure != "" {
 		rep.Failure, rep.Check = rep.Lin.Failure, "porcupine"
 	}
-	if bad := check.Snapshots(s.snapshots(), s.chosenLog()); rep.Failure == "" && bad != "" {
-		rep.Failure, rep.Check = bad, "snapshot"
+	rep.Snap = check.Snapshots(s.snapshots(), s.chosenLog())
+	if rep.Failure == "" && rep.Snap != "" {
+		rep.Failure, rep.Check = rep.Snap, "snapshot"
 	}
 	rep.Hash = hex.EncodeToString(s.log.Sum(nil))
 	rep.Log = s.logKept
@@ -566,7 +568,9 @@ func (s *Sim) mapTrace(st *site, in input, rd core.Ready) {
 				s.emit(check.Step{Action: check.ExtBeginWithoutProposal, Group: g, Pos: int(ev.Position), Origin: origin})
 				continue
 			}
-			if pv.Ballot != 0 || slices.ContainsFunc(rd.Trace[k+1:], func(e core.TraceEvent) bool { return e.Action == core.ActPrepare && e.Group == ev.Group && e.Position == ev.Position }) {
+			if pv.Ballot != 0 || slices.ContainsFunc(rd.Trace[k+1:], func(e core.TraceEvent) bool {
+				return e.Action == core.ActPrepare && e.Group == ev.Group && e.Position == ev.Position
+			}) {
 				continue // the Prepare below begins the first attempt
 			}
 			s.noop[pv.Own] = pv.NoOp

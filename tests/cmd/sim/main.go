@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,9 +26,23 @@ func main() {
 	out := flag.String("out", filepath.Join(os.TempDir(), "megastore-sim"), "directory for failure artifacts")
 	shrink := flag.Bool("shrink", true, "shrink a failing seed's schedule")
 	workers := flag.Int("j", runtime.GOMAXPROCS(0), "parallel seeds")
+	d := sim.Defaults()
+	groups := flag.Int("groups", d.Groups, "entity groups")
+	writes := flag.Int("writes", d.Writes, "transactions per group")
+	reads := flag.Int("reads", d.Reads, "current reads per group")
+	snaps := flag.Int("snapshots", d.Snapshots, "snapshot reads per group")
+	parts := flag.Int("partitions", d.Partitions, "partition episodes")
+	crashes := flag.Int("crashes", d.Crashes, "crash-restart episodes")
+	drop := flag.Int("drop", d.DropPercent, "message loss, percent")
+	dup := flag.Int("dup", d.DupPercent, "message duplication, percent")
+	omitOps := flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
+	omitFaults := flag.String("omit-faults", "", "schedule faults to leave out")
 	flag.Parse()
 
-	opts := sim.Defaults()
+	opts := d
+	opts.Groups, opts.Writes, opts.Reads, opts.Snapshots = *groups, *writes, *reads, *snaps
+	opts.Partitions, opts.Crashes, opts.DropPercent, opts.DupPercent = *parts, *crashes, *drop, *dup
+	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFaults)
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
 		if !ok {
@@ -83,6 +98,12 @@ func main() {
 	}
 	sort.Slice(failed, func(i, j int) bool { return failed[i].Seed < failed[j].Seed })
 	fmt.Printf("%d failing seeds; first: %d\n", len(failed), failed[0].Seed)
+	for _, f := range failed {
+		fmt.Printf("  seed %d: %s: %.200s\n", f.Seed, f.Check, f.Failure)
+		if f.Lin.Failure != "" && f.Check != "porcupine" {
+			fmt.Printf("    porcupine also: %s\n", f.Lin.Failure)
+		}
+	}
 	f := failed[0]
 	o := opts
 	o.Seed = f.Seed
@@ -113,4 +134,14 @@ func main() {
 		fmt.Printf("event log: %s\nporcupine visualization: %s\n", logPath, vis)
 	}
 	os.Exit(1)
+}
+
+func ints(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
