@@ -49,3 +49,22 @@ proto:
 cluster:
 	$(GO) build -o run/megastore ./impl/cmd/megastore
 	./run/megastore cluster --dir run $(if $(filter 1,$(WITNESS)),--witness) $(if $(filter 1,$(READONLY)),--readonly)
+
+## sim: the deterministic simulator over SEEDS seeds (from SEED); prints seeds per
+## second, and for a failing seed a one-line repro, the shrunk trace and a
+## porcupine visualization. BUG=<core.Bugs field> turns one bug switch on.
+SEEDS ?= 1000
+SEED ?= 0
+.PHONY: sim fuzz
+sim:
+	$(GO) run ./tests/cmd/sim -seeds $(SEEDS) -seed $(SEED) $(if $(BUG),-bug $(BUG))
+
+## fuzz: every fuzz target of the repository for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "=== $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done

@@ -136,7 +136,7 @@ func (v *validator) fail(check, format string, args ...any) bool {
 	v.res.Failure = fmt.Sprintf("group %s: ", v.group) + fmt.Sprintf(format, args...)
 	v.res.Check = check
 	v.res.Group = v.group
-	from := max(0, len(v.done)-25)
+	from := max(0, len(v.done)-60)
 	for _, s := range v.done[from:] {
 		v.res.Context = append(v.res.Context, s.String())
 	}

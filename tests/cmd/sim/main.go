@@ -115,18 +115,19 @@ func main() {
 	o.KeepLog = true
 	rep := sim.Run(o)
 	fmt.Printf("shrunk run (%d ops omitted, %d faults omitted): %s: %s\n", len(o.OmitOps), len(o.OmitFaults), rep.Check, rep.Failure)
-	fmt.Println("spec-level trace of the shrunk run (last 40 steps):")
-	steps := rep.Steps
-	for _, s := range steps[max(0, len(steps)-40):] {
-		fmt.Println("  ", s)
-	}
 	if len(rep.Trace.Context) > 0 {
-		fmt.Println("steps of the failing group up to the failure:")
+		fmt.Println("shrunk spec-level trace of the failing group, up to the failing step:")
 		for _, c := range rep.Trace.Context {
 			fmt.Println("  ", c)
 		}
 	}
 	_ = os.MkdirAll(*out, 0o755)
+	if len(rep.Trace.Context) == 0 {
+		fmt.Println("shrunk run, last spec-level steps:")
+		for _, s := range rep.Steps[max(0, len(rep.Steps)-40):] {
+			fmt.Println("  ", s)
+		}
+	}
 	logPath := filepath.Join(*out, fmt.Sprintf("seed-%d.log", f.Seed))
 	_ = os.WriteFile(logPath, []byte(strings.Join(rep.Log, "\n")+"\n"), 0o644)
 	vis := filepath.Join(*out, fmt.Sprintf("seed-%d-porcupine.html", f.Seed))
