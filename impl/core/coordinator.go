@@ -86,14 +86,11 @@ func (r *Replica) handleLeaseService(m Message) {
 		// A restarted lease service forgot its grants and blocks: it grants
 		// nothing until any grant it may have made before has run out.
 		inGrace := r.incarnation > 1 && r.now < r.cfg.LeaseDurationTicks+r.cfg.ClockSkewTicks
-		if r.kinds[c] != Full || inGrace || (lg.blocked && lg.expiry > r.now) {
+		if r.kinds[c] != Full || inGrace || r.now < lg.blockedUntil {
 			reply.Reject = true
 			r.send(reply)
 			return
 		}
-		// Once the blocked grant ran out the coordinator has lost it; a
-		// fresh grant can only start a new epoch there.
-		lg.blocked = false
 		lg.expiry = r.now + r.cfg.LeaseDurationTicks
 		reply.Ticks = r.cfg.LeaseDurationTicks
 		r.send(reply)
@@ -103,14 +100,21 @@ func (r *Replica) handleLeaseService(m Message) {
 			lg = &leaseGrant{}
 			r.leaseService[m.Coordinator] = lg
 		}
-		lg.blocked = true
 		var remaining uint64
 		if lg.expiry > r.now {
 			remaining = lg.expiry - r.now
 		}
-		// NB: with no live grant the coordinator has already lost this lease;
-		// a fresh grant can only start a new epoch there, with every group
-		// invalid, so nothing more needs blocking.
+		// NB: the block must outlast the coordinator's grants at EVERY
+		// service the writer blocked, not just this one's: if this service
+		// granted again as soon as its own grant ran out, the coordinator
+		// could renew here while its grants elsewhere were still live, keep
+		// a majority throughout, and never lose its lease while the writer
+		// believes it waited it out (found by the simulator, seed 17 of the
+		// contention profile). No grant lasts longer than LeaseDurationTicks,
+		// so refusing for that plus the skew bound covers all of them.
+		if until := r.now + r.cfg.LeaseDurationTicks + r.cfg.ClockSkewTicks; until > lg.blockedUntil {
+			lg.blockedUntil = until
+		}
 		r.send(Message{Type: MsgLeaseBlockResp, To: m.From, Coordinator: m.Coordinator,
 			Proposal: m.Proposal, Ticks: remaining})
 	}

@@ -53,8 +53,8 @@ func (g *group) slot(p Position) *slot {
 
 // leaseGrant is the lease service's record of its grant to one coordinator.
 type leaseGrant struct {
-	expiry  uint64 // in this site's ticks
-	blocked bool
+	expiry       uint64 // in this site's ticks
+	blockedUntil uint64 // a writer waits this coordinator out: grant nothing before
 }
 
 // Replica is one site's protocol state for every entity group hosted there.
