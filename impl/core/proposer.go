@@ -160,11 +160,13 @@ func (r *Replica) startNoOp(g *group, pos Position) *proposal {
 		return p
 	}
 	r.nextSeq++
+	// A no-op nominates nobody: the position after it has no leader and
+	// every writer prepares (the spec's Nominee(NoOp) = None). Nominating
+	// the closer would hand ballot 0 to a site that wrote nothing.
 	v := Value{
-		ID:         ValueID{Site: r.cfg.Self, Incarnation: r.incarnation, Seq: r.nextSeq},
-		Timestamp:  r.now,
-		NextLeader: r.cfg.Self,
-		NoOp:       true,
+		ID:        ValueID{Site: r.cfg.Self, Incarnation: r.incarnation, Seq: r.nextSeq},
+		Timestamp: r.now,
+		NoOp:      true,
 	}
 	p := r.newProposal(propNoOp, g, pos, v)
 	r.startPrepare(p)
