@@ -192,3 +192,16 @@ func (t *Tracer) ReaderMustSee(name string) []string {
 	}
 	return out
 }
+
+// HasVote reports whether <<ballot, value>> is in votes[group][site][pos].
+func (t *Tracer) HasVote(group, site string, pos, ballot int, value string) bool {
+	g, a := t.c.groupIndex[group], t.c.siteIndex[site]
+	v, ok := t.c.valueIndex[value]
+	if !ok || !t.c.isBallot(ballot) || pos < 1 || pos > t.c.MaxPos {
+		return false
+	}
+	return t.c.hasVote(t.s.Votes[t.c.slot(g, a, pos)], ballot, v)
+}
+
+// MaxPos is the config's MaxPos.
+func (t *Tracer) MaxPos() int { return t.c.MaxPos }

@@ -78,13 +78,18 @@ type Result struct {
 	Validated  int            // of which the mirror took or checked
 	Deviations map[string]int // class -> count
 	Context    []string       // the steps leading to the failure
+	// Mirrors are the final mirrored state of each group whose validation
+	// ran to the end, and Ballots the spec ballot of each proposer, for
+	// tests that compare the implementation's state with the mirror's.
+	Mirrors map[string]*spec.Tracer
+	Ballots map[string]int
 }
 
 const maxWrites, maxVotePairs, maxPositions, maxBallot = 15, 64, 8, 100
 
 // Trace validates run group by group.
 func Trace(run Run) Result {
-	res := Result{Deviations: map[string]int{}}
+	res := Result{Deviations: map[string]int{}, Mirrors: map[string]*spec.Tracer{}, Ballots: map[string]int{}}
 	groups := map[string]bool{}
 	for _, s := range run.Steps {
 		if s.Group != "" {
@@ -308,6 +313,12 @@ func (v *validator) validate(all []Step) bool {
 		if stop != "" {
 			v.res.Deviations[stop] += len(steps) - k - 1
 			return true
+		}
+	}
+	if n == len(all) {
+		v.res.Mirrors[v.group] = v.t
+		for p, b := range v.ballot {
+			v.res.Ballots[p] = b
 		}
 	}
 	return true

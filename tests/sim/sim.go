@@ -38,9 +38,15 @@ type Options struct {
 
 	Bugs core.Bugs
 
+	// Faults, when non-nil, replace the generated partitions and crashes
+	// (rapid draws them).
+	Faults []Fault
 	// OmitOps and OmitFaults drop items of the generated schedule; the
 	// shrinker sets them.
 	OmitOps, OmitFaults []int
+	// Manual: no ops, no ticks, no network timing: a test delivers,
+	// drops, duplicates and ticks by hand (see rapid_test.go).
+	Manual bool
 	// KeepLog keeps the event log lines (for -v and failure reports).
 	KeepLog bool
 }
@@ -143,6 +149,8 @@ type Sim struct {
 	byID   map[core.SiteID]*site
 	cut    map[[2]int]int // directed link -> number of partitions cutting it
 	events int
+	// pending holds the messages in flight in Manual mode.
+	pending []*event
 
 	log     hash.Hash
 	logKept []string
@@ -245,7 +253,9 @@ func (s *Sim) start(st *site) {
 	}
 	st.period = tickUnits * (1_000_000 + drift) / 1_000_000
 	st.gen++
-	s.schedule(&event{at: s.now + 1 + s.rng.Int64N(st.period), kind: evTick, site: st.idx, gen: st.gen})
+	if !s.opts.Manual {
+		s.schedule(&event{at: s.now + 1 + s.rng.Int64N(st.period), kind: evTick, site: st.idx, gen: st.gen})
+	}
 	s.logf("start %s inc=%d period=%d", st.id, st.inc, st.period)
 	s.drain(st, input{kind: "restart"})
 }
@@ -289,6 +299,10 @@ func (s *Sim) send(from *site, m core.Message) {
 	to := s.byID[m.To]
 	if to == nil {
 		s.fail("simulator", "message to unknown site %v", m)
+		return
+	}
+	if s.opts.Manual {
+		s.pending = append(s.pending, &event{kind: evDeliver, site: to.idx, msg: m, fromInc: from.inc})
 		return
 	}
 	if to == from {
@@ -399,6 +413,9 @@ func (s *Sim) tick(e *event) {
 	}
 	st.rep.Tick()
 	s.drain(st, input{kind: "tick"})
+	if s.opts.Manual {
+		return
+	}
 	s.schedule(&event{at: s.now + st.period, kind: evTick, site: st.idx, gen: st.gen})
 }
 
@@ -425,18 +442,7 @@ func Run(opts Options) Report {
 	s.run()
 	rep := Report{Seed: s.opts.Seed, Opts: s.opts, Failure: s.failure, Check: s.check,
 		Events: s.events, Ops: s.opStats(), Steps: s.steps}
-	sites := check.Run{InitLeader: string(s.opts.Sites[0].ID), Proposers: s.props, Readers: s.readers, Steps: s.steps}
-	for _, st := range s.sites {
-		switch st.kind {
-		case core.Full:
-			sites.Full = append(sites.Full, string(st.id))
-		case core.Witness:
-			sites.Witness = append(sites.Witness, string(st.id))
-		case core.ReadOnly:
-			sites.ReadOnly = append(sites.ReadOnly, string(st.id))
-		}
-	}
-	rep.Trace = check.Trace(sites)
+	rep.Trace = check.Trace(s.checkRun())
 	if rep.Failure == "" && rep.Trace.Failure != "" {
 		rep.Failure, rep.Check = rep.Trace.Failure, rep.Trace.Check
 	}
@@ -451,6 +457,22 @@ func Run(opts Options) Report {
 	rep.Hash = hex.EncodeToString(s.log.Sum(nil))
 	rep.Log = s.logKept
 	return rep
+}
+
+// checkRun is what trace validation needs about the run so far.
+func (s *Sim) checkRun() check.Run {
+	run := check.Run{InitLeader: string(s.opts.Sites[0].ID), Proposers: s.props, Readers: s.readers, Steps: s.steps}
+	for _, st := range s.sites {
+		switch st.kind {
+		case core.Full:
+			run.Full = append(run.Full, string(st.id))
+		case core.Witness:
+			run.Witness = append(run.Witness, string(st.id))
+		case core.ReadOnly:
+			run.ReadOnly = append(run.ReadOnly, string(st.id))
+		}
+	}
+	return run
 }
 
 func (s *Sim) close() {

@@ -62,6 +62,22 @@ type fault struct {
 	isCrash bool
 }
 
+// Fault is one schedule item: a crash-restart of Site, or a partition
+// cutting Links (directed pairs of site indices), from AtTick for ForTicks.
+type Fault struct {
+	AtTick, ForTicks int
+	Crash            bool
+	Site             int
+	Links            [][2]int
+}
+
+func (f Fault) String() string {
+	if f.Crash {
+		return fmt.Sprintf("crash site %d at tick %d for %d ticks", f.Site, f.AtTick, f.ForTicks)
+	}
+	return fmt.Sprintf("cut %v at tick %d for %d ticks", f.Links, f.AtTick, f.ForTicks)
+}
+
 // generate draws the whole schedule from its own stream, so that omitting
 // items (shrinking) leaves the others as they were.
 func (s *Sim) generate() {
@@ -82,12 +98,19 @@ func (s *Sim) generate() {
 	}
 	for i, p := range ops {
 		p.value = fmt.Sprintf("%s.v%d", p.group, i)
-		if !slices.Contains(o.OmitOps, i) {
+		if !slices.Contains(o.OmitOps, i) && !o.Manual {
 			s.schedule(&event{at: p.at, kind: evOp, index: i})
 		}
 	}
 	s.ops = ops
 	n := len(s.sites)
+	if o.Faults != nil {
+		for _, f := range o.Faults {
+			s.faults = append(s.faults, fault{at: int64(f.AtTick) * tickUnits, dur: int64(max(f.ForTicks, 1)) * tickUnits,
+				crash: f.Site % n, links: f.Links, isCrash: f.Crash})
+		}
+		o.Partitions, o.Crashes = 0, 0
+	}
 	for range o.Partitions {
 		f := fault{at: tickUnits + r.Int64N(window), dur: int64(5+r.IntN(50)) * tickUnits}
 		switch r.IntN(3) {

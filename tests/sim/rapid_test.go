@@ -1,0 +1,333 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/tests/check"
+)
+
+// machine drives the real replicas one message at a time: rapid chooses
+// which message to deliver, drop or duplicate, which site ticks, writes,
+// reads, crashes or restarts. After every action the implementation's
+// trace so far must validate against the mirror, and the mirrored state
+// must agree with the replicas' state on every observable.
+type machine struct {
+	s      *Sim
+	writes int
+}
+
+func newMachine(t *rapid.T) *machine {
+	o := Defaults()
+	o.Manual, o.Groups = true, 1
+	o.Seed = rapid.Uint64().Draw(t, "seed")
+	s := newSim(o)
+	for _, st := range s.sites {
+		if st.kind == core.Full {
+			s.emit(check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: "initial: no lease yet"})
+		}
+	}
+	for _, st := range s.sites {
+		s.start(st)
+	}
+	t.Cleanup(s.close)
+	return &machine{s: s}
+}
+
+func (m *machine) pick(t *rapid.T, label string) (int, bool) {
+	if len(m.s.pending) == 0 {
+		return 0, false
+	}
+	return rapid.IntRange(0, len(m.s.pending)-1).Draw(t, label), true
+}
+
+func (m *machine) actions() map[string]func(*rapid.T) {
+	s := m.s
+	site := func(t *rapid.T) *site { return s.sites[rapid.IntRange(0, len(s.sites)-1).Draw(t, "site")] }
+	return map[string]func(*rapid.T){
+		"deliver": func(t *rapid.T) {
+			if i, ok := m.pick(t, "msg"); ok {
+				e := s.pending[i]
+				s.pending = slices.Delete(s.pending, i, i+1)
+				s.deliver(e)
+			}
+		},
+		"drop": func(t *rapid.T) {
+			if i, ok := m.pick(t, "msg"); ok {
+				s.pending = slices.Delete(s.pending, i, i+1)
+			}
+		},
+		"duplicate": func(t *rapid.T) {
+			if i, ok := m.pick(t, "msg"); ok {
+				e := *s.pending[i]
+				s.pending = append(s.pending, &e)
+			}
+		},
+		// NB: leases need many ticks and messages; "settle" keeps runs short.
+		"settle": func(t *rapid.T) {
+			for k := 0; k < 300 && len(s.pending) > 0; k++ {
+				e := s.pending[0]
+				s.pending = s.pending[1:]
+				s.deliver(e)
+			}
+		},
+		"tick": func(t *rapid.T) {
+			n := rapid.IntRange(1, 12).Draw(t, "ticks")
+			for range n {
+				for _, st := range s.sites {
+					if st.up {
+						s.tick(&event{kind: evTick, site: st.idx, gen: st.gen})
+					}
+				}
+			}
+		},
+		"write": func(t *rapid.T) {
+			st := site(t)
+			if !st.up || st.kind != core.Full || m.writes >= 5 {
+				return
+			}
+			m.writes++
+			g := core.GroupID("g0")
+			req, err := st.rep.ProposeWrite(core.WriteRequest{Group: g, ReadPosition: st.rep.Status().Groups[g].Applied,
+				Mutations: []core.Mutation{{Key: key, Value: []byte(fmt.Sprint("w", m.writes))}}})
+			if err != nil {
+				t.Fatalf("write at %s: %v", st.id, err)
+			}
+			s.drain(st, input{kind: "write", req: req})
+		},
+		"read": func(t *rapid.T) {
+			st := site(t)
+			mode := rapid.SampledFrom([]core.ReadMode{core.Current, core.Snapshot}).Draw(t, "mode")
+			if !st.up || st.kind == core.Witness || (st.kind == core.ReadOnly && mode == core.Current) {
+				return
+			}
+			req, err := st.rep.Read(core.ReadRequest{Group: "g0", Keys: [][]byte{key}, Mode: mode})
+			if err != nil {
+				t.Fatalf("read at %s: %v", st.id, err)
+			}
+			s.drain(st, input{kind: "read", req: req})
+		},
+		"crash": func(t *rapid.T) {
+			if st := site(t); st.up {
+				s.crash(st)
+			}
+		},
+		"restart": func(t *rapid.T) {
+			if st := site(t); !st.up {
+				s.start(st)
+			}
+		},
+		"": m.check,
+	}
+}
+
+// check: the trace validates, and the mirror agrees with the replicas.
+func (m *machine) check(t *rapid.T) {
+	s := m.s
+	if s.failure != "" {
+		t.Fatalf("%s: %s", s.check, s.failure)
+	}
+	res := check.Trace(s.checkRun())
+	if res.Failure != "" {
+		t.Fatalf("%s: %s\n%s", res.Check, res.Failure, strings.Join(res.Context, "\n"))
+	}
+	g := "g0"
+	mir := res.Mirrors[g]
+	if mir == nil {
+		return // nothing of g0 yet, or beyond the encoding bounds
+	}
+	exact := func(classes ...string) bool {
+		for _, c := range classes {
+			if res.Deviations[c] > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	specBallot := func(b core.Ballot, pos core.Position) int {
+		if b == 0 {
+			return 0
+		}
+		for _, p := range s.props {
+			if p.Group == g && p.Ballot == uint64(b) && p.Pos == int(pos) {
+				return res.Ballots[p.Name]
+			}
+		}
+		t.Fatalf("ballot %#x at %d belongs to no attempt", b, pos)
+		return -1
+	}
+	for _, st := range s.sites {
+		if !st.up {
+			continue
+		}
+		sid := string(st.id)
+		for pos := core.Position(1); pos <= core.Position(mir.MaxPos()); pos++ {
+			rec, ok := st.rep.Vote(core.GroupID(g), pos)
+			if !ok {
+				continue
+			}
+			// Promised ballot: the mirror's is the implementation's, or lower
+			// when a late promise was checked but not taken.
+			implBal, mirBal := specBallot(rec.MaxBal, pos), mir.MaxBal(g, sid, int(pos))
+			if mirBal > implBal || (mirBal != implBal && exact(check.DevLatePromise, check.DevLateAccept)) {
+				t.Fatalf("%s %s/%d: promised %d (impl %#x), mirror %d", sid, g, pos, implBal, rec.MaxBal, mirBal)
+			}
+			if rec.Voted && exact(check.DevLateAccept) && !mir.HasVote(g, sid, int(pos), specBallot(rec.VoteBal, pos), s.valueName(rec.Vote.ID)) {
+				t.Fatalf("%s %s/%d: voted %s at %d, not in the mirror's votes", sid, g, pos, rec.Vote.ID, specBallot(rec.VoteBal, pos))
+			}
+		}
+		if st.kind != core.Witness {
+			var implLog []string
+			for p := core.Position(1); p <= st.rep.Status().Groups[core.GroupID(g)].Applied; p++ {
+				v, _ := st.rep.Known(core.GroupID(g), p)
+				implLog = append(implLog, s.valueName(v.ID))
+			}
+			if mirLog := mir.Applied(g, sid); !slices.Equal(implLog, mirLog) && len(implLog) >= len(mirLog) {
+				t.Fatalf("%s applied %v, mirror %v", sid, implLog, mirLog)
+			} else if len(implLog) > len(mirLog) || !slices.Equal(mirLog[:len(implLog)], implLog) {
+				t.Fatalf("%s applied %v, not a prefix of the mirror's %v", sid, implLog, mirLog)
+			}
+		}
+		if st.kind == core.Full {
+			stat := st.rep.Status()
+			valid, invPos, epoch, lease := mir.Coordinator(g, sid)
+			if lease != stat.LeaseHeld || epoch != st.epochBase+int(stat.Epoch) {
+				t.Fatalf("%s: lease %v epoch %d, mirror lease %v epoch %d", sid, stat.LeaseHeld, st.epochBase+int(stat.Epoch), lease, epoch)
+			}
+			gs := stat.Groups[core.GroupID(g)]
+			if gs.Valid && !valid {
+				t.Fatalf("%s: coordinator holds %s valid, the mirror does not", sid, g)
+			}
+			if int(gs.InvPos) < invPos {
+				t.Fatalf("%s: invalidated position %d below the mirror's %d", sid, gs.InvPos, invPos)
+			}
+			// NB: compare Valid (coordValid and the lease): on LoseLease the
+			// implementation clears its groups, the spec keeps coordValid.
+			implValid, mirValid := gs.Valid && stat.LeaseHeld, valid && lease
+			if exact(check.DevRedundantInvalidate, check.DevValidateIgnored, check.DevReadTarget) && (implValid != mirValid || int(gs.InvPos) != invPos) {
+				t.Fatalf("%s: valid %v invPos %d, mirror %v %d", sid, implValid, gs.InvPos, mirValid, invPos)
+			}
+		}
+	}
+}
+
+// TestRapidReplicasAgainstMirror: acceptor, proposer and coordinator of
+// the real core under rapid-chosen message schedules, step by step
+// against the spec mirror.
+func TestRapidReplicasAgainstMirror(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := newMachine(t)
+		t.Repeat(m.actions())
+	})
+}
+
+var rapidSeed = "2"
+
+// recorder is a rapid.TB that records a failure instead of failing the
+// test, so a test can show what rapid found and how far it shrank it.
+type recorder struct {
+	mu     sync.Mutex
+	failed bool
+	logs   []string
+}
+
+func (r *recorder) Helper()      {}
+func (r *recorder) Name() string { return "recorder" }
+func (r *recorder) Logf(f string, a ...any) {
+	r.mu.Lock()
+	r.logs = append(r.logs, fmt.Sprintf(f, a...))
+	r.mu.Unlock()
+}
+func (r *recorder) Log(a ...any)              { r.Logf("%s", fmt.Sprint(a...)) }
+func (r *recorder) Skipf(string, ...any)      { runtime.Goexit() }
+func (r *recorder) Skip(...any)               { runtime.Goexit() }
+func (r *recorder) SkipNow()                  { runtime.Goexit() }
+func (r *recorder) Errorf(f string, a ...any) { r.Logf(f, a...); r.Fail() }
+func (r *recorder) Error(a ...any)            { r.Log(a...); r.Fail() }
+func (r *recorder) Fatalf(f string, a ...any) { r.Errorf(f, a...); runtime.Goexit() }
+func (r *recorder) Fatal(a ...any)            { r.Error(a...); runtime.Goexit() }
+func (r *recorder) FailNow()                  { r.Fail(); runtime.Goexit() }
+func (r *recorder) Fail() {
+	r.mu.Lock()
+	r.failed = true
+	r.mu.Unlock()
+}
+func (r *recorder) Failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
+// faultsGen draws a fault schedule: up to four crashes or partitions.
+func faultsGen(n int) *rapid.Generator[[]Fault] {
+	one := rapid.Custom(func(t *rapid.T) Fault {
+		f := Fault{AtTick: rapid.IntRange(1, workloadTicks).Draw(t, "at"), ForTicks: rapid.IntRange(1, 40).Draw(t, "for"),
+			Crash: rapid.Bool().Draw(t, "crash"), Site: rapid.IntRange(0, n-1).Draw(t, "site")}
+		if !f.Crash {
+			for y := range n {
+				if y != f.Site {
+					f.Links = append(f.Links, [2]int{f.Site, y}, [2]int{y, f.Site})
+				}
+			}
+		}
+		return f
+	})
+	return rapid.SliceOfN(one, 0, 4)
+}
+
+// TestRapidShrinksFaultSchedule: with LocalReadAfterLeaseLoss on, rapid
+// finds a fault schedule under which a check fails and shrinks it to a
+// minimal one: a single fault (here a partition isolating a full site long
+// enough for its coordinator to lose its lease while a read lands there).
+func TestRapidShrinksFaultSchedule(t *testing.T) {
+	var last []Fault
+	var lastSeed uint64
+	rec := &recorder{}
+	// NB: the failure is expected; keep rapid from writing a fail file.
+	// A fixed rapid seed makes the search and its shrinking the same on
+	// every run.
+	for name, v := range map[string]string{"rapid.nofailfile": "true", "rapid.seed": rapidSeed} {
+		if f := flag.Lookup(name); f != nil {
+			old := f.Value.String()
+			_ = f.Value.Set(v)
+			defer func() { _ = f.Value.Set(old) }()
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rapid.Check(rec, func(rt *rapid.T) {
+			o := Defaults()
+			o.Bugs.LocalReadAfterLeaseLoss = true
+			base := rapid.Uint64Range(0, 1000).Draw(rt, "seed")
+			o.Faults = faultsGen(len(o.Sites)).Draw(rt, "faults")
+			o.DropPercent, o.DupPercent, o.Reads = 0, 0, 6
+			// NB: each schedule runs under two seeds, so that a schedule
+			// that can lose a counted vote usually does under one of them.
+			for seed := base; seed < base+2; seed++ {
+				o.Seed = seed
+				if r := Run(o); r.Failure != "" {
+					last, lastSeed = o.Faults, o.Seed
+					rt.Fatalf("seed %d: %s: %s", seed, r.Check, r.Failure)
+				}
+			}
+		})
+	}()
+	<-done
+	if !rec.Failed() {
+		t.Fatal("rapid found no failing fault schedule with LocalReadAfterLeaseLoss on")
+	}
+	t.Logf("rapid's minimal failing schedule: seed %d, faults %v", lastSeed, last)
+	if len(last) != 1 {
+		t.Fatalf("the shrunk schedule should be a single fault, is %v", last)
+	}
+
+}
