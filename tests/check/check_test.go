@@ -1,0 +1,72 @@
+package check
+
+import (
+	"strings"
+	"testing"
+)
+
+// The checks must be able to fail: each is shown a small bad input next to
+// a good one.
+
+func TestLinearizableRejectsStaleRead(t *testing.T) {
+	good := []Op{
+		{Group: "g", Write: true, Value: "a", Out: "", Call: 0, Return: 10},
+		{Group: "g", Out: "a", Call: 11, Return: 12},
+		{Group: "g", Write: true, Value: "b", Unknown: true, Call: 13, Return: 1 << 62},
+		{Group: "g", Out: "b", Call: 20, Return: 21},
+	}
+	if r := Linearizable(good); r.Failure != "" {
+		t.Fatalf("good history rejected: %s", r.Failure)
+	}
+	stale := append(good[:2:2], Op{Group: "g", Out: "", Call: 13, Return: 14})
+	if r := Linearizable(stale); r.Failure == "" {
+		t.Fatal("a read of the initial value after an acknowledged write passed")
+	}
+	lostUpdate := []Op{
+		{Group: "g", Write: true, Value: "a", Out: "", Call: 0, Return: 10},
+		{Group: "g", Write: true, Value: "b", Out: "", Call: 11, Return: 20},
+	}
+	if r := Linearizable(lostUpdate); r.Failure == "" {
+		t.Fatal("a transaction that read a value already replaced passed")
+	}
+}
+
+func TestSnapshotsRejectsUncommittedState(t *testing.T) {
+	log := map[string][]Entry{"g": {{Known: true, Writes: true, Value: "a"}, {Known: true}, {Known: true, Writes: true, Value: "b"}}}
+	if bad := Snapshots([]Snapshot{{Group: "g", Pos: 2, Value: "a"}, {Group: "g", Pos: 0, Value: ""}}, log); bad != "" {
+		t.Fatal(bad)
+	}
+	if bad := Snapshots([]Snapshot{{Group: "g", Pos: 2, Value: "b"}}, log); bad == "" {
+		t.Fatal("a snapshot at 2 returning the value written at 3 passed")
+	}
+}
+
+func fastPathRun(commitEarly bool) Run {
+	p := Proposer{Name: "A.1.p1.r0", Site: "A", Group: "g", Value: "A/1/1", Pos: 1}
+	steps := []Step{
+		{Action: "LoseLease", Site: "A"}, {Action: "LoseLease", Site: "B"}, {Action: "LoseLease", Site: "C"},
+		{Action: "BeginWrite", Group: "g", Prop: p.Name, Pos: 1},
+		{Action: "AcceptLeader", Group: "g", Prop: p.Name, Site: "A", Pos: 1},
+		{Action: ExtProposeFast, Group: "g", Prop: p.Name, Pos: 1},
+	}
+	if commitEarly {
+		steps = append(steps, Step{Action: "Commit", Group: "g", Prop: p.Name, Pos: 1, Value: p.Value})
+	}
+	steps = append(steps,
+		Step{Action: "Accept", Group: "g", Prop: p.Name, Site: "B", Pos: 1, Value: p.Value},
+		Step{Action: "Accept", Group: "g", Prop: p.Name, Site: "C", Pos: 1, Value: p.Value},
+		Step{Action: "Commit", Group: "g", Prop: p.Name, Pos: 1, Value: p.Value},
+		Step{Action: "Learn", Group: "g", Site: "B", Pos: 1, Value: p.Value},
+	)
+	return Run{Full: []string{"A", "B", "C"}, InitLeader: "A", Proposers: []Proposer{p}, Steps: steps}
+}
+
+func TestTraceRejectsCommitBeforeQuorum(t *testing.T) {
+	if r := Trace(fastPathRun(false)); r.Failure != "" {
+		t.Fatalf("good trace rejected: %s", r.Failure)
+	}
+	r := Trace(fastPathRun(true))
+	if r.Failure == "" || r.Check != "trace validation" || !strings.Contains(r.Failure, "Commit") {
+		t.Fatalf("a commit before a quorum accepted passed: %+v", r)
+	}
+}
