@@ -1,6 +1,3 @@
-// Command sim runs the deterministic simulator over a range of seeds and
-// reports seeds per second; for a failing seed it prints a one-line
-// reproduction, the shrunk trace and a porcupine visualization file.
 package main
 
 import (
