@@ -139,83 +139,8 @@ func (m *machine) check(t *rapid.T) {
 	if res.Failure != "" {
 		t.Fatalf("%s: %s\n%s", res.Check, res.Failure, strings.Join(res.Context, "\n"))
 	}
-	g := "g0"
-	mir := res.Mirrors[g]
-	if mir == nil {
-		return // nothing of g0 yet, or beyond the encoding bounds
-	}
-	exact := func(classes ...string) bool {
-		for _, c := range classes {
-			if res.Deviations[c] > 0 {
-				return false
-			}
-		}
-		return true
-	}
-	specBallot := func(b core.Ballot, pos core.Position) int {
-		if b == 0 {
-			return 0
-		}
-		for _, p := range s.props {
-			if p.Group == g && p.Ballot == uint64(b) && p.Pos == int(pos) {
-				return res.Ballots[p.Name]
-			}
-		}
-		t.Fatalf("ballot %#x at %d belongs to no attempt", b, pos)
-		return -1
-	}
-	for _, st := range s.sites {
-		if !st.up {
-			continue
-		}
-		sid := string(st.id)
-		for pos := core.Position(1); pos <= core.Position(mir.MaxPos()); pos++ {
-			rec, ok := st.rep.Vote(core.GroupID(g), pos)
-			if !ok {
-				continue
-			}
-			// Promised ballot: the mirror's is the implementation's, or lower
-			// when a late promise was checked but not taken.
-			implBal, mirBal := specBallot(rec.MaxBal, pos), mir.MaxBal(g, sid, int(pos))
-			if mirBal > implBal || (mirBal != implBal && exact(check.DevLatePromise, check.DevLateAccept)) {
-				t.Fatalf("%s %s/%d: promised %d (impl %#x), mirror %d", sid, g, pos, implBal, rec.MaxBal, mirBal)
-			}
-			if rec.Voted && exact(check.DevLateAccept) && !mir.HasVote(g, sid, int(pos), specBallot(rec.VoteBal, pos), s.valueName(rec.Vote.ID)) {
-				t.Fatalf("%s %s/%d: voted %s at %d, not in the mirror's votes", sid, g, pos, rec.Vote.ID, specBallot(rec.VoteBal, pos))
-			}
-		}
-		if st.kind != core.Witness {
-			var implLog []string
-			for p := core.Position(1); p <= st.rep.Status().Groups[core.GroupID(g)].Applied; p++ {
-				v, _ := st.rep.Known(core.GroupID(g), p)
-				implLog = append(implLog, s.valueName(v.ID))
-			}
-			if mirLog := mir.Applied(g, sid); !slices.Equal(implLog, mirLog) && len(implLog) >= len(mirLog) {
-				t.Fatalf("%s applied %v, mirror %v", sid, implLog, mirLog)
-			} else if len(implLog) > len(mirLog) || !slices.Equal(mirLog[:len(implLog)], implLog) {
-				t.Fatalf("%s applied %v, not a prefix of the mirror's %v", sid, implLog, mirLog)
-			}
-		}
-		if st.kind == core.Full {
-			stat := st.rep.Status()
-			valid, invPos, epoch, lease := mir.Coordinator(g, sid)
-			if lease != stat.LeaseHeld || epoch != st.epochBase+int(stat.Epoch) {
-				t.Fatalf("%s: lease %v epoch %d, mirror lease %v epoch %d", sid, stat.LeaseHeld, st.epochBase+int(stat.Epoch), lease, epoch)
-			}
-			gs := stat.Groups[core.GroupID(g)]
-			if gs.Valid && !valid {
-				t.Fatalf("%s: coordinator holds %s valid, the mirror does not", sid, g)
-			}
-			if int(gs.InvPos) < invPos {
-				t.Fatalf("%s: invalidated position %d below the mirror's %d", sid, gs.InvPos, invPos)
-			}
-			// NB: compare Valid (coordValid and the lease): on LoseLease the
-			// implementation clears its groups, the spec keeps coordValid.
-			implValid, mirValid := gs.Valid && stat.LeaseHeld, valid && lease
-			if exact(check.DevRedundantInvalidate, check.DevValidateIgnored, check.DevReadTarget) && (implValid != mirValid || int(gs.InvPos) != invPos) {
-				t.Fatalf("%s: valid %v invPos %d, mirror %v %d", sid, implValid, gs.InvPos, mirValid, invPos)
-			}
-		}
+	if bad := s.agree(res); bad != "" {
+		t.Fatal(bad)
 	}
 }
 

@@ -446,6 +446,9 @@ func Run(opts Options) Report {
 	if rep.Failure == "" && rep.Trace.Failure != "" {
 		rep.Failure, rep.Check = rep.Trace.Failure, rep.Trace.Check
 	}
+	if bad := s.agree(rep.Trace); rep.Failure == "" && bad != "" {
+		rep.Failure, rep.Check = bad, "mirror agreement"
+	}
 	rep.Lin = check.Linearizable(s.history())
 	if rep.Failure == "" && rep.Lin.Failure != "" {
 		rep.Failure, rep.Check = rep.Lin.Failure, "porcupine"

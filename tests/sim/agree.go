@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/tests/check"
+)
+
+// agree compares the replicas that are up with the mirrored state trace
+// validation ended in, group by group: promised ballots, votes, applied
+// logs, coordinator validity, invalidated positions, leases and epochs.
+// Where a deviation class lets the mirror lag (a late promise or accept
+// not taken, a redundant invalidation), it checks the direction that
+// matters instead of equality. It returns "" or the first disagreement.
+func (s *Sim) agree(res check.Result) string {
+	exact := func(classes ...string) bool {
+		for _, c := range classes {
+			if res.Deviations[c] > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for _, g := range sortedGroups(res) {
+		mir := res.Mirrors[g]
+		gid := core.GroupID(g)
+		specBallot := func(b core.Ballot, pos core.Position) (int, bool) {
+			if b == 0 {
+				return 0, true
+			}
+			for _, p := range s.props {
+				if p.Group == g && p.Ballot == uint64(b) && p.Pos == int(pos) {
+					return res.Ballots[p.Name], true
+				}
+			}
+			return 0, false
+		}
+		for _, st := range s.sites {
+			if !st.up {
+				continue
+			}
+			sid := string(st.id)
+			for pos := core.Position(1); pos <= core.Position(mir.MaxPos()); pos++ {
+				rec, ok := st.rep.Vote(gid, pos)
+				if !ok {
+					continue
+				}
+				implBal, ok := specBallot(rec.MaxBal, pos)
+				if !ok {
+					return fmt.Sprintf("%s %s/%d: promised ballot %#x belongs to no traced attempt", sid, g, pos, rec.MaxBal)
+				}
+				// The mirror's promise is the implementation's, or lower when
+				// a late promise or accept was checked but not taken.
+				mirBal := mir.MaxBal(g, sid, int(pos))
+				if mirBal > implBal || (mirBal != implBal && exact(check.DevLatePromise, check.DevLateAccept)) {
+					return fmt.Sprintf("%s %s/%d: promised %d (impl %#x), mirror %d", sid, g, pos, implBal, rec.MaxBal, mirBal)
+				}
+				if rec.Voted && exact(check.DevLateAccept) {
+					vb, ok := specBallot(rec.VoteBal, pos)
+					if !ok || !mir.HasVote(g, sid, int(pos), vb, s.valueName(rec.Vote.ID)) {
+						return fmt.Sprintf("%s %s/%d: voted %s at %#x, not in the mirror's votes", sid, g, pos, rec.Vote.ID, rec.VoteBal)
+					}
+				}
+			}
+			if st.kind != core.Witness {
+				var implLog []string
+				for p := core.Position(1); p <= st.rep.Status().Groups[gid].Applied; p++ {
+					v, _ := st.rep.Known(gid, p)
+					implLog = append(implLog, s.valueName(v.ID))
+				}
+				if mirLog := mir.Applied(g, sid); !slices.Equal(implLog, mirLog) {
+					return fmt.Sprintf("%s %s: applied %v, mirror %v", sid, g, implLog, mirLog)
+				}
+			}
+			if st.kind == core.Full {
+				stat := st.rep.Status()
+				valid, invPos, epoch, lease := mir.Coordinator(g, sid)
+				if lease != stat.LeaseHeld || epoch != st.epochBase+int(stat.Epoch) {
+					return fmt.Sprintf("%s: lease %v epoch %d, mirror lease %v epoch %d", sid, stat.LeaseHeld, st.epochBase+int(stat.Epoch), lease, epoch)
+				}
+				gs := stat.Groups[gid]
+				// NB: Valid is coordValid and the lease: on LoseLease the
+				// implementation clears its groups, the spec keeps coordValid.
+				implValid, mirValid := gs.Valid && stat.LeaseHeld, valid && lease
+				if implValid && !mirValid {
+					return fmt.Sprintf("%s: coordinator holds %s valid, the mirror does not", sid, g)
+				}
+				// NB: a restarted coordinator forgets invPos (it is in memory);
+				// the spec's survives. Safe: a reader in the new incarnation
+				// finds a position at least that of any write chosen before,
+				// as its quorum meets the write's.
+				restarted := st.inc > 1
+				if int(gs.InvPos) < invPos && !restarted {
+					return fmt.Sprintf("%s %s: invalidated position %d below the mirror's %d", sid, g, gs.InvPos, invPos)
+				}
+				if exact(check.DevRedundantInvalidate, check.DevValidateIgnored, check.DevReadTarget) && (implValid != mirValid || (int(gs.InvPos) != invPos && !restarted)) {
+					return fmt.Sprintf("%s %s: valid %v invPos %d, mirror %v %d", sid, g, implValid, gs.InvPos, mirValid, invPos)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func sortedGroups(res check.Result) []string {
+	var gs []string
+	for g := range res.Mirrors {
+		gs = append(gs, g)
+	}
+	slices.Sort(gs)
+	return gs
+}
