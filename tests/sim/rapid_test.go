@@ -25,10 +25,10 @@ type machine struct {
 	writes int
 }
 
-func newMachine(t *rapid.T) *machine {
+// newManual starts a one-group run whose network a test drives by hand.
+func newManual(seed uint64) *Sim {
 	o := Defaults()
-	o.Manual, o.Groups = true, 1
-	o.Seed = rapid.Uint64().Draw(t, "seed")
+	o.Manual, o.Groups, o.Seed = true, 1, seed
 	s := newSim(o)
 	for _, st := range s.sites {
 		if st.kind == core.Full {
@@ -38,6 +38,11 @@ func newMachine(t *rapid.T) *machine {
 	for _, st := range s.sites {
 		s.start(st)
 	}
+	return s
+}
+
+func newMachine(t *rapid.T) *machine {
+	s := newManual(rapid.Uint64().Draw(t, "seed"))
 	t.Cleanup(s.close)
 	return &machine{s: s}
 }
@@ -147,7 +152,19 @@ func (m *machine) check(t *rapid.T) {
 // TestRapidReplicasAgainstMirror: acceptor, proposer and coordinator of
 // the real core under rapid-chosen message schedules, step by step
 // against the spec mirror.
+//
+// NB: CI runs it from a fixed rapid seed, so that it is the same on every
+// run (a random seed found the reply-matching bug TestReplyFromPrevious-
+// Incarnation pins, in about 1 of 3,000 cases); pass -rapid.seed (or
+// -rapid.checks=3000 -rapid.steps=150 with -rapid.seed=0 for random) to
+// explore.
 func TestRapidReplicasAgainstMirror(t *testing.T) {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.seed" })
+	if f := flag.Lookup("rapid.seed"); f != nil && !set {
+		_ = f.Value.Set(rapidSeed)
+		defer func() { _ = f.Value.Set("0") }()
+	}
 	rapid.Check(t, func(t *rapid.T) {
 		m := newMachine(t)
 		t.Repeat(m.actions())
