@@ -137,6 +137,12 @@ func Restore(cfg Config, st State) (*Replica, error) {
 		}
 	}
 	r.pending.hardState = &HardState{Incarnation: r.incarnation}
+	// Replies are matched to proposals and reads by id. Ids of one
+	// incarnation never repeat those of an earlier one, so a reply to a
+	// request sent before a crash (say the leader's ballot-0 grant to the
+	// old incarnation's value) cannot pass as the reply to a new request
+	// with another value (found by the simulator's rapid machine).
+	r.nextID = (r.incarnation & 0xffffff) << 32
 	for _, a := range st.Acceptor {
 		if a.Group == "" || a.Position == 0 {
 			return nil, fmt.Errorf("%w: acceptor record %q/%d", ErrMalformed, a.Group, a.Position)
