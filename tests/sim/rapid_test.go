@@ -154,10 +154,9 @@ func (m *machine) check(t *rapid.T) {
 // against the spec mirror.
 //
 // NB: CI runs it from a fixed rapid seed, so that it is the same on every
-// run (a random seed found the reply-matching bug TestReplyFromPrevious-
-// Incarnation pins, in about 1 of 3,000 cases); pass -rapid.seed (or
-// -rapid.checks=3000 -rapid.steps=150 with -rapid.seed=0 for random) to
-// explore.
+// run; explore with e.g. -rapid.checks=3000 -rapid.steps=150
+// -rapid.seed=N (random seeds found the reply-matching bug that
+// TestReplyFromPreviousIncarnation now guards, in about 1 of 3,000 cases).
 func TestRapidReplicasAgainstMirror(t *testing.T) {
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.seed" })

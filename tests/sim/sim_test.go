@@ -176,3 +176,28 @@ func TestBugSwitchesAreCaught(t *testing.T) {
 	t.Log("\n| bug switch | profile | caught first by | seeds needed (median) | per offset | porcupine also failed | client checks alone (<= 192 seeds) |\n|---|---|---|---|---|---|---|\n" +
 		strings.Join(rows, "\n"))
 }
+
+// TestShrinkKeepsTheFailure: the shrinker removes schedule items and
+// message loss while the same check still fails (AckBeforeMajorityFsync,
+// first failing seed of the default profile).
+func TestShrinkKeepsTheFailure(t *testing.T) {
+	o := Defaults()
+	o.Bugs.AckBeforeMajorityFsync = true
+	var first Report
+	for seed := uint64(0); seed < 200 && first.Failure == ""; seed++ {
+		o.Seed = seed
+		first = Run(o)
+	}
+	if first.Failure == "" {
+		t.Fatal("no failing seed in 200")
+	}
+	small := Shrink(o, first.Check)
+	r := Run(small)
+	if r.Failure == "" || r.Check != first.Check {
+		t.Fatalf("the shrunk run no longer fails %s: %+v", first.Check, r.Failure)
+	}
+	if len(small.OmitOps)+len(small.OmitFaults) == 0 {
+		t.Fatal("the shrinker removed nothing")
+	}
+	t.Logf("seed %d: %s\n  shrunk: %s\n  %s", o.Seed, first.Failure, ReproCommand(small), r.Failure)
+}
