@@ -46,6 +46,10 @@ const (
 	ExtBeginWithoutProposal = "BeginWithoutProposal"
 )
 
+// SyntheticPausedLease marks a LoseLease a paused site noticed on resume
+// (its missed ticks), placed where the pause began.
+const SyntheticPausedLease = "lost during a pause: placed at the pause start"
+
 func (s Step) String() string {
 	var b strings.Builder
 	b.WriteString(s.Action)

@@ -64,6 +64,9 @@ const (
 	// the step only changes the reader, so it commutes with every step of
 	// other processes between ReadBegin and the implementation's step).
 	DevFindPosEarly = "ReadFindPos taken earlier, where a quorum's view equals the responders' answers"
+	// A lease that ran out while its site was paused, noticed on resume,
+	// taken where the pause began (the site took no step in between).
+	DevPausedLease = "LoseLease noticed after a pause, taken where the pause began"
 	// The run outgrew the mirror's state encoding (MaxPos 8, 15 writes,
 	// ballots x values 64): the group's validation stops there.
 	DevBudget = "STOP: beyond the mirror's encoding bounds"
@@ -437,6 +440,9 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		}
 		return stepErr(v.do(spec.Event{Action: "Learn", Args: []any{v.group, s.Site}, Value: s.Value}))
 	case "LoseLease":
+		if s.Synthetic == SyntheticPausedLease {
+			v.res.Deviations[DevPausedLease]++
+		}
 		return stepErr(v.do(spec.Event{Action: "LoseLease", Args: []any{s.Site}}))
 	case "RegainLease":
 		if err := v.do(spec.Event{Action: "RegainLease", Args: []any{s.Site}}); err != nil {

@@ -56,7 +56,7 @@ func ReproCommand(o Options) string {
 		got, want int
 	}{{"groups", o.Groups, d.Groups}, {"writes", o.Writes, d.Writes}, {"reads", o.Reads, d.Reads},
 		{"snapshots", o.Snapshots, d.Snapshots}, {"partitions", o.Partitions, d.Partitions},
-		{"crashes", o.Crashes, d.Crashes}, {"drop", o.DropPercent, d.DropPercent}, {"dup", o.DupPercent, d.DupPercent}} {
+		{"crashes", o.Crashes, d.Crashes}, {"pauses", o.Pauses, d.Pauses}, {"drop", o.DropPercent, d.DropPercent}, {"dup", o.DupPercent, d.DupPercent}} {
 		if f.got != f.want {
 			cmd += fmt.Sprintf(" -%s %d", f.name, f.got)
 		}

@@ -30,6 +30,7 @@ type Options struct {
 
 	Partitions  int // partition episodes (random shapes, some asymmetric)
 	Crashes     int // crash-restart episodes
+	Pauses      int // process pauses (no ticks, messages wait; missed ticks first on resume)
 	DropPercent int // per message
 	DupPercent  int // per message
 	// MaxDriftPPM bounds each site's clock rate error; the lease safety
@@ -57,7 +58,7 @@ func Defaults() Options {
 	return Options{
 		Sites:  []core.Site{{ID: "A", Kind: core.Full}, {ID: "B", Kind: core.Full}, {ID: "C", Kind: core.Full}, {ID: "W", Kind: core.Witness}, {ID: "R", Kind: core.ReadOnly}},
 		Groups: 2, Writes: 3, Reads: 3, Snapshots: 2,
-		Partitions: 2, Crashes: 1, DropPercent: 3, DupPercent: 3, MaxDriftPPM: 20000,
+		Partitions: 2, Crashes: 1, Pauses: 1, DropPercent: 3, DupPercent: 3, MaxDriftPPM: 20000,
 	}
 }
 
@@ -136,6 +137,12 @@ type site struct {
 
 	found  map[core.RequestID]map[core.SiteID]bool
 	reqOps map[core.RequestID]int // client request -> op index
+
+	paused    bool
+	pauses    int      // overlapping pauses in force
+	pauseStep int      // len(steps) when the pause began
+	missed    int      // ticks a paused site owes
+	held      []*event // messages delivered to it while paused
 }
 
 // Sim is one run in progress.
@@ -271,6 +278,7 @@ func (s *Sim) crash(st *site) {
 	}
 	st.epochBase += st.implEpoch
 	st.up, st.rep = false, nil
+	st.paused, st.pauses, st.missed, st.held = false, 0, 0, nil
 	keep := s.rng.IntN(3) * 25
 	db, err := st.store.Crash(keep, rand.New(rand.NewPCG(s.opts.Seed, s.rng.Uint64())))
 	if err != nil {
@@ -380,6 +388,10 @@ func (s *Sim) deliver(e *event) {
 	if !st.up {
 		return
 	}
+	if st.paused {
+		st.held = append(st.held, e)
+		return
+	}
 	if from := s.byID[m.From]; from != st && s.cut[[2]int{from.idx, st.idx}] > 0 {
 		return
 	}
@@ -409,6 +421,11 @@ func (s *Sim) deliver(e *event) {
 func (s *Sim) tick(e *event) {
 	st := s.sites[e.site]
 	if !st.up || e.gen != st.gen {
+		return
+	}
+	if st.paused {
+		st.missed++
+		s.schedule(&event{at: s.now + st.period, kind: evTick, site: st.idx, gen: st.gen})
 		return
 	}
 	st.rep.Tick()

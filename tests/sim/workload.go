@@ -60,6 +60,7 @@ type fault struct {
 	crash   int      // site index, for a crash
 	links   [][2]int // directed links a partition cuts
 	isCrash bool
+	isPause bool // the site (crash field) stops: no ticks, messages wait
 }
 
 // Fault is one schedule item: a crash-restart of Site, or a partition
@@ -67,6 +68,7 @@ type fault struct {
 type Fault struct {
 	AtTick, ForTicks int
 	Crash            bool
+	Pause            bool
 	Site             int
 	Links            [][2]int
 }
@@ -74,6 +76,9 @@ type Fault struct {
 func (f Fault) String() string {
 	if f.Crash {
 		return fmt.Sprintf("crash site %d at tick %d for %d ticks", f.Site, f.AtTick, f.ForTicks)
+	}
+	if f.Pause {
+		return fmt.Sprintf("pause site %d at tick %d for %d ticks", f.Site, f.AtTick, f.ForTicks)
 	}
 	return fmt.Sprintf("cut %v at tick %d for %d ticks", f.Links, f.AtTick, f.ForTicks)
 }
@@ -107,7 +112,7 @@ func (s *Sim) generate() {
 	if o.Faults != nil {
 		for _, f := range o.Faults {
 			s.faults = append(s.faults, fault{at: int64(f.AtTick) * tickUnits, dur: int64(max(f.ForTicks, 1)) * tickUnits,
-				crash: f.Site % n, links: f.Links, isCrash: f.Crash})
+				crash: f.Site % n, links: f.Links, isCrash: f.Crash, isPause: f.Pause && !f.Crash})
 		}
 		o.Partitions, o.Crashes = 0, 0
 	}
@@ -148,6 +153,12 @@ func (s *Sim) generate() {
 		s.faults = append(s.faults, fault{at: tickUnits + r.Int64N(window), dur: int64(3+r.IntN(40)) * tickUnits,
 			crash: r.IntN(n), isCrash: true})
 	}
+	// NB: drawn after the others, so adding pauses left every earlier
+	// schedule as it was.
+	for range o.Pauses {
+		s.faults = append(s.faults, fault{at: tickUnits + r.Int64N(window), dur: int64(3+r.IntN(50)) * tickUnits,
+			crash: r.IntN(n), isPause: true})
+	}
 	for i, f := range s.faults {
 		if !slices.Contains(o.OmitFaults, i) {
 			s.schedule(&event{at: f.at, kind: evFault, index: i})
@@ -158,6 +169,25 @@ func (s *Sim) generate() {
 
 func (s *Sim) fault(e *event) {
 	f := s.faults[e.index]
+	if f.isPause {
+		st := s.sites[f.crash]
+		// NB: pauses of one site may overlap: it resumes when the last ends.
+		if e.heal {
+			if st.pauses > 0 {
+				st.pauses--
+			}
+			if st.pauses == 0 {
+				s.resume(st)
+			}
+		} else if st.up {
+			if !st.paused {
+				st.paused, st.pauseStep = true, len(s.steps)
+				s.logf("pause %s", st.id)
+			}
+			st.pauses++
+		}
+		return
+	}
 	if f.isCrash {
 		st := s.sites[f.crash]
 		if e.heal {
@@ -192,11 +222,50 @@ func (s *Sim) quiet() bool {
 		}
 	}
 	for _, st := range s.sites {
-		if !st.up {
+		if !st.up || st.paused {
 			return false
 		}
 	}
 	return true
+}
+
+// resume ends a pause the way core/doc.go asks of a driver: the missed
+// ticks first, then the messages that queued up.
+func (s *Sim) resume(st *site) {
+	if !st.paused {
+		return
+	}
+	st.paused = false
+	s.logf("resume %s missed=%d held=%d", st.id, st.missed, len(st.held))
+	start := len(s.steps)
+	for ; st.missed > 0 && st.up; st.missed-- {
+		st.rep.Tick()
+		s.drain(st, input{kind: "tick"})
+	}
+	// A lease that ran out during the pause is noticed by the missed ticks.
+	// The spec's LoseLease is the fact, not the noticing: it goes where the
+	// pause began. Sound because a paused site takes no step, and only its
+	// own steps (ReadLocal, RegainLease) need the lease held; WaitOutLease
+	// elsewhere only needs it gone.
+	for k := start; k < len(s.steps); k++ {
+		if x := s.steps[k]; x.Action == "LoseLease" && x.Site == string(st.id) {
+			x.Synthetic = check.SyntheticPausedLease
+			s.steps = slices.Insert(slices.Delete(s.steps, k, k+1), st.pauseStep, x)
+			// NB: the steps in between moved one place on; so did the pause
+			// starts recorded among them.
+			for _, o := range s.sites {
+				if o != st && o.pauseStep > st.pauseStep && o.pauseStep <= k {
+					o.pauseStep++
+				}
+			}
+			break
+		}
+	}
+	held := st.held
+	st.held = nil
+	for _, e := range held {
+		s.deliver(e)
+	}
 }
 
 func (s *Sim) startOp(i int) {
@@ -204,7 +273,7 @@ func (s *Sim) startOp(i int) {
 	var eligible []*site
 	for _, st := range s.sites {
 		ok := st.kind == core.Full || (o.kind == opSnap && st.kind == core.ReadOnly)
-		if ok && st.up {
+		if ok && st.up && !st.paused {
 			eligible = append(eligible, st)
 		}
 	}
@@ -221,6 +290,11 @@ func (s *Sim) startOp(i int) {
 
 func (s *Sim) retryOp(i int) {
 	o := s.ops[i]
+	if o.state == opRunning && o.site.paused {
+		// The client waits for the paused process.
+		s.schedule(&event{at: s.now + tickUnits, kind: evRetry, index: i})
+		return
+	}
 	if o.state == opRunning && o.site.up && o.site.inc == o.inc {
 		s.issue(i)
 	}

@@ -30,6 +30,7 @@ func main() {
 	snaps := flag.Int("snapshots", d.Snapshots, "snapshot reads per group")
 	parts := flag.Int("partitions", d.Partitions, "partition episodes")
 	crashes := flag.Int("crashes", d.Crashes, "crash-restart episodes")
+	pauses := flag.Int("pauses", d.Pauses, "process pauses")
 	drop := flag.Int("drop", d.DropPercent, "message loss, percent")
 	dup := flag.Int("dup", d.DupPercent, "message duplication, percent")
 	omitOps := flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
@@ -39,6 +40,7 @@ func main() {
 	opts := d
 	opts.Groups, opts.Writes, opts.Reads, opts.Snapshots = *groups, *writes, *reads, *snaps
 	opts.Partitions, opts.Crashes, opts.DropPercent, opts.DupPercent = *parts, *crashes, *drop, *dup
+	opts.Pauses = *pauses
 	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFaults)
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
