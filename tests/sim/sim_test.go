@@ -75,6 +75,33 @@ func TestThousandSeeds(t *testing.T) {
 	}
 }
 
+// TestHeavierProfiles: 500 seeds each of profiles that stress what the
+// default does not: contention (a validation racing an invalidation),
+// partition storms (leases lost and waited out; this profile found the
+// lease-block hole), pauses (leases running out unnoticed), crash storms.
+// Groups may outgrow the mirror's encoding bounds here; the steps before
+// that point are validated, the rest counted.
+func TestHeavierProfiles(t *testing.T) {
+	profiles := map[string]func(*Options){
+		"contention": func(o *Options) { *o = contention() },
+		"partitions": func(o *Options) { o.Groups, o.Writes, o.Reads, o.Partitions, o.Crashes = 1, 6, 6, 4, 0 },
+		"pauses":     func(o *Options) { o.Pauses, o.Partitions, o.Crashes = 3, 0, 0 },
+		"crashes":    func(o *Options) { o.Crashes, o.Partitions = 3, 3 },
+	}
+	for _, name := range []string{"contention", "partitions", "pauses", "crashes"} {
+		o := Defaults()
+		profiles[name](&o)
+		var tot Totals
+		for _, r := range runSeeds(o, 0, 500) {
+			tot.Add(r)
+			if r.Failure != "" {
+				t.Errorf("%s seed %d: %s: %s\n  reproduce: %s", name, r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
+			}
+		}
+		t.Logf("%s: %d of %d steps validated; %d ops returned", name, tot.Validated, tot.Steps, tot.Ops.Done)
+	}
+}
+
 // contention is the profile under which a validation can race an
 // invalidation at a higher position: one group, many reads and writes,
 // heavy message loss.
