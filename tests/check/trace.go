@@ -14,13 +14,6 @@ import (
 // handled in the one way written here, counted, and reported; none is
 // dropped silently.
 const (
-	// A Promise whose attempt had already proposed (its Prepare arrived
-	// late): the spec's Promise needs the proposer in phase prepare. The
-	// acceptor-side guard (maxBal < b) is checked; the mirror does not
-	// take the step, so its maxBal stays lower (more permissive later).
-	DevLatePromise = "late Promise after its attempt proposed: guard checked, not stepped"
-	// An Accept whose attempt had already committed (a delayed Accept).
-	DevLateAccept = "late Accept after its attempt committed: guard and value checked, not stepped"
 	// An Invalidate the spec disables because the coordinator already
 	// accepted, was already invalidated, or the attempt is done (the
 	// writer re-sends while it waits out a lease). Its effect in the
@@ -375,14 +368,8 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		}
 		return true, ""
 	case "Promise":
-		pr, _, _ := t.Proposer(p.Name)
-		if pr.Phase == spec.PhaseAccept || pr.Phase == spec.PhaseDone {
-			if t.MaxBal(v.group, s.Site, p.Pos) >= v.ballot[p.Name] {
-				return failf("late promise at %s below its maxBal", s.Site)
-			}
-			v.res.Deviations[DevLatePromise]++
-			return true, ""
-		}
+		// A Prepare that arrives after its attempt proposed (or committed)
+		// is a Promise step of the spec too: it only raises maxBal.
 		return stepErr(v.do(spec.Event{Action: "Promise", Args: []any{p.Name, s.Site}}))
 	case "Propose":
 		if err := v.do(spec.Event{Action: "Propose", Args: []any{p.Name, s.Quorum}}); err != nil {
@@ -393,16 +380,10 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		}
 		return true, ""
 	case "Accept":
-		pr, val, _ := t.Proposer(p.Name)
-		if val != s.Value && pr.Phase == spec.PhaseAccept {
+		// An Accept that arrives after its attempt committed is an Accept
+		// step of the spec too; either way it must carry the attempt's value.
+		if _, val, _ := t.Proposer(p.Name); val != s.Value {
 			return failf("acceptor %s votes %s, the attempt proposes %s", s.Site, s.Value, val)
-		}
-		if pr.Phase == spec.PhaseDone {
-			if t.MaxBal(v.group, s.Site, p.Pos) > v.ballot[p.Name] || val != s.Value {
-				return failf("late accept at %s below its maxBal or of another value", s.Site)
-			}
-			v.res.Deviations[DevLateAccept]++
-			return true, ""
 		}
 		return stepErr(v.do(spec.Event{Action: "Accept", Args: []any{p.Name, s.Site}}))
 	case "Invalidate", "WaitOutLease":
