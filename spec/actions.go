@@ -116,11 +116,23 @@ func (c *Config) hasQuorum(set uint32) bool {
 func (c *Config) BeginWrite(s State, p int) (State, bool) {
 	cp := c.props[p]
 	l := s.Applied[c.dataSlot(cp.group, cp.site)]
-	if s.Prop[p].Phase != PhaseIdle || int(l.Len) >= c.MaxPos {
+	if s.Prop[p].Phase != PhaseIdle || cp.value == 0 || int(l.Len) >= c.MaxPos {
 		return s, false
 	}
 	pr := s.Prop[p]
 	pr.Phase, pr.Pos = PhaseReady, l.Len+1
+	s.Prop = with(s.Prop, p, pr)
+	return s, true
+}
+
+func (c *Config) BeginClose(s State, p, i int) (State, bool) {
+	cp := c.props[p]
+	l := s.Applied[c.dataSlot(cp.group, cp.site)]
+	if s.Prop[p].Phase != PhaseIdle || cp.value != 0 || int(l.Len) >= i || i > c.MaxPos {
+		return s, false
+	}
+	pr := s.Prop[p]
+	pr.Phase, pr.Pos = PhaseReady, int8(i)
 	s.Prop = with(s.Prop, p, pr)
 	return s, true
 }

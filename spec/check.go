@@ -58,6 +58,6 @@ var Recorded = map[string]struct{ Distinct, Generated, Depth int }{
 	"MCWriteRace":    {203_008, 969_843, 29},
 	"MCReadRace":     {110_040, 563_663, 23},
 	"MCVisibility":   {200_296, 1_046_069, 27},
-	"MCReplicaKinds": {762_068, 4_098_817, 34},
+	"MCReplicaKinds": {1_065_856, 6_055_121, 34},
 	"MCTwoGroups":    {45_640, 258_885, 23},
 }

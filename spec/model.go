@@ -33,6 +33,11 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 		if t, ok := c.BeginWrite(s, p); ok {
 			emit("BeginWrite("+pn+")", t)
 		}
+		for i := 1; i <= c.MaxPos; i++ {
+			if t, ok := c.BeginClose(s, p, i); ok {
+				emit(fmt.Sprintf("BeginClose(%s, %d)", pn, i), t)
+			}
+		}
 		if t, ok := c.AcceptLeader(s, p); ok {
 			emit("AcceptLeader("+pn+")", t)
 		}

@@ -178,6 +178,20 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 	switch e.Action {
 	case "BeginWrite":
 		return one(c.BeginWrite, proposer)
+	case "BeginClose":
+		p, err := proposer(0)
+		if err != nil {
+			return s, false, err
+		}
+		if len(e.Args) < 2 {
+			return s, false, fmt.Errorf("missing position argument")
+		}
+		i, ok := e.Args[1].(int)
+		if !ok {
+			return s, false, fmt.Errorf("position %v is not an int", e.Args[1])
+		}
+		n, ok := c.BeginClose(s, p, i)
+		return n, ok, nil
 	case "AcceptLeader":
 		return one(c.AcceptLeader, proposer)
 	case "Prepare":

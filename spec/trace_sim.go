@@ -1,13 +1,9 @@
 package spec
 
-import (
-	"fmt"
-	"slices"
-)
+import "slices"
 
-// Queries a trace validator needs about the mirrored state, by name, and
-// one step that is NOT in Megastore.tla (BeginNoOpAt, see there). Added for
-// tests/sim; nothing in the explorer uses them.
+// Queries a trace validator needs about the mirrored state, by name. Added
+// for tests/sim; nothing in the explorer uses them.
 
 func (t *Tracer) propIndex(name string) (int, bool) {
 	for i, p := range t.c.Proposers {
@@ -154,30 +150,6 @@ func (t *Tracer) Quorums() [][]string {
 		out = append(out, names)
 	}
 	return out
-}
-
-// BeginNoOpAt is a step Megastore.tla does not have: a no-op closer (a
-// reader's catch-up or the replication-server scan, §4.5) begins at any
-// position its site has not applied, where BeginWrite fixes Len+1. The
-// implementation closes every unknown position up to a read's target at
-// once; the spec's closers only ever target the next one. Safety does not
-// depend on the position a closer picks (Paxos is per position, and Learn
-// stays in order), so the step is an extension the validator reports
-// separately, never a silent skip.
-func (t *Tracer) BeginNoOpAt(name string, pos int) error {
-	p, ok := t.propIndex(name)
-	if !ok {
-		return fmt.Errorf("spec: BeginNoOpAt: unknown proposer %q", name)
-	}
-	cp, pr := t.c.props[p], t.s.Prop[p]
-	l := t.s.Applied[t.c.dataSlot(cp.group, cp.site)]
-	if cp.value != 0 || pr.Phase != PhaseIdle || pos <= int(l.Len) || pos > t.c.MaxPos {
-		return fmt.Errorf("spec: trace step %d BeginNoOpAt(%q, %d): not enabled (applied %d)", t.steps+1, name, pos, l.Len)
-	}
-	pr.Phase, pr.Pos = PhaseReady, int8(pos)
-	t.s.Prop = with(t.s.Prop, p, pr)
-	t.steps++
-	return nil
 }
 
 // ReaderMustSee names the writes rd[name] must return: mustSee \cup seen,

@@ -131,9 +131,20 @@ Init ==
 \* applied.  A stale site only makes the writer lose with a conflict.
 BeginWrite(p) ==
     /\ prop[p].phase = "idle"
+    /\ PValue[p] /= NoOp
     /\ Len(applied[PGroup[p]][PSite[p]]) < MaxPos
     /\ prop' = [prop EXCEPT ![p].phase = "ready",
                             ![p].pos = Len(applied[PGroup[p]][PSite[p]]) + 1]
+    /\ UNCHANGED <<maxBal, votes, applied, coordValid, invPos, epoch, leaseHeld, rd>>
+
+\* A replication server, or a reader catching its site up, closes a
+\* position its site has not applied with a no-op: any such position, not
+\* only the next (it closes every unknown position up to a read's target).
+BeginClose(p, i) ==
+    /\ prop[p].phase = "idle"
+    /\ PValue[p] = NoOp
+    /\ Len(applied[PGroup[p]][PSite[p]]) < i
+    /\ prop' = [prop EXCEPT ![p].phase = "ready", ![p].pos = i]
     /\ UNCHANGED <<maxBal, votes, applied, coordValid, invPos, epoch, leaseHeld, rd>>
 
 \* Fast path: the leader of the position accepts the first writer's value
@@ -342,6 +353,7 @@ SnapshotRead(r) ==
 Next ==
     \/ \E p \in Proposers :
           \/ BeginWrite(p)
+          \/ \E i \in Pos : BeginClose(p, i)
           \/ AcceptLeader(p)
           \/ \E b \in PBallots[p] : Prepare(p, b)
           \/ \E a \in Voters : Promise(p, a)
