@@ -104,6 +104,15 @@ func (r *Replica) handleLeaseService(m Message) {
 		if lg.expiry > r.now {
 			remaining = lg.expiry - r.now
 		}
+		// A restarted lease service forgot the grants it made before its
+		// crash, and any of them may still run until its grace ends: it
+		// must say so, or the writer stops waiting while the coordinator
+		// still counts that grant toward its majority (found by the
+		// simulator: 15 of 20,000 seeds, the service having crashed and
+		// restarted while the coordinator was cut off).
+		if grace := r.cfg.LeaseDurationTicks + r.cfg.ClockSkewTicks; r.incarnation > 1 && r.now < grace {
+			remaining = max(remaining, grace-r.now)
+		}
 		// NB: the block must outlast the coordinator's grants at EVERY
 		// service the writer blocked, not just this one's: if this service
 		// granted again as soon as its own grant ran out, the coordinator
