@@ -22,6 +22,9 @@ type readOp struct {
 	local  bool
 	epoch  uint64
 	target Position
+	// extended counts how often a local read moved its target up to
+	// positions this site voted for or learned after ReadBegin.
+	extended int
 
 	found    map[SiteID]bool
 	deadline uint64
@@ -190,6 +193,29 @@ func (r *Replica) progressRead(op *readOp) {
 		// As in the spec, the result is fixed here (ReadLocal, or ReadCatchUp
 		// followed by Validate) at the target position.
 		if op.local {
+			// ReadLocal reads what is applied when it reads, as the spec's
+			// does: the coordinator must still hold the group valid (a writer
+			// may have invalidated it since ReadBegin), and every position
+			// this site voted for or learned since must be applied too.
+			if !r.localReadAllowed(g) {
+				op.local = false
+				r.sendFindPos(op)
+				return
+			}
+			if g.highest > g.applied {
+				op.extended++
+				if op.extended > maxLocalReadExtensions {
+					// Writes keep landing here; stop chasing them locally.
+					op.local = false
+					r.sendFindPos(op)
+					return
+				}
+				op.target = g.highest
+				op.catchUpSent, op.noOpsStarted = false, false
+				r.enterCatchUp(op)
+				return
+			}
+			op.target = g.applied
 			r.trace(TraceEvent{Action: ActReadLocal, Group: g.id, Position: op.target, Epoch: op.epoch})
 		} else {
 			r.trace(TraceEvent{Action: ActReadCatchUp, Group: g.id, Position: op.target, Epoch: op.epoch})
@@ -199,6 +225,22 @@ func (r *Replica) progressRead(op *readOp) {
 		r.result(Result{ID: op.id, Op: OpRead, Group: g.id, Position: op.target, Mode: Current,
 			Keys: op.keys, Range: op.keyRange})
 	}
+}
+
+// maxLocalReadExtensions bounds how often a local read follows writes that
+// land while it applies, before it falls back to finding the position.
+const maxLocalReadExtensions = 3
+
+// localReadAllowed is the coordinator check of ReadLocal, made again when
+// the local read completes.
+func (r *Replica) localReadAllowed(g *group) bool {
+	switch {
+	case r.cfg.Bugs.LocalReadWithoutCoordinator:
+		return true
+	case r.cfg.Bugs.LocalReadAfterLeaseLoss:
+		return g.valid
+	}
+	return g.valid && r.leaseHeld
 }
 
 // startNoOps closes every still-unknown position up to the target with a

@@ -443,7 +443,7 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		if err := v.do(spec.Event{Action: "ReadBegin", Args: []any{s.Reader}}); err != nil {
 			return failf("%v", err)
 		}
-		if _, ok := v.findPos[s.Reader]; ok && !s.Flag {
+		if _, ok := v.findPos[s.Reader]; ok {
 			v.pending = append(v.pending, s.Reader)
 		}
 		return true, ""
