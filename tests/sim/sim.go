@@ -274,7 +274,20 @@ func (s *Sim) crash(st *site) {
 		return
 	}
 	if st.kind == core.Full && st.lease {
-		s.emit(check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: "crash"})
+		if st.paused {
+			// Crashed while paused: the lease ran out during the pause, as
+			// on resume (see resume), so its LoseLease goes where the pause
+			// began; the site took no step since.
+			s.logf("step %s", check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: check.SyntheticPausedLease})
+			s.steps = slices.Insert(s.steps, st.pauseStep, check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: check.SyntheticPausedLease})
+			for _, o := range s.sites {
+				if o != st && o.pauseStep > st.pauseStep {
+					o.pauseStep++
+				}
+			}
+		} else {
+			s.emit(check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: "crash"})
+		}
 	}
 	st.epochBase += st.implEpoch
 	st.up, st.rep = false, nil
