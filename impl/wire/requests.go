@@ -54,23 +54,33 @@ func checkRequestPosition(mode core.ReadMode, p uint64) error {
 	return nil
 }
 
+// readHeader validates what every read names: the site it is sent to, the
+// group, the read mode and the position a snapshot read asks for.
+func (l Limits) readHeader(site, group string, m wirepb.ReadMode, pos uint64, self core.SiteID) (core.GroupID, core.ReadMode, error) {
+	if err := l.CheckSite(site, self); err != nil {
+		return "", 0, err
+	}
+	g, err := ParseGroup(group)
+	if err != nil {
+		return "", 0, err
+	}
+	mode, err := ReadModeFromProto(m)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := checkRequestPosition(mode, pos); err != nil {
+		return "", 0, err
+	}
+	return g, mode, nil
+}
+
 // GetFromProto validates a Get and converts it to a read request.
 func (l Limits) GetFromProto(p *wirepb.GetRequest, self core.SiteID) (core.ReadRequest, error) {
 	if p == nil {
 		return core.ReadRequest{}, malformed("request is missing")
 	}
-	if err := l.CheckSite(p.Site, self); err != nil {
-		return core.ReadRequest{}, err
-	}
-	g, err := ParseGroup(p.Group)
+	g, mode, err := l.readHeader(p.Site, p.Group, p.Mode, p.Position, self)
 	if err != nil {
-		return core.ReadRequest{}, err
-	}
-	mode, err := ReadModeFromProto(p.Mode)
-	if err != nil {
-		return core.ReadRequest{}, err
-	}
-	if err := checkRequestPosition(mode, p.Position); err != nil {
 		return core.ReadRequest{}, err
 	}
 	if len(p.Keys) > MaxReadKeys {
@@ -89,18 +99,8 @@ func (l Limits) ScanFromProto(p *wirepb.ScanRequest, self core.SiteID) (core.Rea
 	if p == nil {
 		return core.ReadRequest{}, malformed("request is missing")
 	}
-	if err := l.CheckSite(p.Site, self); err != nil {
-		return core.ReadRequest{}, err
-	}
-	g, err := ParseGroup(p.Group)
+	g, mode, err := l.readHeader(p.Site, p.Group, p.Mode, p.Position, self)
 	if err != nil {
-		return core.ReadRequest{}, err
-	}
-	mode, err := ReadModeFromProto(p.Mode)
-	if err != nil {
-		return core.ReadRequest{}, err
-	}
-	if err := checkRequestPosition(mode, p.Position); err != nil {
 		return core.ReadRequest{}, err
 	}
 	for _, b := range []struct {
