@@ -99,28 +99,24 @@ func Shrink(o Options, check string) Options {
 				o = c
 			}
 		}
-		for i := range nFaults {
-			if slices.Contains(o.OmitFaults, i) {
-				continue
-			}
-			c := o
-			c.OmitFaults = append(slices.Clone(o.OmitFaults), i)
-			sort.Ints(c.OmitFaults)
-			if fails(c) {
-				o = c
-			}
-		}
-		for i := range nOps {
-			if slices.Contains(o.OmitOps, i) {
-				continue
-			}
-			c := o
-			c.OmitOps = append(slices.Clone(o.OmitOps), i)
-			sort.Ints(c.OmitOps)
-			if fails(c) {
-				o = c
+		// Leave out one schedule item at a time, keeping each omission
+		// under which the run still fails.
+		omitEach := func(n int, list func(*Options) *[]int) {
+			for i := range n {
+				if slices.Contains(*list(&o), i) {
+					continue
+				}
+				c := o
+				omitted := append(slices.Clone(*list(&o)), i)
+				sort.Ints(omitted)
+				*list(&c) = omitted
+				if fails(c) {
+					o = c
+				}
 			}
 		}
+		omitEach(nFaults, func(c *Options) *[]int { return &c.OmitFaults })
+		omitEach(nOps, func(c *Options) *[]int { return &c.OmitOps })
 	}
 	return o
 }
