@@ -27,7 +27,7 @@ func (r *Replica) handleAcceptLeader(m Message) error {
 		return nil
 	}
 	if !s.voted || s.vote.ID != m.Value.ID {
-		s.voted, s.voteBal, s.vote = true, 0, *m.Value
+		s.recordVote(0, *m.Value)
 		r.persistSlot(g, m.Position)
 		r.trace(TraceEvent{Action: ActAcceptLeader, Group: g.id, Peer: m.From, Position: m.Position,
 			Value: m.Value.ID})
@@ -93,7 +93,7 @@ func (r *Replica) handleAccept(m Message) error {
 		s.maxBal = m.Ballot
 	}
 	if !s.voted || s.voteBal != m.Ballot || s.vote.ID != m.Value.ID {
-		s.voted, s.voteBal, s.vote = true, m.Ballot, *m.Value
+		s.recordVote(m.Ballot, *m.Value)
 		r.persistSlot(g, m.Position)
 		r.trace(TraceEvent{Action: ActAccept, Group: g.id, Peer: m.From, Position: m.Position,
 			Ballot: m.Ballot, Value: m.Value.ID})
@@ -103,4 +103,11 @@ func (r *Replica) handleAccept(m Message) error {
 	}
 	r.send(reply)
 	return nil
+}
+
+func (s *slot) recordVote(b Ballot, v Value) {
+	if s.voted && s.voteBal != b {
+		s.earlier = append(s.earlier, s.voteBal)
+	}
+	s.voted, s.voteBal, s.vote = true, b, v
 }

@@ -1,5 +1,7 @@
 package core
 
+import "slices"
+
 // The coordinator (full sites, §4.4.1, §4.7) and the lease service (every
 // site, standing in for Chubby [ours]). The coordinator holds a lease from
 // each site's lease service and may call groups valid only while it holds a
@@ -132,7 +134,7 @@ func (r *Replica) handleLeaseService(m Message) {
 // handleInvalidate: a writer tells this site's coordinator that the group
 // is no longer up to date here as of m.Position (Invalidate).
 func (r *Replica) handleInvalidate(m Message) {
-	if r.kind == Full {
+	if r.kind == Full && !r.votedFor(m) {
 		g := r.group(m.Group)
 		g.valid = false
 		if m.Position > g.invPos {
@@ -143,6 +145,22 @@ func (r *Replica) handleInvalidate(m Message) {
 	}
 	r.send(Message{Type: MsgInvalidateResp, To: m.From, Group: m.Group, Position: m.Position,
 		Proposal: m.Proposal})
+}
+
+// votedFor reports whether this site's acceptor holds the vote the
+// invalidating writer is completing: a ballot names one value at a position
+// (ballot 0 is granted once per position), so that site accepted the value
+// and its coordinator need not give up the group. The writer only asks
+// because the vote reached it too late (after AcceptGraceTicks); ignoring
+// such an Invalidate keeps fast local reads here, and is what the spec's
+// Invalidate guard (f \notin acks) says.
+func (r *Replica) votedFor(m Message) bool {
+	g := r.groups[m.Group]
+	if g == nil {
+		return false
+	}
+	sl := g.slots[m.Position]
+	return sl != nil && sl.voted && (sl.voteBal == m.Ballot || slices.Contains(sl.earlier, m.Ballot))
 }
 
 // validate is the fire-and-forget Validate of a reader that caught the group

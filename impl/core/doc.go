@@ -74,7 +74,9 @@
 // full sites' votes, Invalidate the coordinator of every full site that did
 // not accept, or WaitOutLease for one that does not answer in
 // InvalidateTimeoutTicks (block its lease renewals at a majority of lease
-// services, then wait the longest remaining grant plus ClockSkewTicks); only
+// services, then wait the longest remaining grant plus ClockSkewTicks); a
+// coordinator whose site voted at the writer's ballot answers without giving
+// the group up (its vote was late, not missing); only
 // then Commit: the value becomes known-committed (the visibility point), the
 // client is answered (ErrConflict if the chosen value is not ours) and
 // MsgCommit goes to every site, which Learns (applies, in log order) it. A

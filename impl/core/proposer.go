@@ -396,7 +396,7 @@ func (r *Replica) checkChosen(p *proposal) {
 			}
 			p.inv[s.ID] = &invWait{deadline: r.now + r.cfg.InvalidateTimeoutTicks}
 			r.send(Message{Type: MsgInvalidate, To: s.ID, Group: p.g.id, Position: p.pos,
-				Proposal: p.id})
+				Ballot: p.ballot, Proposal: p.id})
 		}
 	}
 	r.maybeCommit(p)
@@ -486,7 +486,7 @@ func (r *Replica) tickProposal(p *proposal) {
 				}
 				// Keep asking the coordinator too: its ack ends the wait early.
 				r.send(Message{Type: MsgInvalidate, To: s, Group: p.g.id, Position: p.pos,
-					Proposal: p.id})
+					Ballot: p.ballot, Proposal: p.id})
 			}
 		}
 		r.maybeCommit(p)

@@ -13,6 +13,10 @@ type slot struct {
 	voted   bool
 	voteBal Ballot
 	vote    Value
+	// earlier are the ballots this incarnation voted at here before voteBal
+	// (in memory only): an Invalidate for one of them is for a value this
+	// site accepted (coordinator.votedFor).
+	earlier []Ballot
 	// inDoubtSince is the tick at which the replication-server duty first saw
 	// this position voted but not known committed (0: not yet seen).
 	inDoubtSince uint64

@@ -303,3 +303,33 @@ func TestFastPathAcceptRejectedFallsBackToPrepare(t *testing.T) {
 	}
 	n.checkAgreement("g")
 }
+
+// An Invalidate for a ballot this site voted at (its vote reached the writer
+// late) leaves the group valid; one for any other ballot, or for a ballot
+// voted at before a later vote, is handled as the spec's Invalidate says.
+func TestInvalidateOfAVoteThisSiteHolds(t *testing.T) {
+	n := newNet(t, nil, threeFull()...)
+	n.warm()
+	r := n.reps["A"]
+	g := r.group("g")
+	low, high := MakeBallot(1, 1, 1), MakeBallot(2, 1, 2)
+	val := Value{ID: ValueID{Site: "B", Incarnation: 1, Seq: 1}}
+	g.slot(3).recordVote(low, val)
+	g.slot(3).recordVote(high, val)
+	g.valid = true
+	for _, b := range []Ballot{low, high} {
+		r.handleInvalidate(Message{From: "B", To: "A", Group: "g", Position: 3, Ballot: b})
+		if !g.valid || g.invPos != 0 {
+			t.Fatalf("ballot %v: A voted at it, yet the Invalidate took the group (valid %v, invPos %d)", b, g.valid, g.invPos)
+		}
+	}
+	r.handleInvalidate(Message{From: "C", To: "A", Group: "g", Position: 3, Ballot: MakeBallot(3, 1, 0)})
+	if g.valid || g.invPos != 3 {
+		t.Fatalf("an Invalidate for a ballot A never voted at must apply (valid %v, invPos %d)", g.valid, g.invPos)
+	}
+	g.valid = true
+	r.handleInvalidate(Message{From: "B", To: "A", Group: "g", Position: 4, Ballot: low})
+	if g.valid || g.invPos != 4 {
+		t.Fatal("an Invalidate at a position A did not vote at must apply")
+	}
+}
