@@ -147,9 +147,12 @@ func (c *Config) AcceptLeader(s State, p int) (State, bool) {
 	if L < 0 || c.voters&(1<<L) == 0 || s.MaxBal[c.slot(g, L, i)] != 0 {
 		return s, false
 	}
-	zeroVotes := s.Votes[c.slot(g, L, i)] & (1<<len(c.values) - 1) // ballot 0 has index 0
+	zeroVotes := s.Votes[c.slot(g, L, i)] & c.zeroMask
 	if zeroVotes != 0 && !c.Mutations.Has(GrantBallotZeroTwice) {
 		return s, false
+	}
+	if c.voteBit(0, cp.value) == 0 {
+		return s, false // beyond the declared VotePairs: Tracer reports it
 	}
 	s.Votes = with(s.Votes, c.slot(g, L, i), s.Votes[c.slot(g, L, i)]|c.voteBit(0, cp.value))
 	pr.Phase, pr.Bal, pr.Val, pr.Acks = PhaseAccept, 0, int8(cp.value), 1<<L
@@ -229,8 +232,12 @@ func (c *Config) Accept(s State, p, a int) (State, bool) {
 	if int(s.MaxBal[slot]) > b && !c.Mutations.Has(AcceptLowerBallot) {
 		return s, false
 	}
+	bit := c.voteBit(b, int(pr.Val))
+	if bit == 0 {
+		return s, false // beyond the declared VotePairs: Tracer reports it
+	}
 	s.MaxBal = with(s.MaxBal, slot, int8(b))
-	s.Votes = with(s.Votes, slot, s.Votes[slot]|c.voteBit(b, int(pr.Val)))
+	s.Votes = with(s.Votes, slot, s.Votes[slot]|bit)
 	pr.Acks |= 1 << a
 	s.Prop = with(s.Prop, p, pr)
 	return s, true
@@ -238,7 +245,8 @@ func (c *Config) Accept(s State, p, a int) (State, bool) {
 
 func (c *Config) Invalidate(s State, p, f int) (State, bool) {
 	cp, pr := c.props[p], s.Prop[p]
-	if pr.Phase != PhaseAccept || !c.pastCommitPoint(pr) || (pr.Acks|pr.Inval)&(1<<f) != 0 {
+	// Also after Commit, and again: a late or repeated invalidation arrives.
+	if (pr.Phase != PhaseAccept && pr.Phase != PhaseDone) || !c.pastCommitPoint(pr) || pr.Acks&(1<<f) != 0 {
 		return s, false
 	}
 	slot := c.coordSlot(cp.group, f)
@@ -292,8 +300,10 @@ func (c *Config) Learn(s State, g, site int, emit func(State)) {
 		// Any value some voter accepted, chosen or not.
 		for a := range c.sites {
 			vs := s.Votes[c.slot(g, a, i)]
-			for bi := range c.ballots {
-				learnable |= uint32(vs>>(bi*len(c.values))) & (1<<len(c.values) - 1)
+			for k := 0; k < c.numPairs; k++ {
+				if vs&(1<<k) != 0 {
+					learnable |= 1 << c.pairValue[k]
+				}
 			}
 		}
 	}

@@ -22,6 +22,12 @@ type Config struct {
 	MaxEpoch   int
 	Proposers  []ProposerConst
 	Readers    []ReaderConst
+	// VotePairs, when set, are the only (ballot, value) pairs a vote set
+	// can hold: trace validation declares the pairs its run voted for, so
+	// a long run fits the 64 bits of a vote set where ballots x values
+	// would not. Nil (every model config) means every ballot x value; the
+	// encoding is then the same as ever, and so are the figures.
+	VotePairs []VotePair
 
 	// Mutations break protocol steps on purpose, to show that each
 	// invariant catches a broken protocol. Empty for every shipped config.
@@ -41,6 +47,10 @@ type Config struct {
 	valueIndex map[string]int
 	ballots    []int // sorted, ballots[0] == 0
 	ballotIdx  map[int]int
+	pairBit    [][]int8 // ballot index -> value -> bit in a vote set, -1: no bit
+	pairValue  []int8   // bit -> value index
+	zeroMask   uint64   // the bits of ballot 0's pairs
+	numPairs   int
 	quorums    []uint32 // every majority subset of the voters, in a fixed order
 	leader     []int    // group -> site index of InitLeader
 	nominee    []int    // value -> site index of its writer, -1 for NoOp
@@ -56,6 +66,12 @@ type ProposerConst struct {
 	Group   string
 	Value   string // a write's name, or NoOp for a replication-server closer
 	Ballots []int
+}
+
+// VotePair is one <<ballot, value>> a vote set may hold.
+type VotePair struct {
+	Ballot int
+	Value  string
 }
 
 // ReaderConst is one element of Readers with its RSite, RGroup and RKind.
@@ -82,8 +98,9 @@ const NoOp = "noop"
 // Bounds of the packed state encoding; configs stay far below them.
 const (
 	maxSites     = 16
-	maxPositions = 8
-	maxVotePairs = 64 // ballots x values must fit one uint64
+	maxPositions = 32 // Log.Entries
+	maxValues    = 32 // NoOp and 31 writes: a value set is a uint32
+	maxVotePairs = 64 // the pairs a vote set can hold must fit one uint64
 )
 
 // compile checks the constants the way TLC's ASSUMEs would and builds the
@@ -174,8 +191,8 @@ func (c *Config) compile() error {
 		c.valueIndex[w] = len(c.values)
 		c.values = append(c.values, w)
 	}
-	if len(c.values) > 16 {
-		return fmt.Errorf("spec: %s: at most 15 writes", c.Name)
+	if len(c.values) > maxValues {
+		return fmt.Errorf("spec: %s: at most %d writes", c.Name, maxValues-1)
 	}
 
 	ballotSet := map[int]bool{0: true}
@@ -201,8 +218,8 @@ func (c *Config) compile() error {
 	for i, b := range c.ballots {
 		c.ballotIdx[b] = i
 	}
-	if len(c.ballots)*len(c.values) > maxVotePairs {
-		return fmt.Errorf("spec: %s: %d ballots x %d values do not fit a vote set", c.Name, len(c.ballots), len(c.values))
+	if err := c.compileVotePairs(); err != nil {
+		return err
 	}
 
 	c.quorums = nil
@@ -367,4 +384,54 @@ func fnOf(keys []string, val func(string) string) string {
 		parts[i] = fmt.Sprintf("%s :> %s", quote(k), val(k))
 	}
 	return "(" + strings.Join(parts, " @@ ") + ")"
+}
+
+// compileVotePairs numbers the (ballot, value) pairs a vote set can hold:
+// every ballot x value in ballot-major order (bit b*|Values|+v, the layout
+// the model configs' figures were taken with), or the declared VotePairs.
+func (c *Config) compileVotePairs() error {
+	c.pairBit = make([][]int8, len(c.ballots))
+	for bi := range c.pairBit {
+		c.pairBit[bi] = make([]int8, len(c.values))
+		for v := range c.pairBit[bi] {
+			c.pairBit[bi][v] = -1
+		}
+	}
+	c.pairValue, c.zeroMask, c.numPairs = nil, 0, 0
+	add := func(bi, v int) error {
+		if c.pairBit[bi][v] >= 0 {
+			return nil
+		}
+		if c.numPairs == maxVotePairs {
+			return fmt.Errorf("spec: %s: more than %d (ballot, value) pairs do not fit a vote set", c.Name, maxVotePairs)
+		}
+		c.pairBit[bi][v] = int8(c.numPairs)
+		c.pairValue = append(c.pairValue, int8(v))
+		if bi == 0 {
+			c.zeroMask |= 1 << c.numPairs
+		}
+		c.numPairs++
+		return nil
+	}
+	if c.VotePairs == nil {
+		for bi := range c.ballots {
+			for v := range c.values {
+				if err := add(bi, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, vp := range c.VotePairs {
+		bi, ok := c.ballotIdx[vp.Ballot]
+		v, known := c.valueIndex[vp.Value]
+		if !ok || !known {
+			return fmt.Errorf("spec: %s: vote pair <<%d, %q>> names no ballot or value of the config", c.Name, vp.Ballot, vp.Value)
+		}
+		if err := add(bi, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

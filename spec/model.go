@@ -157,8 +157,8 @@ func (c *Config) allSites() uint32 { return 1<<len(c.sites) - 1 }
 func (c *Config) isBallot(b int) bool { _, ok := c.ballotIdx[b]; return ok }
 
 func (c *Config) TypeOK(s State) bool {
-	allVotes := uint64(1)<<(len(c.ballots)*len(c.values)) - 1
-	if len(c.ballots)*len(c.values) == 64 {
+	allVotes := uint64(1)<<c.numPairs - 1
+	if c.numPairs == 64 {
 		allVotes = ^uint64(0)
 	}
 	for k := range s.MaxBal {

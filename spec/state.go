@@ -14,7 +14,7 @@ import (
 // changing it (see the with* helpers).
 type State struct {
 	MaxBal     []int8   // maxBal[g][s][i] at (g*|Sites|+s)*MaxPos+i-1
-	Votes      []uint64 // votes[g][s][i]: bit ballotIndex*|Values|+valueIndex
+	Votes      []uint64 // votes[g][s][i]: one bit per (ballot, value) pair (Config.pairBit)
 	Applied    []Log    // applied[g][d] at g*|DataSites|+d
 	CoordValid []bool   // coordValid[g][f] at g*|Full|+f
 	InvPos     []int8   // invPos[g][f] at g*|Full|+f
@@ -109,20 +109,34 @@ func (c *Config) Init() State {
 	return s
 }
 
-func (c *Config) slot(g, s, i int) int             { return (g*len(c.sites)+s)*c.MaxPos + i - 1 }
-func (c *Config) dataSlot(g, s int) int            { return g*len(c.dataSites) + c.dataIndex[s] }
-func (c *Config) coordSlot(g, f int) int           { return g*c.numFull + f }
-func (c *Config) voteBit(b, v int) uint64          { return 1 << (c.ballotIdx[b]*len(c.values) + v) }
+func (c *Config) slot(g, s, i int) int   { return (g*len(c.sites)+s)*c.MaxPos + i - 1 }
+func (c *Config) dataSlot(g, s int) int  { return g*len(c.dataSites) + c.dataIndex[s] }
+func (c *Config) coordSlot(g, f int) int { return g*c.numFull + f }
+
+// voteBit is the bit of <<b, v>> in a vote set; 0 if the config declares
+// no such pair (VotePairs), which no set then holds.
+func (c *Config) voteBit(b, v int) uint64 {
+	k := c.pairBit[c.ballotIdx[b]][v]
+	if k < 0 {
+		return 0
+	}
+	return 1 << k
+}
+
 func (c *Config) hasVote(vs uint64, b, v int) bool { return vs&c.voteBit(b, v) != 0 }
 
 // Key encodes every variable byte for byte; two states are equal iff
 // their keys are.
 func (s State) Key() string {
 	var b strings.Builder
-	b.Grow(len(s.MaxBal) + 8*len(s.Votes) + 9*len(s.Applied) + 2*len(s.CoordValid) + 2*len(s.Epoch) + 16*len(s.Prop) + 16*len(s.Rd))
+	b.Grow(len(s.MaxBal) + 8*len(s.Votes) + 4*len(s.Applied) + 2*len(s.CoordValid) + 2*len(s.Epoch) + 8*len(s.Prop) + 15*len(s.Rd))
 	b.WriteString(bytesOf(s.MaxBal))
 	b.WriteString(bytesOf(s.Votes))
-	b.WriteString(bytesOf(s.Applied))
+	for _, l := range s.Applied {
+		// Len, then only the entries it covers: the rest are zero.
+		b.WriteByte(byte(l.Len))
+		b.WriteString(bytesOf(l.Entries[:l.Len]))
+	}
 	b.WriteString(bytesOf(s.CoordValid))
 	b.WriteString(bytesOf(s.InvPos))
 	b.WriteString(bytesOf(s.Epoch))
@@ -133,14 +147,15 @@ func (s State) Key() string {
 	}
 	for _, r := range s.Rd {
 		b.Write([]byte{byte(r.Phase), byte(r.Target), byte(r.Epoch),
-			byte(r.MustSee), byte(r.MustSee >> 8), byte(r.Seen), byte(r.Seen >> 8), byte(r.Result), byte(r.Result >> 8)})
+			byte(r.MustSee), byte(r.MustSee >> 8), byte(r.MustSee >> 16), byte(r.MustSee >> 24),
+			byte(r.Seen), byte(r.Seen >> 8), byte(r.Seen >> 16), byte(r.Seen >> 24),
+			byte(r.Result), byte(r.Result >> 8), byte(r.Result >> 16), byte(r.Result >> 24)})
 	}
 	return b.String()
 }
 
 // bytesOf views a slice of padding-free fixed-size values as bytes. Only
-// int8, bool, uint64 and Log (int8 fields, entries beyond Len kept zero)
-// go through it: Proposer and Reader have padding and are encoded field by
+// int8, bool and uint64 go through it: Proposer and Reader have padding and are encoded field by
 // field.
 func bytesOf[T any](xs []T) string {
 	if len(xs) == 0 {

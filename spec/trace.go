@@ -175,6 +175,20 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 		n, ok := f(s, i, j)
 		return n, ok, nil
 	}
+	// A vote for a pair the config did not declare is an encoding limit,
+	// not a verdict of the spec: say so.
+	undeclared := func(p int) error {
+		pr := s.Prop[p]
+		b := max(int(pr.Bal), 0)
+		v := int(pr.Val)
+		if e.Action == "AcceptLeader" {
+			v = c.props[p].value
+		}
+		if c.voteBit(b, v) == 0 {
+			return fmt.Errorf("vote <<%d, %s>> is not among the config's VotePairs", b, c.values[v])
+		}
+		return nil
+	}
 	switch e.Action {
 	case "BeginWrite":
 		return one(c.BeginWrite, proposer)
@@ -193,7 +207,15 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 		n, ok := c.BeginClose(s, p, i)
 		return n, ok, nil
 	case "AcceptLeader":
-		return one(c.AcceptLeader, proposer)
+		p, err := proposer(0)
+		if err == nil && s.Prop[p].Phase == PhaseReady {
+			err = undeclared(p)
+		}
+		if err != nil {
+			return s, false, err
+		}
+		n, ok := c.AcceptLeader(s, p)
+		return n, ok, nil
 	case "Prepare":
 		p, err := proposer(0)
 		if err != nil {
@@ -222,7 +244,19 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 		n, ok := c.Propose(s, p, q)
 		return n, ok, nil
 	case "Accept":
-		return two(c.Accept, proposer, site)
+		p, err := proposer(0)
+		if err == nil && s.Prop[p].Phase >= PhaseAccept {
+			err = undeclared(p)
+		}
+		if err != nil {
+			return s, false, err
+		}
+		a, err := site(1)
+		if err != nil {
+			return s, false, err
+		}
+		n, ok := c.Accept(s, p, a)
+		return n, ok, nil
 	case "Invalidate":
 		return two(c.Invalidate, proposer, full)
 	case "WaitOutLease":

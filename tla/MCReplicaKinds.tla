@@ -1,8 +1,8 @@
 -------------------------- MODULE MCReplicaKinds --------------------------
 \* Two full sites, a witness and a read-only site over two log positions:
 \* a writer and a replication server that closes positions with no-ops, the
-\* next-leader nominee of position 2, a snapshot read at the read-only site
-\* and a current read attempted at the witness.
+\* next-leader nominee of position 2, and a current read attempted at the
+\* witness.
 \* Generated from spec/configs.go by `go test ./spec -run TestMCModules -update`.
 EXTENDS Megastore, TLC
 
@@ -18,8 +18,8 @@ MCPSite      == ("n1" :> "b" @@ "p1" :> "a")
 MCPGroup     == ("n1" :> "g1" @@ "p1" :> "g1")
 MCPValue     == ("n1" :> "noop" @@ "p1" :> "w1")
 MCPBallots   == ("n1" :> {2} @@ "p1" :> {1})
-MCReaders    == {"rc", "rd"}
-MCRSite      == ("rc" :> "c" @@ "rd" :> "d")
-MCRGroup     == ("rc" :> "g1" @@ "rd" :> "g1")
-MCRKind      == ("rc" :> "current" @@ "rd" :> "snapshot")
+MCReaders    == {"rc"}
+MCRSite      == ("rc" :> "c")
+MCRGroup     == ("rc" :> "g1")
+MCRKind      == ("rc" :> "current")
 ===========================================================================

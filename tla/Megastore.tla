@@ -222,13 +222,16 @@ Accept(p, a) ==
        /\ UNCHANGED <<applied, coordValid, invPos, epoch, leaseHeld, rd>>
 
 \* Once the value is chosen, invalidate the coordinator of a full site that
-\* did not accept.  The invalidation carries the log position (§4.7.2).
+\* did not accept.  The invalidation carries the log position (§4.7.2).  It
+\* may arrive more than once (a duplicate, or the writer asking again while
+\* it waits out the lease) and after the writer committed: each arrival
+\* invalidates again, which can only make the coordinator more conservative.
 Invalidate(p, f) ==
     LET g == PGroup[p]
         i == prop[p].pos
-    IN /\ prop[p].phase = "accept"
+    IN /\ prop[p].phase \in {"accept", "done"}
        /\ HasQuorum(prop[p].acks)
-       /\ f \notin prop[p].acks \cup prop[p].inval
+       /\ f \notin prop[p].acks
        /\ coordValid' = [coordValid EXCEPT ![g][f] = FALSE]
        /\ invPos' = [invPos EXCEPT ![g][f] = IF @ < i THEN i ELSE @]
        /\ prop' = [prop EXCEPT ![p].inval = @ \cup {f}]

@@ -14,11 +14,17 @@ import (
 // handled in the one way written here, counted, and reported; none is
 // dropped silently.
 const (
-	// An Invalidate the spec disables because the coordinator already
-	// accepted, was already invalidated, or the attempt is done (the
-	// writer re-sends while it waits out a lease). Its effect in the
-	// implementation only makes the coordinator more conservative.
-	DevRedundantInvalidate = "redundant Invalidate (already accepted/invalidated/done): not stepped"
+	// A writer waited out the lease of a coordinator whose vote or
+	// invalidation ack it never received: the spec already counts that site
+	// in acks or inval, so the step changes nothing the spec holds (inval
+	// maps to the sites resolved without a vote the writer heard): a
+	// stuttering step.
+	DevWaitOutLeaseStutter = "WaitOutLease of a site already in acks or inval (its reply was lost): a stutter"
+	// An Invalidate reached a coordinator whose site accepted the value but
+	// no longer knows the ballot (votes at earlier ballots are kept in
+	// memory only, so a restart forgets them): the coordinator gives the
+	// group up, more conservative than the spec's, which keeps it.
+	DevInvalidateAccepted = "Invalidate of a site that accepted, after its restart forgot that ballot: not stepped (conservative)"
 	// The implementation decides a read is local at ReadBegin and reads
 	// once it has applied what it had seen; the spec's ReadLocal checks
 	// validity when it reads. Counted only when the spec held the
@@ -57,8 +63,9 @@ const (
 	// A lease that ran out while its site was paused, noticed on resume,
 	// taken where the pause began (the site took no step in between).
 	DevPausedLease = "LoseLease noticed after a pause, taken where the pause began"
-	// The run outgrew the mirror's state encoding (MaxPos 8, 15 writes,
-	// ballots x values 64): the group's validation stops there.
+	// The run outgrew the mirror's state encoding (32 positions, 31 writes,
+	// 64 (ballot, value) pairs voted for, 100 ballots or epochs per group):
+	// the group's validation stops there.
 	DevBudget = "STOP: beyond the mirror's encoding bounds"
 )
 
@@ -78,7 +85,10 @@ type Result struct {
 	Ballots map[string]int
 }
 
-const maxWrites, maxVotePairs, maxPositions, maxBallot = 15, 64, 8, 100
+// The mirror's encoding bounds per group (spec/config.go): writes (a value
+// set is a uint32 with NoOp), (ballot, value) pairs voted for (a vote set
+// is a uint64), log positions, ballots and epochs (int8).
+const maxWrites, maxVotePairs, maxPositions, maxBallot = 31, 64, 32, 100
 
 // Trace validates run group by group.
 func Trace(run Run) Result {
@@ -145,8 +155,14 @@ func (v *validator) fail(check, format string, args ...any) bool {
 func (v *validator) budget(steps []Step) int {
 	writes := map[string]bool{}
 	seen := map[string]bool{}
+	pairs := map[[2]string]bool{}
 	ballots := 0
 	for k, s := range steps {
+		pair, votes := v.votePair(s)
+		np := len(pairs)
+		if votes && !pairs[pair] {
+			np++
+		}
 		fresh := map[string]bool{}
 		value := func(x string) {
 			if x != "" && x != spec.NoOp && !writes[x] {
@@ -164,8 +180,11 @@ func (v *validator) budget(steps []Step) int {
 		}
 		value(s.Value)
 		w := len(writes) + len(fresh)
-		if w > maxWrites || (nb+1)*(w+1) > maxVotePairs || nb > maxBallot || pos > maxPositions || s.Epoch > 100 {
+		if w > maxWrites || np > maxVotePairs || nb > maxBallot || pos > maxPositions || s.Epoch > 100 {
 			return k
+		}
+		if votes {
+			pairs[pair] = true
 		}
 		for x := range fresh {
 			writes[x] = true
@@ -176,6 +195,23 @@ func (v *validator) budget(steps []Step) int {
 		ballots = nb
 	}
 	return len(steps)
+}
+
+// votePair names the (ballot, value) a voting step adds to a vote set: the
+// attempt (ballot 0 for a fast-path one, shared by all) and the value.
+func (v *validator) votePair(s Step) ([2]string, bool) {
+	p := v.props[s.Prop]
+	ballot := p.Name
+	if p.Ballot == 0 {
+		ballot = "0"
+	}
+	switch s.Action {
+	case "AcceptLeader":
+		return [2]string{ballot, p.Value}, true
+	case "Accept":
+		return [2]string{ballot, s.Value}, true
+	}
+	return [2]string{}, false
 }
 
 // waitOutsBefore maps the index of each RegainLease step to the later
@@ -250,6 +286,21 @@ func (v *validator) config(steps []Step) (*spec.Config, error) {
 			bs = []int{b}
 		}
 		c.Proposers = append(c.Proposers, spec.ProposerConst{Name: p.Name, Site: p.Site, Group: p.Group, Value: p.Value, Ballots: bs})
+	}
+	// Only the pairs the run voted for get a bit in the mirror's vote sets.
+	c.VotePairs = []spec.VotePair{}
+	for _, s := range steps {
+		if _, votes := v.votePair(s); votes {
+			p := v.props[s.Prop]
+			val := s.Value
+			if s.Action == "AcceptLeader" {
+				val = p.Value
+			}
+			vp := spec.VotePair{Ballot: v.ballot[p.Name], Value: val}
+			if !slices.Contains(c.VotePairs, vp) {
+				c.VotePairs = append(c.VotePairs, vp)
+			}
+		}
 	}
 	return c, nil
 }
@@ -388,10 +439,13 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		if err == nil {
 			return true, ""
 		}
-		pr, _, _ := t.Proposer(p.Name)
 		acks, inval := t.ProposerAcks(p.Name)
-		if pr.Phase == spec.PhaseDone || slices.Contains(acks, s.Site) || slices.Contains(inval, s.Site) {
-			v.res.Deviations[DevRedundantInvalidate]++
+		switch {
+		case s.Action == "WaitOutLease" && (slices.Contains(acks, s.Site) || slices.Contains(inval, s.Site)):
+			v.res.Deviations[DevWaitOutLeaseStutter]++
+			return true, ""
+		case s.Action == "Invalidate" && slices.Contains(acks, s.Site):
+			v.res.Deviations[DevInvalidateAccepted]++
 			return true, ""
 		}
 		return failf("%v (acks %v, inval %v)", err, acks, inval)

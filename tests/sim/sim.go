@@ -52,8 +52,8 @@ type Options struct {
 	KeepLog bool
 }
 
-// Defaults is the per-seed size the CI test runs: small enough that most
-// groups fit the mirror's encoding bounds.
+// Defaults is the per-seed size the CI test runs (TestHeavierProfiles runs
+// heavier ones).
 func Defaults() Options {
 	return Options{
 		Sites:  []core.Site{{ID: "A", Kind: core.Full}, {ID: "B", Kind: core.Full}, {ID: "C", Kind: core.Full}, {ID: "W", Kind: core.Witness}, {ID: "R", Kind: core.ReadOnly}},

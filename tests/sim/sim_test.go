@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/megastore-verified/megastore/tests/check"
 )
 
 // runSeeds runs seeds first..first+n-1 on every core and returns the
@@ -79,8 +81,8 @@ func TestThousandSeeds(t *testing.T) {
 // default does not: contention (a validation racing an invalidation),
 // partition storms (leases lost and waited out; this profile found the
 // lease-block hole), pauses (leases running out unnoticed), crash storms.
-// Groups may outgrow the mirror's encoding bounds here; the steps before
-// that point are validated, the rest counted.
+// Every spec-level step of them must be validated: none may outgrow the
+// mirror's encoding bounds.
 func TestHeavierProfiles(t *testing.T) {
 	profiles := map[string]func(*Options){
 		"contention": func(o *Options) { *o = contention() },
@@ -97,6 +99,10 @@ func TestHeavierProfiles(t *testing.T) {
 			if r.Failure != "" {
 				t.Errorf("%s seed %d: %s: %s\n  reproduce: %s", name, r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
 			}
+		}
+		if tot.Validated != tot.Steps {
+			t.Errorf("%s: only %d of %d steps validated (%d beyond the mirror's encoding bounds)",
+				name, tot.Validated, tot.Steps, tot.Deviations[check.DevBudget])
 		}
 		t.Logf("%s: %d of %d steps validated; %d ops returned", name, tot.Validated, tot.Steps, tot.Ops.Done)
 	}
