@@ -46,7 +46,8 @@
 //  5. Tick at a steady rate. Leases and timeouts are counted in ticks; the
 //     lease safety argument assumes two sites' tick counts drift apart by at
 //     most Config.ClockSkewTicks over one lease. A driver that was paused must
-//     deliver the missed ticks before it delivers queued messages.
+//     deliver the time it missed in one Elapse before it delivers queued
+//     messages: ticks replayed one by one would act at times already past.
 //
 // # Interfaces
 //

@@ -8,27 +8,21 @@ import (
 
 // Clock is the source of ticks. Now is the number of ticks since the clock
 // started; Subscribe returns a channel that is signalled (coalescing) when
-// Now advances. A driver catches up to Now, tick by tick, before it handles
-// anything else, so no tick is ever lost: a lost tick would make a
-// coordinator believe in its lease for longer than its grantors do.
+// Now advances. A driver catches up to Now (in one core.Replica.Elapse)
+// before it handles anything else, so no tick is ever lost: a lost tick would
+// make a coordinator believe in its lease for longer than its grantors do.
 type Clock interface {
 	Now() uint64
 	Subscribe() <-chan struct{}
 }
 
-// ManualClock advances only when told: tests and simulations.
-type ManualClock struct {
-	now  atomic.Uint64
+// subscribers are the channels a clock signals (coalescing) when it moves.
+type subscribers struct {
 	mu   sync.Mutex
 	subs []chan struct{}
 }
 
-// NewManualClock returns a clock at tick 0.
-func NewManualClock() *ManualClock { return &ManualClock{} }
-
-func (c *ManualClock) Now() uint64 { return c.now.Load() }
-
-func (c *ManualClock) Subscribe() <-chan struct{} {
+func (c *subscribers) Subscribe() <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	c.mu.Lock()
 	c.subs = append(c.subs, ch)
@@ -36,9 +30,7 @@ func (c *ManualClock) Subscribe() <-chan struct{} {
 	return ch
 }
 
-// Advance moves the clock n ticks forward and wakes every subscriber.
-func (c *ManualClock) Advance(n uint64) {
-	c.now.Add(n)
+func (c *subscribers) wake() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ch := range c.subs {
@@ -49,23 +41,51 @@ func (c *ManualClock) Advance(n uint64) {
 	}
 }
 
-// RealClock ticks every interval of wall time until stopped.
+// ManualClock advances only when told: tests and simulations.
+type ManualClock struct {
+	subscribers
+	now atomic.Uint64
+}
+
+// NewManualClock returns a clock at tick 0.
+func NewManualClock() *ManualClock { return &ManualClock{} }
+
+func (c *ManualClock) Now() uint64 { return c.now.Load() }
+
+// Advance moves the clock n ticks forward and wakes every subscriber.
+func (c *ManualClock) Advance(n uint64) {
+	c.now.Add(n)
+	c.wake()
+}
+
+// RealClock counts the intervals of wall time (monotonic) since it started.
+// It wakes subscribers every interval, but Now is read off elapsed time, not
+// counted from the wake-ups: a time.Ticker drops the ticks its goroutine
+// missed (a paused process, a stalled scheduler), and a clock that lost them
+// would run slow, so a coordinator would believe in its lease longer than
+// its grantors.
 type RealClock struct {
-	ManualClock
-	stop chan struct{}
-	once sync.Once
+	subscribers
+	start    time.Time
+	interval time.Duration
+	stop     chan struct{}
+	once     sync.Once
 }
 
 // NewRealClock starts a clock ticking every interval.
 func NewRealClock(interval time.Duration) *RealClock {
-	c := &RealClock{stop: make(chan struct{})}
+	return newRealClockSince(time.Now(), interval)
+}
+
+func newRealClockSince(start time.Time, interval time.Duration) *RealClock {
+	c := &RealClock{start: start, interval: interval, stop: make(chan struct{})}
 	go func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				c.Advance(1)
+				c.wake()
 			case <-c.stop:
 				return
 			}
@@ -73,6 +93,9 @@ func NewRealClock(interval time.Duration) *RealClock {
 	}()
 	return c
 }
+
+// Now is the number of whole intervals since the clock started.
+func (c *RealClock) Now() uint64 { return uint64(time.Since(c.start) / c.interval) }
 
 // Stop stops the ticking.
 func (c *RealClock) Stop() { c.once.Do(func() { close(c.stop) }) }

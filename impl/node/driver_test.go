@@ -76,3 +76,13 @@ func TestSingleSiteDriver(t *testing.T) {
 		t.Fatalf("after stop: %v", err)
 	}
 }
+
+// RealClock's Now is the wall time elapsed, not the wake-ups its goroutine
+// received: a process paused for ten intervals must find ten ticks passed.
+func TestRealClockCountsElapsedTime(t *testing.T) {
+	c := newRealClockSince(time.Now().Add(-10*time.Second), time.Second)
+	defer c.Stop()
+	if now := c.Now(); now < 10 || now > 11 {
+		t.Fatalf("Now = %d ten seconds after start, want 10", now)
+	}
+}

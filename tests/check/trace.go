@@ -25,22 +25,6 @@ const (
 	// memory only, so a restart forgets them): the coordinator gives the
 	// group up, more conservative than the spec's, which keeps it.
 	DevInvalidateAccepted = "Invalidate of a site that accepted, after its restart forgot that ballot: not stepped (conservative)"
-	// The implementation decides a read is local at ReadBegin and reads
-	// once it has applied what it had seen; the spec's ReadLocal checks
-	// validity when it reads. Counted only when the spec held the
-	// coordinator valid at ReadBegin; the reader then stays "begun" in the
-	// mirror (its result is still checked by porcupine).
-	DevNonAtomicReadLocal = "ReadLocal checked at ReadBegin, valid then but not when it read: reader left begun"
-	// The implementation's local read returns the log up to what the site
-	// had seen at ReadBegin, the spec's ReadLocal everything applied when it
-	// reads: checked to be a prefix holding every write the reader must see.
-	DevLocalReadAtBegin = "ReadLocal returned the state at ReadBegin (a prefix of the spec's, holding mustSee and seen)"
-	// The read position the implementation found differs from every
-	// quorum's in the mirror (responses were read at different times).
-	DevReadTarget = "read target differs from the mirror's (non-atomic find-position)"
-	// The implementation ignored a validation the spec would apply
-	// (conservative: its invPos is higher after redundant invalidates).
-	DevValidateIgnored = "Validate ignored by the implementation, applied by the spec (conservative)"
 	// WaitOutLease while the mirror's coordinator holds a lease again (it
 	// regained one in a new epoch, every group invalid): stepped just
 	// before that RegainLease, where the spec enables it.
@@ -50,11 +34,6 @@ const (
 	DevRelearn = "re-apply after restart: stutter, value checked"
 	// A write answered at once without a proposal (ErrConflict).
 	DevBeginWithoutProposal = "BeginWrite answered without a proposal (position known or taken): no spec proposer"
-	// The implementation's no-op nominates its closer as the next leader
-	// (core/proposer.go startNoOp sets NextLeader); the spec's no-op
-	// nominates nobody. A fast-path write after a no-op has no spec step,
-	// so the group's validation stops there.
-	DevNoOpNominee = "STOP: AcceptLeader after a no-op (impl nominates the closer, spec nobody)"
 	// ReadFindPos taken where a quorum's view in the mirror equals what
 	// the responders reported (their answers reflect different moments;
 	// the step only changes the reader, so it commutes with every step of
@@ -130,8 +109,6 @@ type validator struct {
 	res     *Result
 	t       *spec.Tracer
 	ballot  map[string]int // proposer -> spec ballot
-	// validAtBegin: the mirror held the coordinator valid at ReadBegin.
-	validAtBegin map[string]bool
 	// findPos: the implementation's ReadFindPos of each reader; pending:
 	// readers begun whose ReadFindPos the mirror has not taken yet.
 	findPos map[string]Step
@@ -320,7 +297,6 @@ func (v *validator) validate(all []Step) bool {
 	if err != nil {
 		return v.fail("trace validation", "config: %v", err)
 	}
-	v.validAtBegin = map[string]bool{}
 	v.findPos, v.fired = map[string]Step{}, map[string]bool{}
 	for _, s := range steps {
 		if s.Action == "ReadFindPos" {
@@ -345,7 +321,7 @@ func (v *validator) validate(all []Step) bool {
 			v.res.Validated++
 			continue
 		}
-		ok, stop := v.step(s)
+		ok := v.step(s)
 		v.done = append(v.done, s)
 		if !ok {
 			return false
@@ -353,10 +329,6 @@ func (v *validator) validate(all []Step) bool {
 		v.res.Validated++
 		if inv := v.t.Violated(); inv != "" {
 			return v.fail("invariant "+inv, "after %s the mirrored state violates %s", s, inv)
-		}
-		if stop != "" {
-			v.res.Deviations[stop] += len(steps) - k - 1
-			return true
 		}
 	}
 	if n == len(all) {
@@ -372,16 +344,16 @@ func (v *validator) do(e spec.Event) error { return v.t.Step(e) }
 
 // step takes s; ok is false after a failure; stop names a deviation that
 // ends this group's validation.
-func (v *validator) step(s Step) (ok bool, stop string) {
+func (v *validator) step(s Step) bool {
 	t := v.t
-	failf := func(format string, args ...any) (bool, string) {
-		return v.fail("trace validation", "%s: "+format, append([]any{s}, args...)...), ""
+	failf := func(format string, args ...any) bool {
+		return v.fail("trace validation", "%s: "+format, append([]any{s}, args...)...)
 	}
-	stepErr := func(err error) (bool, string) {
+	stepErr := func(err error) bool {
 		if err != nil {
 			return failf("%v", err)
 		}
-		return true, ""
+		return true
 	}
 	p := v.props[s.Prop]
 	switch s.Action {
@@ -389,7 +361,7 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		return failf("two values committed at one position")
 	case ExtBeginWithoutProposal:
 		v.res.Deviations[DevBeginWithoutProposal]++
-		return true, ""
+		return true
 	case "BeginWrite":
 		if p.Value == spec.NoOp {
 			// A closer may target any position its site has not applied.
@@ -403,9 +375,6 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		return stepErr(v.do(spec.Event{Action: "Prepare", Args: []any{p.Name, v.ballot[p.Name]}}))
 	case "AcceptLeader":
 		if l := t.LeaderOf(v.group, p.Site, p.Pos); l != s.Site {
-			if applied := t.Applied(v.group, p.Site); l == "" && p.Pos > 1 && len(applied) >= p.Pos-1 && applied[p.Pos-2] == spec.NoOp {
-				return true, DevNoOpNominee
-			}
 			return failf("the leader of position %d is %q in the spec, %q granted ballot 0", p.Pos, l, s.Site)
 		}
 		return stepErr(v.do(spec.Event{Action: "AcceptLeader", Args: []any{p.Name}}))
@@ -414,7 +383,7 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		if pr.Phase != spec.PhaseAccept || pr.Bal != 0 {
 			return failf("fast-path Propose without a ballot-0 grant in the mirror (phase %v)", pr.Phase)
 		}
-		return true, ""
+		return true
 	case "Promise":
 		// A Prepare that arrives after its attempt proposed (or committed)
 		// is a Promise step of the spec too: it only raises maxBal.
@@ -426,7 +395,7 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		if _, val, _ := t.Proposer(p.Name); val != s.Value {
 			return failf("the implementation proposes %s, the spec %s from the same quorum", s.Value, val)
 		}
-		return true, ""
+		return true
 	case "Accept":
 		// An Accept that arrives after its attempt committed is an Accept
 		// step of the spec too; either way it must carry the attempt's value.
@@ -437,16 +406,16 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 	case "Invalidate", "WaitOutLease":
 		err := v.do(spec.Event{Action: s.Action, Args: []any{p.Name, s.Site}})
 		if err == nil {
-			return true, ""
+			return true
 		}
 		acks, inval := t.ProposerAcks(p.Name)
 		switch {
 		case s.Action == "WaitOutLease" && (slices.Contains(acks, s.Site) || slices.Contains(inval, s.Site)):
 			v.res.Deviations[DevWaitOutLeaseStutter]++
-			return true, ""
+			return true
 		case s.Action == "Invalidate" && slices.Contains(acks, s.Site):
 			v.res.Deviations[DevInvalidateAccepted]++
-			return true, ""
+			return true
 		}
 		return failf("%v (acks %v, inval %v)", err, acks, inval)
 	case "Commit":
@@ -457,7 +426,7 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		if _, val, _ := t.Proposer(p.Name); val != s.Value {
 			return failf("the implementation commits %s, the spec's attempt holds %s", s.Value, val)
 		}
-		return true, ""
+		return true
 	case "Learn":
 		applied := t.Applied(v.group, s.Site)
 		switch {
@@ -466,7 +435,7 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 				return failf("%s re-applies %s at %d, it had applied %s", s.Site, s.Value, s.Pos, applied[s.Pos-1])
 			}
 			v.res.Deviations[DevRelearn]++
-			return true, ""
+			return true
 		case s.Pos > len(applied)+1:
 			return failf("%s applies %d with %d applied", s.Site, s.Pos, len(applied))
 		}
@@ -483,7 +452,7 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		if _, _, e, _ := t.Coordinator(v.group, s.Site); e != s.Epoch {
 			return failf("epoch %d in the spec, %d in the implementation", e, s.Epoch)
 		}
-		return true, ""
+		return true
 	case "ReadBegin":
 		r := v.readers[s.Reader]
 		valid, _, e, lease := t.Coordinator(v.group, r.Site)
@@ -493,14 +462,13 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		if s.Flag && !(valid && lease) {
 			return failf("the implementation reads locally at %s; the spec's coordinator there is not valid (coordValid %v, lease %v)", r.Site, valid, lease)
 		}
-		v.validAtBegin[s.Reader] = s.Flag
 		if err := v.do(spec.Event{Action: "ReadBegin", Args: []any{s.Reader}}); err != nil {
 			return failf("%v", err)
 		}
 		if _, ok := v.findPos[s.Reader]; ok {
 			v.pending = append(v.pending, s.Reader)
 		}
-		return true, ""
+		return true
 	case "ReadLocal":
 		// Whatever the mirror says, the implementation's result must hold
 		// every write acknowledged or observed when the read began.
@@ -510,25 +478,16 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 			}
 		}
 		if err := v.do(spec.Event{Action: "ReadLocal", Args: []any{s.Reader}}); err != nil {
-			if v.validAtBegin[s.Reader] {
-				v.res.Deviations[DevNonAtomicReadLocal]++
-				return true, ""
-			}
 			return failf("%v", err)
 		}
 		if got := t.ReaderResult(s.Reader); !slices.Equal(got, s.Result) {
-			for _, w := range s.Result {
-				if !slices.Contains(got, w) {
-					return failf("the implementation's local read returned %v, not a prefix of the spec's %v", s.Result, got)
-				}
-			}
-			v.res.Deviations[DevLocalReadAtBegin]++
+			return failf("the implementation's local read returned %v, the spec's %v", s.Result, got)
 		}
-		return true, ""
+		return true
 	case "ReadFindPos":
 		if v.fired[s.Reader] {
 			v.res.Deviations[DevFindPosEarly]++
-			return true, ""
+			return true
 		}
 		v.pending = slices.DeleteFunc(v.pending, func(r string) bool { return r == s.Reader })
 		q := v.pickQuorum(s)
@@ -539,24 +498,20 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		}
 		rs, _ := t.Reader(s.Reader)
 		if int(rs.Target) != s.Target {
-			v.res.Deviations[DevReadTarget]++
-		} else if got := t.ReaderResult(s.Reader); !slices.Equal(got, s.Result) {
+			return failf("the implementation reads at %d, the spec's reader at %d", s.Target, rs.Target)
+		}
+		if got := t.ReaderResult(s.Reader); !slices.Equal(got, s.Result) {
 			return failf("the implementation read %v at %d, the spec %v", s.Result, s.Target, got)
 		}
-		return true, ""
+		return true
 	case "Validate":
 		r := v.readers[s.Reader]
 		rs, _ := t.Reader(s.Reader)
 		_, invPos, e, _ := t.Coordinator(v.group, r.Site)
 		guard := e == int(rs.Epoch) && int(rs.Target) >= invPos
-		switch {
-		case s.Flag && !guard && int(rs.Target) == s.Target:
-			return failf("the implementation applied a validation the spec refuses (reader epoch %d, coordinator epoch %d, target %d, invPos %d)",
-				rs.Epoch, e, rs.Target, invPos)
-		case s.Flag && !guard:
-			v.res.Deviations[DevReadTarget]++
-		case !s.Flag && guard:
-			v.res.Deviations[DevValidateIgnored]++
+		if s.Flag != guard {
+			return failf("the implementation's validation applied: %v, the spec's: %v (reader epoch %d, coordinator epoch %d, target %d, invPos %d)",
+				s.Flag, guard, rs.Epoch, e, rs.Target, invPos)
 		}
 		return stepErr(v.do(spec.Event{Action: "Validate", Args: []any{s.Reader}}))
 	case "SnapshotRead":
@@ -566,7 +521,7 @@ func (v *validator) step(s Step) (ok bool, stop string) {
 		if got := t.ReaderResult(s.Reader); !slices.Equal(got, s.Result) {
 			return failf("the implementation's snapshot read returned %v, the spec's %v", s.Result, got)
 		}
-		return true, ""
+		return true
 	}
 	return failf("no mapping for action %q", s.Action)
 }

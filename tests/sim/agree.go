@@ -95,7 +95,7 @@ func (s *Sim) agree(res check.Result) string {
 				if int(gs.InvPos) < invPos && !restarted {
 					return fmt.Sprintf("%s %s: invalidated position %d below the mirror's %d", sid, g, gs.InvPos, invPos)
 				}
-				if exact(check.DevInvalidateAccepted, check.DevValidateIgnored, check.DevReadTarget) && (implValid != mirValid || (int(gs.InvPos) != invPos && !restarted)) {
+				if exact(check.DevInvalidateAccepted) && (implValid != mirValid || (int(gs.InvPos) != invPos && !restarted)) {
 					return fmt.Sprintf("%s %s: valid %v invPos %d, mirror %v %d", sid, g, implValid, gs.InvPos, mirValid, invPos)
 				}
 			}

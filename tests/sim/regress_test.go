@@ -41,3 +41,18 @@ func TestReplyFromPreviousIncarnation(t *testing.T) {
 		t.Fatalf("a reply from before the restart was taken for the new proposal's: %s", res.Failure)
 	}
 }
+
+// TestLocalReadAfterAPause is a finding of trace validation (seed 5853 of
+// the default profile), fixed in impl/core: a site paused past its lease
+// was handed its missed ticks one at a time on resume, so a writer's timer
+// fired and the commit it applied completed a local read at a tick where the
+// lease still looked held, though it had run out during the pause (the spec's
+// ReadLocal was not enabled). Replica.Elapse now judges the lease at the
+// time it is before any timer fires.
+func TestLocalReadAfterAPause(t *testing.T) {
+	o := Defaults()
+	o.Seed = 5853
+	if r := Run(o); r.Failure != "" {
+		t.Fatalf("%s: %s\n  reproduce: %s", r.Check, r.Failure, ReproCommand(r.Opts))
+	}
+}

@@ -229,8 +229,8 @@ func (s *Sim) quiet() bool {
 	return true
 }
 
-// resume ends a pause the way core/doc.go asks of a driver: the missed
-// ticks first, then the messages that queued up.
+// resume ends a pause the way core/doc.go asks of a driver: the time
+// missed first, in one Elapse, then the messages that queued up.
 func (s *Sim) resume(st *site) {
 	if !st.paused {
 		return
@@ -238,11 +238,12 @@ func (s *Sim) resume(st *site) {
 	st.paused = false
 	s.logf("resume %s missed=%d held=%d", st.id, st.missed, len(st.held))
 	start := len(s.steps)
-	for ; st.missed > 0 && st.up; st.missed-- {
-		st.rep.Tick()
+	if st.missed > 0 && st.up {
+		st.rep.Elapse(uint64(st.missed))
+		st.missed = 0
 		s.drain(st, input{kind: "tick"})
 	}
-	// A lease that ran out during the pause is noticed by the missed ticks.
+	// A lease that ran out during the pause is noticed at once on resume.
 	// The spec's LoseLease is the fact, not the noticing: it goes where the
 	// pause began. Sound because a paused site takes no step, and only its
 	// own steps (ReadLocal, RegainLease) need the lease held; WaitOutLease
