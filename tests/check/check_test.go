@@ -41,6 +41,32 @@ func TestSnapshotsRejectsUncommittedState(t *testing.T) {
 	}
 }
 
+func TestSnapshotScansRejectMissingAndUncommittedRows(t *testing.T) {
+	log := map[string][]Entry{"g": {{Known: true, Writes: true, Value: "a", Rows: []string{"a"}},
+		{Known: true}, {Known: true, Writes: true, Value: "b", Rows: []string{"b"}}}}
+	if bad := Snapshots([]Snapshot{{Group: "g", Pos: 2, Value: "a", Rows: []string{"a"}},
+		{Group: "g", Pos: 0, Value: "", Rows: []string{}}}, log); bad != "" {
+		t.Fatal(bad)
+	}
+	for _, rows := range [][]string{{}, {"a", "b"}, {"a", "a"}} {
+		if bad := Snapshots([]Snapshot{{Group: "g", Pos: 2, Value: "a", Rows: rows}}, log); bad == "" {
+			t.Fatalf("a scan at 2 returning %v passed", rows)
+		}
+	}
+}
+
+func TestInconsistentRejectsUnchosenValues(t *testing.T) {
+	log := map[string][]Entry{"g": {{Known: true, Writes: true, Value: "a"}, {Known: true, Writes: true, Value: "b"}}}
+	for _, v := range []string{"", "a", "b"} {
+		if bad := Inconsistent([]Snapshot{{Group: "g", Value: v}}, log); bad != "" {
+			t.Fatal(bad)
+		}
+	}
+	if bad := Inconsistent([]Snapshot{{Group: "g", Value: "c"}}, log); bad == "" {
+		t.Fatal("an inconsistent read of a value never chosen passed")
+	}
+}
+
 func fastPathRun(commitEarly bool) Run {
 	p := Proposer{Name: "A.1.p1.r0", Site: "A", Group: "g", Value: "A/1/1", Pos: 1}
 	steps := []Step{

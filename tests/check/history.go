@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/anishathalye/porcupine"
@@ -107,19 +108,21 @@ func (r LinResult) Visualize(path string) error {
 	return porcupine.VisualizePath(Model, r.Info, path)
 }
 
-// Snapshot is a completed snapshot read.
+// Snapshot is a completed snapshot (or inconsistent) read.
 type Snapshot struct {
 	Group, Site string
 	Pos         int
 	Value       string
+	Rows        []string // the scan of the workload's written-rows range; nil: no scan
 }
 
-// Entry is one position of a group's chosen log, as far as the key the
-// workload uses goes.
+// Entry is one position of a group's chosen log, as far as the key and the
+// written-rows range of the workload go.
 type Entry struct {
 	Known  bool
 	Writes bool // the entry writes the key
 	Value  string
+	Rows   []string // the values of the rows it adds to the written-rows range
 }
 
 // Snapshots checks that every snapshot read returned the key's value in a
@@ -138,6 +141,36 @@ func Snapshots(snaps []Snapshot, log map[string][]Entry) string {
 		}
 		if sn.Value != want {
 			return fmt.Sprintf("snapshot read at %s of %s at position %d returned %q, the chosen log has %q", sn.Site, sn.Group, sn.Pos, sn.Value, want)
+		}
+		if sn.Rows == nil {
+			continue
+		}
+		var rows []string
+		for _, e := range l[:sn.Pos] {
+			rows = append(rows, e.Rows...)
+		}
+		slices.Sort(rows)
+		got := slices.Sorted(slices.Values(sn.Rows))
+		if !slices.Equal(got, rows) {
+			return fmt.Sprintf("snapshot scan at %s of %s at position %d returned %v, the chosen log has %v", sn.Site, sn.Group, sn.Pos, got, rows)
+		}
+	}
+	return ""
+}
+
+// Inconsistent checks that every inconsistent read returned the key's value
+// in some state of the chosen log: stale at worst, never a write that was
+// not chosen (Pos is not known: the read takes the newest local version).
+func Inconsistent(reads []Snapshot, log map[string][]Entry) string {
+	for _, rd := range reads {
+		states := []string{""}
+		for _, e := range log[rd.Group] {
+			if e.Writes {
+				states = append(states, e.Value)
+			}
+		}
+		if !slices.Contains(states, rd.Value) {
+			return fmt.Sprintf("inconsistent read at %s of %s returned %q, in no state of the chosen log %v", rd.Site, rd.Group, rd.Value, states)
 		}
 	}
 	return ""

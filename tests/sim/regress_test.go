@@ -51,8 +51,24 @@ func TestReplyFromPreviousIncarnation(t *testing.T) {
 // time it is before any timer fires.
 func TestLocalReadAfterAPause(t *testing.T) {
 	o := Defaults()
-	o.Seed = 5853
+	o.Seed, o.Inconsistent, o.Refused = 5853, 0, 0 // the profile it was found with
 	if r := Run(o); r.Failure != "" {
 		t.Fatalf("%s: %s\n  reproduce: %s", r.Check, r.Failure, ReproCommand(r.Opts))
+	}
+}
+
+// The refusal check fails a site that serves what its kind rules out, or
+// that refuses it with the wrong reason, or that does anything on the way.
+func TestRefusalCatchesAServedRequest(t *testing.T) {
+	if bad := refusal("write", "R", core.ErrReadOnlySite, core.ErrReadOnlySite, false); bad != "" {
+		t.Fatal(bad)
+	}
+	for _, c := range []struct {
+		err     error
+		changed bool
+	}{{nil, false}, {core.ErrWitnessNoReads, false}, {core.ErrReadOnlySite, true}} {
+		if refusal("write", "R", c.err, core.ErrReadOnlySite, c.changed) == "" {
+			t.Fatalf("a write at a read-only site answered %v (changed %v) passed", c.err, c.changed)
+		}
 	}
 }

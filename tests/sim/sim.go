@@ -26,7 +26,12 @@ type Options struct {
 	Groups    int // entity groups
 	Writes    int // read-modify-write transactions per group
 	Reads     int // current reads per group
-	Snapshots int // snapshot reads per group
+	Snapshots int // snapshot reads per group (each also scans the group's rows)
+	// Inconsistent reads per group, at any data site.
+	Inconsistent int
+	// Refused: requests per group that a site must refuse at once (a
+	// current read or a write at the witness or the read-only site).
+	Refused int
 
 	Partitions  int // partition episodes (random shapes, some asymmetric)
 	Crashes     int // crash-restart episodes
@@ -57,7 +62,7 @@ type Options struct {
 func Defaults() Options {
 	return Options{
 		Sites:  []core.Site{{ID: "A", Kind: core.Full}, {ID: "B", Kind: core.Full}, {ID: "C", Kind: core.Full}, {ID: "W", Kind: core.Witness}, {ID: "R", Kind: core.ReadOnly}},
-		Groups: 2, Writes: 3, Reads: 3, Snapshots: 2,
+		Groups: 2, Writes: 3, Reads: 3, Snapshots: 2, Inconsistent: 1, Refused: 1,
 		Partitions: 2, Crashes: 1, Pauses: 1, DropPercent: 3, DupPercent: 3, MaxDriftPPM: 20000,
 	}
 }
@@ -484,6 +489,9 @@ func Run(opts Options) Report {
 		rep.Failure, rep.Check = rep.Lin.Failure, "porcupine"
 	}
 	rep.Snap = check.Snapshots(s.snapshots(), s.chosenLog())
+	if rep.Snap == "" {
+		rep.Snap = check.Inconsistent(s.inconsistent(), s.chosenLog())
+	}
 	if rep.Failure == "" && rep.Snap != "" {
 		rep.Failure, rep.Check = rep.Snap, "snapshot"
 	}

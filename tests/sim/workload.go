@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/tests/check"
@@ -22,9 +23,11 @@ var key = []byte("k")
 type opKind uint8
 
 const (
-	opWrite opKind = iota + 1 // read-modify-write transaction
-	opRead                    // current read
-	opSnap                    // snapshot read
+	opWrite   opKind = iota + 1 // read-modify-write transaction
+	opRead                      // current read
+	opSnap                      // snapshot read and scan
+	opIncons                    // inconsistent read
+	opRefused                   // a request the site must refuse (witness, read-only)
 )
 
 type opState uint8
@@ -51,9 +54,16 @@ type op struct {
 	writing  bool
 	call     int64
 	ret      int64
-	out      string // the value read (the transaction's read, for writes)
+	out      string   // the value read (the transaction's read, for writes)
+	rows     []string // a snapshot's scan of the written-rows range
 	pos      core.Position
 }
+
+// rowPrefix: every write also writes the row rowPrefix+value, so a scan of
+// the prefix lists the writes a state holds.
+const rowPrefix = "w/"
+
+var rowRange = core.KeyRange{Start: []byte(rowPrefix), End: []byte("w0"), Limit: 100}
 
 type fault struct {
 	at, dur int64
@@ -158,6 +168,25 @@ func (s *Sim) generate() {
 	for range o.Pauses {
 		s.faults = append(s.faults, fault{at: tickUnits + r.Int64N(window), dur: int64(3+r.IntN(50)) * tickUnits,
 			crash: r.IntN(n), isPause: true})
+	}
+	// NB: drawn after the faults, like pauses, so every earlier schedule
+	// stays as it was.
+	for g := range o.Groups {
+		gid := core.GroupID(fmt.Sprintf("g%d", g))
+		for _, n := range []struct {
+			k opKind
+			n int
+		}{{opIncons, o.Inconsistent}, {opRefused, o.Refused}} {
+			for range n.n {
+				i := len(s.ops)
+				p := &op{kind: n.k, group: gid, at: tickUnits + r.Int64N(window), pick: r.Uint64(),
+					value: fmt.Sprintf("%s.v%d", gid, i)}
+				s.ops = append(s.ops, p)
+				if !slices.Contains(o.OmitOps, i) && !o.Manual {
+					s.schedule(&event{at: p.at, kind: evOp, index: i})
+				}
+			}
+		}
 	}
 	for i, f := range s.faults {
 		if !slices.Contains(o.OmitFaults, i) {
@@ -273,7 +302,10 @@ func (s *Sim) startOp(i int) {
 	o := s.ops[i]
 	var eligible []*site
 	for _, st := range s.sites {
-		ok := st.kind == core.Full || (o.kind == opSnap && st.kind == core.ReadOnly)
+		ok := st.kind == core.Full || ((o.kind == opSnap || o.kind == opIncons) && st.kind == core.ReadOnly)
+		if o.kind == opRefused {
+			ok = st.kind != core.Full
+		}
 		if ok && st.up && !st.paused {
 			eligible = append(eligible, st)
 		}
@@ -286,7 +318,49 @@ func (s *Sim) startOp(i int) {
 	o.inc = o.site.inc
 	o.state, o.call = opRunning, s.now
 	s.logf("op %d start %v %s at %s", i, o.kind, o.group, o.site.id)
+	if o.kind == opRefused {
+		s.refuse(i)
+		return
+	}
 	s.issue(i)
+}
+
+// refuse sends a request the site's kind rules out and checks that it is
+// refused at once, with the sentinel error that says why, and changes
+// nothing: no request id, no message, no trace event.
+func (s *Sim) refuse(i int) {
+	o := s.ops[i]
+	st := o.site
+	want := core.ErrWitnessNoReads
+	if st.kind == core.ReadOnly {
+		want = core.ErrReadOnlySite
+	}
+	before := st.rep.HasReady()
+	var err error
+	what := "current read"
+	if o.pick&1 == 0 {
+		_, err = st.rep.Read(core.ReadRequest{Group: o.group, Keys: [][]byte{key}, Mode: core.Current})
+	} else {
+		what = "write"
+		_, err = st.rep.ProposeWrite(core.WriteRequest{Group: o.group,
+			Mutations: []core.Mutation{{Key: key, Value: []byte(o.value)}}})
+	}
+	if bad := refusal(what, st.id, err, want, st.rep.HasReady() != before); bad != "" {
+		s.fail("client", "%s", bad)
+	}
+	o.state = opNoEff
+}
+
+// refusal judges a request a site must refuse: "" if it was refused with
+// want and changed nothing.
+func refusal(what string, site core.SiteID, err, want error, changed bool) string {
+	switch {
+	case !errors.Is(err, want):
+		return fmt.Sprintf("%s at %s: got %v, want %v", what, site, err, want)
+	case changed:
+		return fmt.Sprintf("refused %s at %s left something to do", what, site)
+	}
+	return ""
 }
 
 func (s *Sim) retryOp(i int) {
@@ -305,18 +379,21 @@ func (s *Sim) retryOp(i int) {
 func (s *Sim) issue(i int) {
 	o := s.ops[i]
 	st := o.site
-	mode := core.Current
-	if o.kind == opSnap {
-		mode = core.Snapshot
+	req := core.ReadRequest{Group: o.group, Keys: [][]byte{key}, Mode: core.Current}
+	switch o.kind {
+	case opSnap:
+		req.Mode, req.Range = core.Snapshot, &rowRange
+	case opIncons:
+		req.Mode = core.Inconsistent
 	}
 	o.writing = false
-	req, err := st.rep.Read(core.ReadRequest{Group: o.group, Keys: [][]byte{key}, Mode: mode})
+	id, err := st.rep.Read(req)
 	if err != nil {
 		s.fail("client", "read refused at %s: %v", st.id, err)
 		return
 	}
-	st.reqOps[req] = i
-	s.drain(st, input{kind: "read", req: req})
+	st.reqOps[id] = i
+	s.drain(st, input{kind: "read", req: id})
 }
 
 func (s *Sim) abandon(o *op) {
@@ -369,13 +446,25 @@ func (s *Sim) result(st *site, res core.Result) {
 	}
 	val := string(vals[0])
 	o.out, o.pos = val, res.Position
+	if o.kind == opSnap {
+		rows, _, err := st.store.Scan(res.Group, rowRange, res.Position)
+		if err != nil {
+			s.fail("simulator", "storage scan at %s: %v", st.id, err)
+			return
+		}
+		o.rows = []string{}
+		for _, kv := range rows {
+			o.rows = append(o.rows, string(kv.Value))
+		}
+	}
 	if o.kind != opWrite {
 		o.state, o.ret = opDone, s.now
 		return
 	}
 	o.writing = true
 	req, err := st.rep.ProposeWrite(core.WriteRequest{Group: o.group, ReadPosition: res.Position,
-		Mutations: []core.Mutation{{Key: key, Value: []byte(o.value)}}})
+		Mutations: []core.Mutation{{Key: key, Value: []byte(o.value)},
+			{Key: []byte(rowPrefix + o.value), Value: []byte(o.value)}}})
 	if err != nil {
 		o.writing = false
 		if errors.Is(err, core.ErrNotApplied) {
@@ -412,7 +501,7 @@ func (s *Sim) opStats() OpStats {
 func (s *Sim) history() []check.Op {
 	var h []check.Op
 	for i, o := range s.ops {
-		if o.kind == opSnap {
+		if o.kind != opWrite && o.kind != opRead {
 			continue
 		}
 		c := check.Op{Client: i, Group: string(o.group), Write: o.kind == opWrite, Value: o.value, Call: o.call}
@@ -436,7 +525,17 @@ func (s *Sim) snapshots() []check.Snapshot {
 	var out []check.Snapshot
 	for _, o := range s.ops {
 		if o.kind == opSnap && o.state == opDone {
-			out = append(out, check.Snapshot{Group: string(o.group), Site: string(o.site.id), Pos: int(o.pos), Value: o.out})
+			out = append(out, check.Snapshot{Group: string(o.group), Site: string(o.site.id), Pos: int(o.pos), Value: o.out, Rows: o.rows})
+		}
+	}
+	return out
+}
+
+func (s *Sim) inconsistent() []check.Snapshot {
+	var out []check.Snapshot
+	for _, o := range s.ops {
+		if o.kind == opIncons && o.state == opDone {
+			out = append(out, check.Snapshot{Group: string(o.group), Site: string(o.site.id), Value: o.out})
 		}
 	}
 	return out
@@ -460,6 +559,9 @@ func (s *Sim) chosenLog() map[string][]check.Entry {
 					for _, m := range v.Mutations {
 						if string(m.Key) == string(key) {
 							x.Writes, x.Value = true, string(m.Value)
+						}
+						if strings.HasPrefix(string(m.Key), rowPrefix) {
+							x.Rows = append(x.Rows, string(m.Value))
 						}
 					}
 					e = &x

@@ -27,7 +27,9 @@ func main() {
 	groups := flag.Int("groups", d.Groups, "entity groups")
 	writes := flag.Int("writes", d.Writes, "transactions per group")
 	reads := flag.Int("reads", d.Reads, "current reads per group")
-	snaps := flag.Int("snapshots", d.Snapshots, "snapshot reads per group")
+	snaps := flag.Int("snapshots", d.Snapshots, "snapshot reads (and scans) per group")
+	incons := flag.Int("inconsistent", d.Inconsistent, "inconsistent reads per group")
+	refused := flag.Int("refused", d.Refused, "requests per group a witness or read-only site must refuse")
 	parts := flag.Int("partitions", d.Partitions, "partition episodes")
 	crashes := flag.Int("crashes", d.Crashes, "crash-restart episodes")
 	pauses := flag.Int("pauses", d.Pauses, "process pauses")
@@ -40,7 +42,7 @@ func main() {
 	opts := d
 	opts.Groups, opts.Writes, opts.Reads, opts.Snapshots = *groups, *writes, *reads, *snaps
 	opts.Partitions, opts.Crashes, opts.DropPercent, opts.DupPercent = *parts, *crashes, *drop, *dup
-	opts.Pauses = *pauses
+	opts.Pauses, opts.Inconsistent, opts.Refused = *pauses, *incons, *refused
 	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFaults)
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
