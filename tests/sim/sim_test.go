@@ -234,3 +234,24 @@ func TestShrinkKeepsTheFailure(t *testing.T) {
 	}
 	t.Logf("seed %d: %s\n  shrunk: %s\n  %s", o.Seed, first.Failure, ReproCommand(small), r.Failure)
 }
+
+// TestDriftBeyondTheBoundIsCaught breaks the assumption the lease argument
+// rests on (clocks drift apart by less than ClockSkewTicks over a lease,
+// here 25 % against the 2 % the default allows) and shows the checks
+// noticing: a writer waits out a coordinator's lease by its own fast clock
+// while the coordinator, by its slow one, still holds it.
+func TestDriftBeyondTheBoundIsCaught(t *testing.T) {
+	o := Defaults()
+	o.Groups, o.Writes, o.Reads, o.Partitions, o.Crashes = 1, 6, 6, 4, 0
+	o.MaxDriftPPM = 250_000
+	for _, r := range runSeeds(o, 0, 100) {
+		if r.Failure != "" {
+			if !strings.Contains(r.Failure, "WaitOutLease") {
+				t.Fatalf("seed %d failed, but not at a WaitOutLease: %s: %s", r.Seed, r.Check, r.Failure)
+			}
+			t.Logf("seed %d: %s: %s", r.Seed, r.Check, r.Failure)
+			return
+		}
+	}
+	t.Fatal("100 seeds with clocks drifting 25 % apart passed every check")
+}

@@ -35,6 +35,7 @@ func main() {
 	pauses := flag.Int("pauses", d.Pauses, "process pauses")
 	drop := flag.Int("drop", d.DropPercent, "message loss, percent")
 	dup := flag.Int("dup", d.DupPercent, "message duplication, percent")
+	drift := flag.Int("drift", d.MaxDriftPPM, "bound on each site's clock rate error, parts per million")
 	omitOps := flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
 	omitFaults := flag.String("omit-faults", "", "schedule faults to leave out")
 	flag.Parse()
@@ -43,6 +44,7 @@ func main() {
 	opts.Groups, opts.Writes, opts.Reads, opts.Snapshots = *groups, *writes, *reads, *snaps
 	opts.Partitions, opts.Crashes, opts.DropPercent, opts.DupPercent = *parts, *crashes, *drop, *dup
 	opts.Pauses, opts.Inconsistent, opts.Refused = *pauses, *incons, *refused
+	opts.MaxDriftPPM = *drift
 	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFaults)
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
