@@ -189,6 +189,18 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 		}
 		return nil
 	}
+	// voting names the proposer of a step that adds a vote, refusing one
+	// whose pair is undeclared (only when the step could otherwise run).
+	voting := func(k int) (int, error) {
+		p, err := proposer(k)
+		if err != nil {
+			return p, err
+		}
+		if ph := s.Prop[p].Phase; (e.Action == "AcceptLeader" && ph == PhaseReady) || (e.Action == "Accept" && ph >= PhaseAccept) {
+			err = undeclared(p)
+		}
+		return p, err
+	}
 	switch e.Action {
 	case "BeginWrite":
 		return one(c.BeginWrite, proposer)
@@ -207,15 +219,7 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 		n, ok := c.BeginClose(s, p, i)
 		return n, ok, nil
 	case "AcceptLeader":
-		p, err := proposer(0)
-		if err == nil && s.Prop[p].Phase == PhaseReady {
-			err = undeclared(p)
-		}
-		if err != nil {
-			return s, false, err
-		}
-		n, ok := c.AcceptLeader(s, p)
-		return n, ok, nil
+		return one(c.AcceptLeader, voting)
 	case "Prepare":
 		p, err := proposer(0)
 		if err != nil {
@@ -244,19 +248,7 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 		n, ok := c.Propose(s, p, q)
 		return n, ok, nil
 	case "Accept":
-		p, err := proposer(0)
-		if err == nil && s.Prop[p].Phase >= PhaseAccept {
-			err = undeclared(p)
-		}
-		if err != nil {
-			return s, false, err
-		}
-		a, err := site(1)
-		if err != nil {
-			return s, false, err
-		}
-		n, ok := c.Accept(s, p, a)
-		return n, ok, nil
+		return two(c.Accept, voting, site)
 	case "Invalidate":
 		return two(c.Invalidate, proposer, full)
 	case "WaitOutLease":

@@ -75,3 +75,43 @@ func TestTracerReplaysAndRefuses(t *testing.T) {
 		t.Fatalf("violated %q, want AckedAfterInvalidation", v)
 	}
 }
+
+// With VotePairs declared, a vote for another pair is refused as beyond
+// the encoding, never taken silently nor reported as a protocol verdict;
+// declared pairs vote as the full ballot x value layout would.
+func TestTracerVotePairs(t *testing.T) {
+	c := ReadRace()
+	c.VotePairs = []VotePair{{Ballot: 0, Value: "w1"}}
+	tr, err := NewTracer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Event{
+		{Action: "BeginWrite", Args: []any{"p1"}},
+		{Action: "AcceptLeader", Args: []any{"p1"}},
+		{Action: "Accept", Args: []any{"p1", "c"}},
+	} {
+		if err := tr.Step(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !tr.HasVote("g1", "c", 1, 0, "w1") {
+		t.Fatal("c's declared vote is missing")
+	}
+	c = ReadRace()
+	c.VotePairs = []VotePair{}
+	if tr, err = NewTracer(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Step(Event{Action: "BeginWrite", Args: []any{"p1"}}); err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Step(Event{Action: "AcceptLeader", Args: []any{"p1"}})
+	if err == nil || !strings.Contains(err.Error(), "VotePairs") {
+		t.Fatalf("a vote for an undeclared pair: err = %v", err)
+	}
+	c.VotePairs = []VotePair{{Ballot: 7, Value: "w1"}}
+	if _, err := NewTracer(c); err == nil {
+		t.Fatal("a pair naming no ballot of the config was accepted")
+	}
+}
