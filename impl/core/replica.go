@@ -13,9 +13,9 @@ type slot struct {
 	voted   bool
 	voteBal Ballot
 	vote    Value
-	// earlier are the ballots this incarnation voted at here before voteBal
-	// (in memory only): an Invalidate for one of them is for a value this
-	// site accepted (coordinator.votedFor).
+	// earlier are the ballots voted at here before voteBal (persisted with
+	// the vote): an Invalidate for one of them is for a value this site
+	// accepted (coordinator.votedFor).
 	earlier []Ballot
 	// inDoubtSince is the tick at which the replication-server duty first saw
 	// this position voted but not known committed (0: not yet seen).
@@ -154,6 +154,7 @@ func Restore(cfg Config, st State) (*Replica, error) {
 		g := r.group(a.Group)
 		s := g.slot(a.Position)
 		s.maxBal, s.voted, s.voteBal, s.vote = a.MaxBal, a.Voted, a.VoteBal, a.Vote
+		s.earlier = slices.Clone(a.Earlier)
 		if a.Voted && a.Position > g.highest {
 			g.highest = a.Position
 		}
@@ -234,7 +235,7 @@ func (r *Replica) persistSlot(g *group, p Position) {
 	}
 	r.pending.acc[k] = AcceptorRecord{
 		Group: g.id, Position: p, MaxBal: s.maxBal,
-		Voted: s.voted, VoteBal: s.voteBal, Vote: s.vote,
+		Voted: s.voted, VoteBal: s.voteBal, Vote: s.vote, Earlier: slices.Clone(s.earlier),
 	}
 }
 

@@ -125,6 +125,9 @@ type AcceptorRecord struct {
 	Voted    bool
 	VoteBal  Ballot
 	Vote     Value
+	// Earlier are the ballots voted at here before VoteBal: an Invalidate
+	// naming one of them is for a vote this site holds.
+	Earlier []Ballot
 }
 
 // HardState is the per-replica durable state that is not per group.

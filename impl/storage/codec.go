@@ -173,7 +173,12 @@ func encodeAcceptor(a core.AcceptorRecord) []byte {
 	b := binary.AppendUvarint(nil, uint64(a.MaxBal))
 	b = binary.AppendUvarint(b, boolByte(a.Voted))
 	b = binary.AppendUvarint(b, uint64(a.VoteBal))
-	return appendValue(b, a.Vote)
+	b = appendValue(b, a.Vote)
+	b = binary.AppendUvarint(b, uint64(len(a.Earlier)))
+	for _, e := range a.Earlier {
+		b = binary.AppendUvarint(b, uint64(e))
+	}
+	return b
 }
 
 func decodeAcceptor(g core.GroupID, p core.Position, b []byte) (core.AcceptorRecord, error) {
@@ -183,5 +188,15 @@ func decodeAcceptor(g core.GroupID, p core.Position, b []byte) (core.AcceptorRec
 	a.Voted = d.uvarint() == 1
 	a.VoteBal = core.Ballot(d.uvarint())
 	a.Vote = d.value()
+	// NB: records written before Earlier existed end here.
+	if d.err == nil && len(d.b) > 0 {
+		n := d.uvarint()
+		if d.err == nil && n > uint64(len(d.b)) {
+			d.err = ErrCorrupt
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			a.Earlier = append(a.Earlier, core.Ballot(d.uvarint()))
+		}
+	}
 	return a, d.err
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/megastore-verified/megastore/impl/core"
@@ -31,7 +32,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		d := core.Durable{
 			HardState: &core.HardState{Incarnation: 3},
 			Acceptor: []core.AcceptorRecord{{Group: g, Position: 1, MaxBal: 7, Voted: true, VoteBal: 5,
-				Vote: val(uint64(i), "k\x00", "v")}},
+				Vote: val(uint64(i), "k\x00", "v"), Earlier: []core.Ballot{0, 3}}},
 			Chosen: []core.Entry{{Group: g, Position: 1, Value: val(uint64(i), "k", "v")}},
 		}
 		if err := s.Save(d, true); err != nil {
@@ -50,7 +51,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 	for _, a := range st.Acceptor {
 		if a.MaxBal != 7 || !a.Voted || a.VoteBal != 5 || a.Position != 1 ||
-			!bytes.Equal(a.Vote.Mutations[0].Key, []byte("k\x00")) {
+			!bytes.Equal(a.Vote.Mutations[0].Key, []byte("k\x00")) || !slices.Equal(a.Earlier, []core.Ballot{0, 3}) {
 			t.Fatalf("acceptor %+v", a)
 		}
 	}
@@ -184,5 +185,22 @@ func TestScanAtPositions(t *testing.T) {
 		if str(rows) != tc.want || more != tc.more {
 			t.Errorf("case %d: %q more=%v, want %q more=%v", i, str(rows), more, tc.want, tc.more)
 		}
+	}
+}
+
+// Acceptor records written before Earlier existed end after the vote; they
+// still decode, with no earlier ballots. A truncated count is corrupt.
+func TestAcceptorRecordWithoutEarlier(t *testing.T) {
+	rec := core.AcceptorRecord{Group: "g", Position: 2, MaxBal: 9, Voted: true, VoteBal: 9, Vote: val(1, "k", "v")}
+	b := encodeAcceptor(rec)
+	old := b[:len(b)-1] // the trailing count 0
+	got, err := decodeAcceptor("g", 2, old)
+	if err != nil || got.VoteBal != 9 || got.Earlier != nil {
+		t.Fatalf("old record: %+v %v", got, err)
+	}
+	rec.Earlier = []core.Ballot{4, 6}
+	b = encodeAcceptor(rec)
+	if _, err := decodeAcceptor("g", 2, b[:len(b)-1]); err == nil {
+		t.Fatal("a record cut inside its earlier ballots decoded")
 	}
 }

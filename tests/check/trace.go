@@ -20,11 +20,6 @@ const (
 	// maps to the sites resolved without a vote the writer heard): a
 	// stuttering step.
 	DevWaitOutLeaseStutter = "WaitOutLease of a site already in acks or inval (its reply was lost): a stutter"
-	// An Invalidate reached a coordinator whose site accepted the value but
-	// no longer knows the ballot (votes at earlier ballots are kept in
-	// memory only, so a restart forgets them): the coordinator gives the
-	// group up, more conservative than the spec's, which keeps it.
-	DevInvalidateAccepted = "Invalidate of a site that accepted, after its restart forgot that ballot: not stepped (conservative)"
 	// WaitOutLease while the mirror's coordinator holds a lease again (it
 	// regained one in a new epoch, every group invalid): stepped just
 	// before that RegainLease, where the spec enables it.
@@ -412,9 +407,6 @@ func (v *validator) step(s Step) bool {
 		switch {
 		case s.Action == "WaitOutLease" && (slices.Contains(acks, s.Site) || slices.Contains(inval, s.Site)):
 			v.res.Deviations[DevWaitOutLeaseStutter]++
-			return true
-		case s.Action == "Invalidate" && slices.Contains(acks, s.Site):
-			v.res.Deviations[DevInvalidateAccepted]++
 			return true
 		}
 		return failf("%v (acks %v, inval %v)", err, acks, inval)

@@ -11,18 +11,8 @@ import (
 // agree compares the replicas that are up with the mirrored state trace
 // validation ended in, group by group: promised ballots, votes, applied
 // logs, coordinator validity, invalidated positions, leases and epochs.
-// Where a deviation class lets the mirror lag (a late promise or accept
-// not taken, a redundant invalidation), it checks the direction that
-// matters instead of equality. It returns "" or the first disagreement.
+// It returns "" or the first disagreement.
 func (s *Sim) agree(res check.Result) string {
-	exact := func(classes ...string) bool {
-		for _, c := range classes {
-			if res.Deviations[c] > 0 {
-				return false
-			}
-		}
-		return true
-	}
 	for _, g := range sortedGroups(res) {
 		mir := res.Mirrors[g]
 		gid := core.GroupID(g)
@@ -95,7 +85,7 @@ func (s *Sim) agree(res check.Result) string {
 				if int(gs.InvPos) < invPos && !restarted {
 					return fmt.Sprintf("%s %s: invalidated position %d below the mirror's %d", sid, g, gs.InvPos, invPos)
 				}
-				if exact(check.DevInvalidateAccepted) && (implValid != mirValid || (int(gs.InvPos) != invPos && !restarted)) {
+				if implValid != mirValid || (int(gs.InvPos) != invPos && !restarted) {
 					return fmt.Sprintf("%s %s: valid %v invPos %d, mirror %v %d", sid, g, implValid, gs.InvPos, mirValid, invPos)
 				}
 			}
