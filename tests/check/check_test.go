@@ -96,3 +96,44 @@ func TestTraceRejectsCommitBeforeQuorum(t *testing.T) {
 		t.Fatalf("a commit before a quorum accepted passed: %+v", r)
 	}
 }
+
+// A catch-up read: each of its values must be the spec's, or trace
+// validation fails: the read target, the result, the Validate verdict.
+func TestTraceRejectsAReadThatDiffersFromTheSpec(t *testing.T) {
+	run := func(mutate func([]Step)) Result {
+		p := Proposer{Name: "A.1.p1.r0", Site: "A", Group: "g", Value: "A/1/1", Pos: 1}
+		r := Reader{Name: "B.1.q1", Site: "B", Group: "g", Kind: "current"}
+		steps := []Step{
+			{Action: "LoseLease", Site: "A"}, {Action: "LoseLease", Site: "B"}, {Action: "LoseLease", Site: "C"},
+			{Action: "RegainLease", Site: "B", Epoch: 1},
+			{Action: "BeginWrite", Group: "g", Prop: p.Name, Pos: 1},
+			{Action: "AcceptLeader", Group: "g", Prop: p.Name, Site: "A", Pos: 1},
+			{Action: ExtProposeFast, Group: "g", Prop: p.Name, Pos: 1},
+			{Action: "Accept", Group: "g", Prop: p.Name, Site: "C", Pos: 1, Value: p.Value},
+			{Action: "Accept", Group: "g", Prop: p.Name, Site: "B", Pos: 1, Value: p.Value},
+			{Action: "Commit", Group: "g", Prop: p.Name, Pos: 1, Value: p.Value},
+			{Action: "Learn", Group: "g", Site: "B", Pos: 1, Value: p.Value},
+			{Action: "ReadBegin", Group: "g", Reader: r.Name, Epoch: 1},
+			{Action: "ReadFindPos", Group: "g", Reader: r.Name, Quorum: []string{"A", "B"}, Target: 1},
+			{Action: "ReadCatchUp", Group: "g", Reader: r.Name, Target: 1, Result: []string{p.Value}},
+			{Action: "Validate", Group: "g", Reader: r.Name, Target: 1, Flag: true},
+		}
+		mutate(steps)
+		return Trace(Run{Full: []string{"A", "B", "C"}, InitLeader: "A", Proposers: []Proposer{p},
+			Readers: []Reader{r}, Steps: steps})
+	}
+	if res := run(func([]Step) {}); res.Failure != "" {
+		t.Fatalf("the correct read failed: %s", res.Failure)
+	}
+	for name, mutate := range map[string]func([]Step){
+		"a lower target":        func(s []Step) { s[13].Target = 0 },
+		"a stale result":        func(s []Step) { s[13].Result = nil },
+		"an ignored validation": func(s []Step) { s[14].Flag = false },
+	} {
+		if res := run(mutate); res.Failure == "" || res.Check != "trace validation" {
+			t.Errorf("%s passed: %+v", name, res)
+		} else {
+			t.Logf("%s: %s", name, res.Failure)
+		}
+	}
+}
