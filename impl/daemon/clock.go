@@ -3,6 +3,8 @@ package daemon
 import (
 	"sync"
 	"time"
+
+	"github.com/megastore-verified/megastore/impl/node"
 )
 
 // Clock is node.Clock on wall time, with an offset and a rate that tests can
@@ -14,6 +16,7 @@ import (
 // until real time has caught up, because the driver counts ticks and a tick
 // once delivered cannot be taken back.
 type Clock struct {
+	node.Subscribers
 	interval time.Duration
 
 	mu         sync.Mutex
@@ -22,7 +25,6 @@ type Clock struct {
 	base       float64
 	offset     int64
 	last       uint64
-	subs       []chan struct{}
 	stop, done chan struct{}
 }
 
@@ -43,18 +45,7 @@ func (c *Clock) run() {
 		case <-c.stop:
 			return
 		case <-t.C:
-			c.notify()
-		}
-	}
-}
-
-func (c *Clock) notify() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, ch := range c.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
+			c.Wake()
 		}
 	}
 }
@@ -76,15 +67,6 @@ func (c *Clock) Now() uint64 {
 	return c.last
 }
 
-// Subscribe returns a channel signalled (coalescing) at every tick.
-func (c *Clock) Subscribe() <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	c.mu.Lock()
-	c.subs = append(c.subs, ch)
-	c.mu.Unlock()
-	return ch
-}
-
 // AddOffset moves the clock by ticks (negative: it stands still that long)
 // and returns the new total offset.
 func (c *Clock) AddOffset(ticks int64) int64 {
@@ -92,7 +74,7 @@ func (c *Clock) AddOffset(ticks int64) int64 {
 	c.offset += ticks
 	off := c.offset
 	c.mu.Unlock()
-	c.notify()
+	c.Wake()
 	return off
 }
 

@@ -16,13 +16,14 @@ type Clock interface {
 	Subscribe() <-chan struct{}
 }
 
-// subscribers are the channels a clock signals (coalescing) when it moves.
-type subscribers struct {
+// Subscribers are the channels a clock signals (coalescing) when it moves;
+// a Clock embeds them for its Subscribe.
+type Subscribers struct {
 	mu   sync.Mutex
 	subs []chan struct{}
 }
 
-func (c *subscribers) Subscribe() <-chan struct{} {
+func (c *Subscribers) Subscribe() <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	c.mu.Lock()
 	c.subs = append(c.subs, ch)
@@ -30,7 +31,8 @@ func (c *subscribers) Subscribe() <-chan struct{} {
 	return ch
 }
 
-func (c *subscribers) wake() {
+// Wake signals every subscriber.
+func (c *Subscribers) Wake() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ch := range c.subs {
@@ -43,7 +45,7 @@ func (c *subscribers) wake() {
 
 // ManualClock advances only when told: tests and simulations.
 type ManualClock struct {
-	subscribers
+	Subscribers
 	now atomic.Uint64
 }
 
@@ -55,7 +57,7 @@ func (c *ManualClock) Now() uint64 { return c.now.Load() }
 // Advance moves the clock n ticks forward and wakes every subscriber.
 func (c *ManualClock) Advance(n uint64) {
 	c.now.Add(n)
-	c.wake()
+	c.Wake()
 }
 
 // RealClock counts the intervals of wall time (monotonic) since it started.
@@ -65,7 +67,7 @@ func (c *ManualClock) Advance(n uint64) {
 // would run slow, so a coordinator would believe in its lease longer than
 // its grantors.
 type RealClock struct {
-	subscribers
+	Subscribers
 	start    time.Time
 	interval time.Duration
 	stop     chan struct{}
@@ -85,7 +87,7 @@ func newRealClockSince(start time.Time, interval time.Duration) *RealClock {
 		for {
 			select {
 			case <-t.C:
-				c.wake()
+				c.Wake()
 			case <-c.stop:
 				return
 			}
