@@ -137,3 +137,21 @@ func TestTraceRejectsAReadThatDiffersFromTheSpec(t *testing.T) {
 		}
 	}
 }
+
+// An Invalidate of a coordinator whose site accepted the value is not a
+// step of the spec (its guard is f \notin acks): trace validation fails.
+func TestTraceRejectsInvalidatingASiteThatAccepted(t *testing.T) {
+	run := fastPathRun(false)
+	p := run.Proposers[0]
+	inv := Step{Action: "Invalidate", Group: "g", Prop: p.Name, Site: "C", Pos: 1}
+	k := len(run.Steps) - 2 // after both Accepts, before Commit
+	run.Steps = append(run.Steps[:k:k], append([]Step{inv}, run.Steps[k:]...)...)
+	r := Trace(run)
+	if r.Failure == "" || !strings.Contains(r.Failure, "Invalidate") {
+		t.Fatalf("invalidating a site that accepted passed: %+v", r)
+	}
+	t.Log(r.Failure)
+	if r := Trace(fastPathRun(false)); r.Failure != "" {
+		t.Fatalf("the run without it failed: %s", r.Failure)
+	}
+}
