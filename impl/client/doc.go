@@ -3,4 +3,20 @@
 // mutations, commits them as one log entry and reruns the transaction on
 // conflict. It talks to one site through the small Site interface, which
 // node.Driver implements in process and a network stub can implement later.
+//
+// # Did my write happen?
+//
+// Classify (and Indeterminate) say what a write's error means for whether
+// it took effect, as a history checker needs:
+//
+//	Ok       nil: committed at the returned position
+//	Failed   ErrConflict, ErrTooManyAttempts (another value holds the position);
+//	         ErrWitnessNoReads, ErrReadOnlySite, ErrNotApplied, ErrTooManyRequests,
+//	         ErrKeyTooLarge, ErrValueTooLarge, ErrTooManyMutations, ErrMalformed,
+//	         ErrUnknownSite (refused before any proposal)
+//	Unknown  ErrUnavailable (a minority may hold the vote; a later proposer adopts
+//	         it), deadline or cancellation, a stopped site, a lost connection,
+//	         anything not listed (the safe side)
+//
+// A read has no effect: a failed read is failed whatever its error.
 package client
