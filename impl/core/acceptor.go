@@ -30,7 +30,7 @@ func (r *Replica) handleAcceptLeader(m Message) error {
 		s.recordVote(0, *m.Value)
 		r.persistSlot(g, m.Position)
 		r.trace(TraceEvent{Action: ActAcceptLeader, Group: g.id, Peer: m.From, Position: m.Position,
-			Value: m.Value.ID})
+			Proposal: m.Proposal, Value: m.Value.ID, NoOp: m.Value.NoOp})
 	}
 	if m.Position > g.highest {
 		g.highest = m.Position
@@ -59,7 +59,7 @@ func (r *Replica) handlePrepare(m Message) error {
 		s.maxBal = m.Ballot
 		r.persistSlot(g, m.Position)
 		r.trace(TraceEvent{Action: ActPromise, Group: g.id, Peer: m.From, Position: m.Position,
-			Ballot: m.Ballot})
+			Ballot: m.Ballot, Proposal: m.Proposal})
 	}
 	if s.voted {
 		v := s.vote
@@ -96,7 +96,7 @@ func (r *Replica) handleAccept(m Message) error {
 		s.recordVote(m.Ballot, *m.Value)
 		r.persistSlot(g, m.Position)
 		r.trace(TraceEvent{Action: ActAccept, Group: g.id, Peer: m.From, Position: m.Position,
-			Ballot: m.Ballot, Value: m.Value.ID})
+			Ballot: m.Ballot, Proposal: m.Proposal, Value: m.Value.ID, NoOp: m.Value.NoOp})
 	}
 	if m.Position > g.highest {
 		g.highest = m.Position

@@ -141,7 +141,7 @@ func (r *Replica) handleInvalidate(m Message) {
 			g.invPos = m.Position
 		}
 		r.trace(TraceEvent{Action: ActInvalidate, Group: g.id, Peer: m.From, Position: m.Position,
-			Epoch: r.epoch})
+			Epoch: r.epoch, Ballot: m.Ballot, Proposal: m.Proposal})
 	}
 	r.send(Message{Type: MsgInvalidateResp, To: m.From, Group: m.Group, Position: m.Position,
 		Proposal: m.Proposal})
@@ -164,8 +164,8 @@ func (r *Replica) votedFor(m Message) bool {
 }
 
 // validate is the fire-and-forget Validate of a reader that caught the group
-// up to pos under the epoch it read at ReadBegin (§4.7.2).
-func (r *Replica) validate(g *group, pos Position, epoch uint64) {
+// up to pos under the epoch it read at ReadBegin (§4.7.2); req names the read.
+func (r *Replica) validate(g *group, pos Position, epoch uint64, req RequestID) {
 	// NB: the lease need not be held: Valid is coordValid AND leaseHeld, and
 	// a regain starts a new epoch with every group invalid anyway.
 	epochOK := epoch == r.epoch || r.cfg.Bugs.ValidateWithoutEpochCheck
@@ -178,5 +178,5 @@ func (r *Replica) validate(g *group, pos Position, epoch uint64) {
 	if !ok {
 		detail = "ignored"
 	}
-	r.trace(TraceEvent{Action: ActValidate, Group: g.id, Position: pos, Epoch: epoch, Detail: detail})
+	r.trace(TraceEvent{Action: ActValidate, Group: g.id, Position: pos, Epoch: epoch, Request: req, Detail: detail})
 }

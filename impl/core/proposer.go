@@ -98,13 +98,14 @@ func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) {
 	pos := req.ReadPosition + 1
 	r.nextID++
 	id := RequestID(r.nextID)
-	r.trace(TraceEvent{Action: ActBeginWrite, Group: g.id, Position: pos})
 	if _, ok := g.known[pos]; ok {
+		r.trace(TraceEvent{Action: ActBeginWrite, Group: g.id, Position: pos, Request: id, Detail: DetailNoProposal})
 		r.result(Result{ID: id, Op: OpWrite, Group: g.id, Position: pos, Err: ErrConflict})
 		return id, nil
 	}
 	if p := g.active[pos]; p != nil {
 		// At most one value can win; ours is not the one in flight here.
+		r.trace(TraceEvent{Action: ActBeginWrite, Group: g.id, Position: pos, Request: id, Detail: DetailNoProposal})
 		p.waiters = append(p.waiters, id)
 		return id, nil
 	}
@@ -117,6 +118,10 @@ func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) {
 	}
 	p := r.newProposal(propWrite, g, pos, v)
 	p.req = id
+	// NB: traced before the first attempt starts; a Prepare traced next
+	// in the same Ready (no known leader) begins that attempt instead.
+	r.trace(TraceEvent{Action: ActBeginWrite, Group: g.id, Position: pos, Request: id,
+		Proposal: p.id, Value: v.ID})
 	leader, ok := r.leaderOf(g, pos)
 	if ok {
 		p.leader = leader
@@ -213,7 +218,8 @@ func (r *Replica) startPrepare(p *proposal) {
 	p.bestSet, p.chosen = false, false
 	// Start from our own value again; promises will tell what to adopt.
 	p.value = p.own
-	r.trace(TraceEvent{Action: ActPrepare, Group: p.g.id, Position: p.pos, Ballot: p.ballot})
+	r.trace(TraceEvent{Action: ActPrepare, Group: p.g.id, Position: p.pos, Ballot: p.ballot,
+		Proposal: p.id, Request: p.req, Value: p.ours, NoOp: p.kind == propNoOp})
 	for _, s := range r.voterSites() {
 		r.send(Message{Type: MsgPrepare, To: s, Group: p.g.id, Position: p.pos, Ballot: p.ballot,
 			Proposal: p.id})
@@ -261,7 +267,7 @@ func (r *Replica) handleProposerReply(m Message) {
 		p.phase = phAccept
 		p.deadline = r.now + r.phaseTimeout(p.round)
 		r.trace(TraceEvent{Action: ActPropose, Group: p.g.id, Position: p.pos, Ballot: 0,
-			Value: p.value.ID, Peer: p.leader})
+			Proposal: p.id, Value: p.value.ID, NoOp: p.value.NoOp, Peer: p.leader})
 		for _, s := range r.voterSites() {
 			if s != p.leader {
 				r.send(Message{Type: MsgAccept, To: s, Group: p.g.id, Position: p.pos, Ballot: 0,
@@ -292,7 +298,7 @@ func (r *Replica) handleProposerReply(m Message) {
 			p.phase = phAccept
 			p.deadline = r.now + r.phaseTimeout(p.round)
 			r.trace(TraceEvent{Action: ActPropose, Group: p.g.id, Position: p.pos, Ballot: p.ballot,
-				Value: p.value.ID})
+				Proposal: p.id, Value: p.value.ID, NoOp: p.value.NoOp, Quorum: sortedSites(p.promised)})
 			for _, s := range r.voterSites() {
 				r.send(Message{Type: MsgAccept, To: s, Group: p.g.id, Position: p.pos,
 					Ballot: p.ballot, Proposal: p.id, Value: p.valueCopy()})
@@ -412,7 +418,7 @@ func (r *Replica) maybeCommit(p *proposal) {
 	// NB: leave g.active first, so learn does not finish p a second time.
 	delete(g.active, p.pos)
 	r.trace(TraceEvent{Action: ActCommit, Group: g.id, Position: p.pos, Ballot: p.ballot,
-		Value: p.value.ID})
+		Proposal: p.id, Value: p.value.ID, NoOp: p.value.NoOp})
 	r.learn(g, p.pos, p.value)
 	for _, s := range r.cfg.Sites {
 		if s.ID != r.cfg.Self {
@@ -471,7 +477,8 @@ func (r *Replica) tickProposal(p *proposal) {
 			w := p.inv[s]
 			switch {
 			case w.waitUntil != 0 && r.now >= w.waitUntil:
-				r.trace(TraceEvent{Action: ActWaitOutLease, Group: p.g.id, Position: p.pos, Peer: s})
+				r.trace(TraceEvent{Action: ActWaitOutLease, Group: p.g.id, Position: p.pos, Peer: s,
+					Ballot: p.ballot, Proposal: p.id})
 				delete(p.inv, s)
 			case w.waitUntil == 0 && r.now >= w.deadline:
 				// WaitOutLease: block the coordinator's renewals at a majority

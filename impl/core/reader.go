@@ -96,7 +96,7 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 			}
 			res.Position = req.Position
 		}
-		r.trace(TraceEvent{Action: ActSnapshotRead, Group: g.id, Position: res.Position})
+		r.trace(TraceEvent{Action: ActSnapshotRead, Group: g.id, Position: res.Position, Request: id})
 		r.result(res)
 		if r.kind == ReadOnly {
 			// Reading a group is also how a read-only site learns that it
@@ -117,7 +117,7 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 	if op.local {
 		detail = "valid"
 	}
-	r.trace(TraceEvent{Action: ActReadBegin, Group: g.id, Epoch: op.epoch, Detail: detail})
+	r.trace(TraceEvent{Action: ActReadBegin, Group: g.id, Epoch: op.epoch, Request: id, Detail: detail})
 	if op.local {
 		op.target = g.highest
 		r.enterCatchUp(op)
@@ -150,7 +150,8 @@ func (r *Replica) handleFindPosResp(m Message) {
 		op.target = m.Position
 	}
 	if r.countVoters(op.found) >= r.quorum() {
-		r.trace(TraceEvent{Action: ActReadFindPos, Group: op.g.id, Position: op.target})
+		r.trace(TraceEvent{Action: ActReadFindPos, Group: op.g.id, Position: op.target, Request: op.id,
+			Quorum: sortedSites(op.found)})
 		r.enterCatchUp(op)
 	}
 }
@@ -216,10 +217,10 @@ func (r *Replica) progressRead(op *readOp) {
 				return
 			}
 			op.target = g.applied
-			r.trace(TraceEvent{Action: ActReadLocal, Group: g.id, Position: op.target, Epoch: op.epoch})
+			r.trace(TraceEvent{Action: ActReadLocal, Group: g.id, Position: op.target, Epoch: op.epoch, Request: op.id})
 		} else {
-			r.trace(TraceEvent{Action: ActReadCatchUp, Group: g.id, Position: op.target, Epoch: op.epoch})
-			r.validate(g, op.target, op.epoch)
+			r.trace(TraceEvent{Action: ActReadCatchUp, Group: g.id, Position: op.target, Epoch: op.epoch, Request: op.id})
+			r.validate(g, op.target, op.epoch, op.id)
 		}
 		r.finishRead(op)
 		r.result(Result{ID: op.id, Op: OpRead, Group: g.id, Position: op.target, Mode: Current,

@@ -248,7 +248,7 @@ func (r *Replica) learn(g *group, p Position, v Value) bool {
 			// Two different values committed at one position: the protocol
 			// is broken (or a Bugs switch is on). Keep the first; a checker
 			// watching the trace will report it.
-			r.trace(TraceEvent{Action: "Divergence", Group: g.id, Position: p, Value: v.ID,
+			r.trace(TraceEvent{Action: "Divergence", Group: g.id, Position: p, Value: v.ID, NoOp: v.NoOp,
 				Detail: "known " + old.ID.String()})
 		}
 		return false
@@ -288,7 +288,7 @@ func (r *Replica) advanceKnown(g *group) {
 		g.applyQueued++
 		v := g.known[g.applyQueued]
 		r.pending.apply = append(r.pending.apply, Entry{Group: g.id, Position: g.applyQueued, Value: v})
-		r.trace(TraceEvent{Action: ActLearn, Group: g.id, Position: g.applyQueued, Value: v.ID})
+		r.trace(TraceEvent{Action: ActLearn, Group: g.id, Position: g.applyQueued, Value: v.ID, NoOp: v.NoOp})
 	}
 }
 
@@ -546,4 +546,13 @@ func (r *Replica) Known(gid GroupID, p Position) (Value, bool) {
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	return slices.Sorted(maps.Keys(m))
+}
+
+func sortedSites(set map[SiteID]bool) []SiteID {
+	out := make([]SiteID, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
 }

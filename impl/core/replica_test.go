@@ -252,31 +252,31 @@ func TestValidateRace(t *testing.T) {
 	r := n.reps["A"]
 	g := r.group("g")
 	r.handleInvalidate(Message{From: "B", To: "A", Group: "g", Position: 5})
-	r.validate(g, 4, r.epoch)
+	r.validate(g, 4, r.epoch, 0)
 	if g.valid {
 		t.Fatal("a validate below the last invalidate must be ignored")
 	}
-	r.validate(g, 5, r.epoch-1)
+	r.validate(g, 5, r.epoch-1, 0)
 	if g.valid {
 		t.Fatal("a validate from an older epoch must be ignored")
 	}
-	r.validate(g, 5, r.epoch)
+	r.validate(g, 5, r.epoch, 0)
 	if !g.valid {
 		t.Fatal("a current validate at the invalidated position must apply")
 	}
 	r.cfg.Bugs.ValidateWithoutPositionCheck = true
 	g.valid = false
-	r.validate(g, 1, r.epoch)
+	r.validate(g, 1, r.epoch, 0)
 	if !g.valid {
 		t.Fatal("the bug switch should skip the position check")
 	}
 	g.valid = false
-	r.validate(g, 9, r.epoch-1)
+	r.validate(g, 9, r.epoch-1, 0)
 	if g.valid {
 		t.Fatal("the position bug must not skip the epoch check")
 	}
 	r.cfg.Bugs.ValidateWithoutEpochCheck = true
-	r.validate(g, 9, r.epoch-1)
+	r.validate(g, 9, r.epoch-1, 0)
 	if !g.valid {
 		t.Fatal("the epoch bug switch should skip the epoch check")
 	}

@@ -1,5 +1,7 @@
 package core
 
+import "fmt"
+
 // ProposalView is what a simulator needs to name a proposal in a trace: a
 // spec proposer is one ballot attempt of one proposal (tests/sim).
 type ProposalView struct {
@@ -22,4 +24,32 @@ func (r *Replica) ActiveProposal(gid GroupID, pos Position) (ProposalView, bool)
 	p := g.active[pos]
 	return ProposalView{ID: p.id, Req: p.req, Group: gid, Pos: pos, Own: p.ours,
 		NoOp: p.kind == propNoOp, Ballot: p.ballot}, true
+}
+
+// FillReadWrites sets Writes of every read step among events (ReadLocal,
+// ReadCatchUp, SnapshotRead) to the non-no-op values of this site's log at
+// positions 1..Position. A driver that records traces calls it on a Ready's
+// events before Advance; it walks the log, so production drivers that do
+// not record traces skip it. It returns an error if the site does not know
+// a position a read was served at.
+func (r *Replica) FillReadWrites(events []TraceEvent) error {
+	for i := range events {
+		ev := &events[i]
+		switch ev.Action {
+		case ActReadLocal, ActReadCatchUp, ActSnapshotRead:
+		default:
+			continue
+		}
+		ev.Writes = ev.Writes[:0]
+		for p := Position(1); p <= ev.Position; p++ {
+			v, ok := r.Known(ev.Group, p)
+			if !ok {
+				return fmt.Errorf("core: %s at %s read through %d without knowing %d", ev.Action, r.cfg.Self, ev.Position, p)
+			}
+			if !v.NoOp {
+				ev.Writes = append(ev.Writes, v.ID)
+			}
+		}
+	}
+	return nil
 }

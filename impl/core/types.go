@@ -246,18 +246,45 @@ type Result struct {
 }
 
 // TraceEvent records one protocol step under the name of the TLA+ action it
-// corresponds to, so a simulator can check every step against spec/.
+// corresponds to, with every identity needed to name the spec's proposer or
+// reader, so that a simulator and the trace of a real node are mapped to spec
+// steps by one mapping (tests/tracemap) and checked against spec/.
 type TraceEvent struct {
-	Action   string
-	Group    GroupID
-	Site     SiteID // where the step happened
-	Peer     SiteID // the other side, if any (sender, coordinator, leader)
-	Position Position
-	Ballot   Ballot
-	Epoch    uint64
-	Value    ValueID
-	Detail   string
+	Action   string   `json:"a"`
+	Group    GroupID  `json:"g,omitempty"`
+	Site     SiteID   `json:"s,omitempty"`    // where the step happened
+	Peer     SiteID   `json:"peer,omitempty"` // the other side, if any (sender, coordinator)
+	Position Position `json:"pos,omitempty"`
+	Ballot   Ballot   `json:"bal,omitempty"`
+	Epoch    uint64   `json:"ep,omitempty"`
+	Value    ValueID  `json:"v,omitzero"`
+	// NoOp says Value is a no-op (a closer's value).
+	NoOp bool `json:"noop,omitempty"`
+	// Proposal is the proposal the step belongs to: this site's own
+	// (BeginWrite, Prepare, Propose, WaitOutLease, Commit) or the sender's
+	// (AcceptLeader, Promise, Accept, Invalidate). Proposal ids never repeat
+	// across incarnations (Restore), so (site, Proposal, Ballot.Round())
+	// names one ballot attempt.
+	Proposal uint64 `json:"prop,omitempty"`
+	// Request is the client request of BeginWrite and of every read step.
+	Request RequestID `json:"req,omitempty"`
+	// Quorum: Propose: the sites whose promises the proposer heard at this
+	// ballot; ReadFindPos: the voters whose answers it heard.
+	Quorum []SiteID `json:"q,omitempty"`
+	// Writes is what a read returns at Position: the non-no-op values of
+	// the site's log at positions 1..Position, in log order. The core leaves
+	// it empty (it costs a walk of the log); a driver that records traces
+	// fills it before Advance with FillReadWrites.
+	Writes []ValueID `json:"w,omitempty"`
+	Detail string    `json:"d,omitempty"`
 }
+
+// Details of trace events that qualify an action.
+const (
+	// DetailNoProposal: a BeginWrite answered at once without a proposal
+	// (the position is known, or another local proposal runs there).
+	DetailNoProposal = "no proposal"
+)
 
 // The spec's action names, used in TraceEvent.Action.
 const (

@@ -6,6 +6,7 @@ import (
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/tests/check"
+	"github.com/megastore-verified/megastore/tests/tracemap"
 )
 
 // agree compares the replicas that are up with the mirrored state trace
@@ -20,7 +21,7 @@ func (s *Sim) agree(res check.Result) string {
 			if b == 0 {
 				return 0, true
 			}
-			for _, p := range s.props {
+			for _, p := range s.mapper.Proposers() {
 				if p.Group == g && p.Ballot == uint64(b) && p.Pos == int(pos) {
 					return res.Ballots[p.Name], true
 				}
@@ -49,7 +50,7 @@ func (s *Sim) agree(res check.Result) string {
 				}
 				if rec.Voted {
 					vb, ok := specBallot(rec.VoteBal, pos)
-					if !ok || !mir.HasVote(g, sid, int(pos), vb, s.valueName(rec.Vote.ID)) {
+					if !ok || !mir.HasVote(g, sid, int(pos), vb, tracemap.ValueName(rec.Vote.ID, rec.Vote.NoOp)) {
 						return fmt.Sprintf("%s %s/%d: voted %s at %#x, not in the mirror's votes", sid, g, pos, rec.Vote.ID, rec.VoteBal)
 					}
 				}
@@ -58,7 +59,7 @@ func (s *Sim) agree(res check.Result) string {
 				var implLog []string
 				for p := core.Position(1); p <= st.rep.Status().Groups[gid].Applied; p++ {
 					v, _ := st.rep.Known(gid, p)
-					implLog = append(implLog, s.valueName(v.ID))
+					implLog = append(implLog, tracemap.ValueName(v.ID, v.NoOp))
 				}
 				if mirLog := mir.Applied(g, sid); !slices.Equal(implLog, mirLog) {
 					return fmt.Sprintf("%s %s: applied %v, mirror %v", sid, g, implLog, mirLog)
@@ -67,8 +68,8 @@ func (s *Sim) agree(res check.Result) string {
 			if st.kind == core.Full {
 				stat := st.rep.Status()
 				valid, invPos, epoch, lease := mir.Coordinator(g, sid)
-				if lease != stat.LeaseHeld || epoch != st.epochBase+int(stat.Epoch) {
-					return fmt.Sprintf("%s: lease %v epoch %d, mirror lease %v epoch %d", sid, stat.LeaseHeld, st.epochBase+int(stat.Epoch), lease, epoch)
+				if implEpoch := s.mapper.Epoch(st.id, stat.Epoch); lease != stat.LeaseHeld || epoch != implEpoch {
+					return fmt.Sprintf("%s: lease %v epoch %d, mirror lease %v epoch %d", sid, stat.LeaseHeld, implEpoch, lease, epoch)
 				}
 				gs := stat.Groups[gid]
 				// NB: Valid is coordValid and the lease: on LoseLease the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/tests/check"
+	"github.com/megastore-verified/megastore/tests/tracemap"
 )
 
 // machine drives the real replicas one message at a time: rapid chooses
@@ -30,11 +31,7 @@ func newManual(seed uint64) *Sim {
 	o := Defaults()
 	o.Manual, o.Groups, o.Seed = true, 1, seed
 	s := newSim(o)
-	for _, st := range s.sites {
-		if st.kind == core.Full {
-			s.emit(check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: "initial: no lease yet"})
-		}
-	}
+	s.mapper = tracemap.New(o.Sites, o.Sites[0].ID)
 	for _, st := range s.sites {
 		s.start(st)
 	}
@@ -140,7 +137,7 @@ func (m *machine) check(t *rapid.T) {
 	if s.failure != "" {
 		t.Fatalf("%s: %s", s.check, s.failure)
 	}
-	res := check.Trace(s.checkRun())
+	res := check.Trace(s.mapper.Run())
 	if res.Failure != "" {
 		t.Fatalf("%s: %s\n%s", res.Check, res.Failure, strings.Join(res.Context, "\n"))
 	}

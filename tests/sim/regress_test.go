@@ -36,7 +36,7 @@ func TestReplyFromPreviousIncarnation(t *testing.T) {
 		s.pending = s.pending[1:]
 		s.deliver(e)
 	}
-	res := check.Trace(s.checkRun())
+	res := check.Trace(s.mapper.Run())
 	if res.Failure != "" {
 		t.Fatalf("a reply from before the restart was taken for the new proposal's: %s", res.Failure)
 	}

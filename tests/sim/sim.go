@@ -12,8 +12,8 @@ import (
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/storage"
-	"github.com/megastore-verified/megastore/spec"
 	"github.com/megastore-verified/megastore/tests/check"
+	"github.com/megastore-verified/megastore/tests/tracemap"
 )
 
 // tickUnits is one nominal tick in simulated time units.
@@ -118,13 +118,6 @@ func (h *eventHeap) Pop() any {
 	return e
 }
 
-type gpKey struct {
-	site  core.SiteID
-	inc   uint64
-	group core.GroupID
-	pos   core.Position
-}
-
 type site struct {
 	id     core.SiteID
 	kind   core.SiteKind
@@ -136,11 +129,6 @@ type site struct {
 	period int64
 	gen    uint64
 
-	epochBase int // spec epoch = epochBase + implementation epoch
-	implEpoch int
-	lease     bool
-
-	found  map[core.RequestID]map[core.SiteID]bool
 	reqOps map[core.RequestID]int // client request -> op index
 
 	paused    bool
@@ -167,14 +155,8 @@ type Sim struct {
 	log     hash.Hash
 	logKept []string
 
-	// Trace mapping.
-	steps     []check.Step
-	props     []check.Proposer
-	propIndex map[string]int
-	readers   []check.Reader
-	latest    map[gpKey]string
-	promisers map[string]map[core.SiteID]bool
-	noop      map[core.ValueID]bool
+	// mapper turns trace events into spec-level steps as they happen.
+	mapper *tracemap.Mapper
 
 	ops     []*op
 	faults  []fault
@@ -222,8 +204,6 @@ func newSim(opts Options) *Sim {
 	s := &Sim{
 		opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)),
 		byID: map[core.SiteID]*site{}, cut: map[[2]int]int{}, log: sha256.New(),
-		propIndex: map[string]int{}, latest: map[gpKey]string{},
-		promisers: map[string]map[core.SiteID]bool{}, noop: map[core.ValueID]bool{},
 	}
 	for i, cs := range opts.Sites {
 		st := &site{id: cs.ID, kind: cs.Kind, idx: i}
@@ -256,8 +236,6 @@ func (s *Sim) start(st *site) {
 		return
 	}
 	st.rep, st.up = rep, true
-	st.implEpoch, st.lease = 0, false
-	st.found = map[core.RequestID]map[core.SiteID]bool{}
 	st.reqOps = map[core.RequestID]int{}
 	drift := int64(0)
 	if s.opts.MaxDriftPPM > 0 {
@@ -278,23 +256,22 @@ func (s *Sim) crash(st *site) {
 	if !st.up {
 		return
 	}
-	if st.kind == core.Full && st.lease {
-		if st.paused {
-			// Crashed while paused: the lease ran out during the pause, as
-			// on resume (see resume), so its LoseLease goes where the pause
-			// began; the site took no step since.
-			s.logf("step %s", check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: check.SyntheticPausedLease})
-			s.steps = slices.Insert(s.steps, st.pauseStep, check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: check.SyntheticPausedLease})
-			for _, o := range s.sites {
-				if o != st && o.pauseStep > st.pauseStep {
-					o.pauseStep++
-				}
+	if st.kind == core.Full && s.mapper.LeaseHeld(st.id) && st.paused {
+		// Crashed while paused: the lease ran out during the pause, as
+		// on resume (see resume), so its LoseLease goes where the pause
+		// began; the site took no step since.
+		s.logf("step %s", check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: check.SyntheticPausedLease})
+		s.mapper.Crash(st.id, st.pauseStep, check.SyntheticPausedLease)
+		for _, o := range s.sites {
+			if o != st && o.pauseStep > st.pauseStep {
+				o.pauseStep++
 			}
-		} else {
-			s.emit(check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: "crash"})
 		}
+	} else {
+		n := len(s.mapper.Steps)
+		s.mapper.Crash(st.id, -1, tracemap.SyntheticCrash)
+		s.logSteps(n)
 	}
-	st.epochBase += st.implEpoch
 	st.up, st.rep = false, nil
 	st.paused, st.pauses, st.missed, st.held = false, 0, 0, nil
 	keep := s.rng.IntN(3) * 25
@@ -369,7 +346,6 @@ func (s *Sim) drain(st *site, in input) {
 			}
 		}
 		for _, m := range rd.Messages {
-			s.recordValues(m)
 			s.send(st, m)
 		}
 		if len(rd.Apply) > 0 {
@@ -378,7 +354,7 @@ func (s *Sim) drain(st *site, in input) {
 				return
 			}
 		}
-		s.mapTrace(st, in, rd)
+		s.mapTrace(st, rd)
 		for _, res := range rd.Results {
 			s.result(st, res)
 		}
@@ -386,17 +362,6 @@ func (s *Sim) drain(st *site, in input) {
 		// NB: later Readys of this loop were caused by Advance, not by
 		// the input; they carry no trace events that need its context.
 		in = input{kind: "advance"}
-	}
-}
-
-func (s *Sim) recordValues(m core.Message) {
-	if m.Value != nil && m.Value.NoOp {
-		s.noop[m.Value.ID] = true
-	}
-	for _, e := range m.Entries {
-		if e.Value.NoOp {
-			s.noop[e.Value.ID] = true
-		}
 	}
 }
 
@@ -414,22 +379,6 @@ func (s *Sim) deliver(e *event) {
 		return
 	}
 	s.logf("deliver %v", m)
-	s.recordValues(m)
-	if m.Type == core.MsgPromise && !m.Reject {
-		k := attemptName(st.id, st.inc, m.Proposal, m.Ballot)
-		if s.promisers[k] == nil {
-			s.promisers[k] = map[core.SiteID]bool{}
-		}
-		s.promisers[k][m.From] = true
-	}
-	if m.Type == core.MsgFindPosResp {
-		q := st.found[core.RequestID(m.Proposal)]
-		if q == nil {
-			q = map[core.SiteID]bool{}
-			st.found[core.RequestID(m.Proposal)] = q
-		}
-		q[m.From] = true
-	}
 	if err := st.rep.Step(m); err != nil && !errors.Is(err, core.ErrReadOnlySite) {
 		s.fail("simulator", "step %v at %s: %v", m, st.id, err)
 	}
@@ -476,8 +425,8 @@ func Run(opts Options) Report {
 	defer s.close()
 	s.run()
 	rep := Report{Seed: s.opts.Seed, Opts: s.opts, Failure: s.failure, Check: s.check,
-		Events: s.events, Ops: s.opStats(), Steps: s.steps}
-	rep.Trace = check.Trace(s.checkRun())
+		Events: s.events, Ops: s.opStats(), Steps: s.mapper.Steps}
+	rep.Trace = check.Trace(s.mapper.Run())
 	if rep.Failure == "" && rep.Trace.Failure != "" {
 		rep.Failure, rep.Check = rep.Trace.Failure, rep.Trace.Check
 	}
@@ -500,22 +449,6 @@ func Run(opts Options) Report {
 	return rep
 }
 
-// checkRun is what trace validation needs about the run so far.
-func (s *Sim) checkRun() check.Run {
-	run := check.Run{InitLeader: string(s.opts.Sites[0].ID), Proposers: s.props, Readers: s.readers, Steps: s.steps}
-	for _, st := range s.sites {
-		switch st.kind {
-		case core.Full:
-			run.Full = append(run.Full, string(st.id))
-		case core.Witness:
-			run.Witness = append(run.Witness, string(st.id))
-		case core.ReadOnly:
-			run.ReadOnly = append(run.ReadOnly, string(st.id))
-		}
-	}
-	return run
-}
-
 func (s *Sim) close() {
 	for _, st := range s.sites {
 		if st.store != nil {
@@ -526,13 +459,11 @@ func (s *Sim) close() {
 
 func (s *Sim) run() {
 	s.generate()
-	for _, st := range s.sites {
-		if st.kind == core.Full {
-			// The spec starts with every lease held; the implementation
-			// starts without one and regains it in epoch 1.
-			s.emit(check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: "initial: no lease yet"})
-		}
-	}
+	// The spec starts with every lease held; the implementation starts
+	// without one and regains it in epoch 1: the mapper begins with a
+	// LoseLease per full site.
+	s.mapper = tracemap.New(s.opts.Sites, s.opts.Sites[0].ID)
+	s.logSteps(0)
 	for _, st := range s.sites {
 		s.start(st)
 	}
@@ -569,244 +500,31 @@ func (s *Sim) run() {
 	}
 }
 
-// emit appends a spec-level step.
-func (s *Sim) emit(st check.Step) {
-	s.steps = append(s.steps, st)
-	s.logf("step %s", st)
-}
-
-// attemptName names the spec proposer of one ballot attempt: site,
-// incarnation, proposal id, round (0: the leader fast path).
-func attemptName(site core.SiteID, inc, proposal uint64, b core.Ballot) string {
-	return fmt.Sprintf("%s.%d.p%d.r%d", site, inc, proposal, b.Round())
-}
-
-func readerName(site core.SiteID, inc uint64, req core.RequestID) string {
-	return fmt.Sprintf("%s.%d.q%d", site, inc, req)
-}
-
-func (s *Sim) valueName(id core.ValueID) string {
-	if s.noop[id] {
-		return spec.NoOp
+// logSteps logs the spec-level steps from index n on.
+func (s *Sim) logSteps(n int) {
+	for _, st := range s.mapper.Steps[n:] {
+		s.logf("step %s", st)
 	}
-	return id.String()
 }
 
-func (s *Sim) addProposer(p check.Proposer) {
-	if _, ok := s.propIndex[p.Name]; ok {
-		s.fail("simulator", "attempt %s started twice", p.Name)
+// mapTrace hands the trace events of one Ready to the mapper, with what
+// each read returned.
+func (s *Sim) mapTrace(st *site, rd core.Ready) {
+	if len(rd.Trace) == 0 {
 		return
 	}
-	s.propIndex[p.Name] = len(s.props)
-	s.props = append(s.props, p)
-}
-
-// mapTrace turns the trace events of one Ready into spec-level steps,
-// using the input that caused it to name proposers and readers.
-func (s *Sim) mapTrace(st *site, in input, rd core.Ready) {
-	readResults := []core.Result{}
-	for _, r := range rd.Results {
-		if r.Op == core.OpRead && r.Mode == core.Current && r.Err == nil {
-			readResults = append(readResults, r)
-		}
+	if err := st.rep.FillReadWrites(rd.Trace); err != nil {
+		s.fail("simulator", "%v", err)
+		return
 	}
-	lastReader := ""
-	for k, ev := range rd.Trace {
+	for _, ev := range rd.Trace {
 		s.logf("trace %s %+v", st.id, ev)
-		g := string(ev.Group)
-		origin := fmt.Sprintf("%s@%s %s/%d", ev.Action, st.id, ev.Group, ev.Position)
-		step := check.Step{Action: ev.Action, Group: g, Pos: int(ev.Position), Origin: origin}
-		m := in.msg
-		needMsg := func(t core.MessageType) bool {
-			if m == nil || m.Type != t {
-				s.fail("simulator", "%s at %s not caused by a %v (input %s)", ev.Action, st.id, t, in.kind)
-				return false
-			}
-			return true
-		}
-		switch ev.Action {
-		case core.ActBeginWrite:
-			pv, ok := st.rep.ActiveProposal(ev.Group, ev.Position)
-			if in.kind != "write" || !ok || pv.Req != in.req {
-				s.emit(check.Step{Action: check.ExtBeginWithoutProposal, Group: g, Pos: int(ev.Position), Origin: origin})
-				continue
-			}
-			if pv.Ballot != 0 || slices.ContainsFunc(rd.Trace[k+1:], func(e core.TraceEvent) bool {
-				return e.Action == core.ActPrepare && e.Group == ev.Group && e.Position == ev.Position
-			}) {
-				continue // the Prepare below begins the first attempt
-			}
-			s.noop[pv.Own] = pv.NoOp
-			name := attemptName(st.id, st.inc, pv.ID, 0)
-			s.addProposer(check.Proposer{Name: name, Site: string(st.id), Group: g, Value: s.valueName(pv.Own), Pos: int(ev.Position)})
-			s.latest[gpKey{st.id, st.inc, ev.Group, ev.Position}] = name
-			step.Prop = name
-			s.emit(step)
-		case core.ActPrepare:
-			pv, ok := st.rep.ActiveProposal(ev.Group, ev.Position)
-			if !ok || pv.Ballot != ev.Ballot {
-				s.fail("simulator", "Prepare at %s %s/%d: no proposal with ballot %#x", st.id, g, ev.Position, ev.Ballot)
-				return
-			}
-			if pv.NoOp {
-				s.noop[pv.Own] = true
-			}
-			name := attemptName(st.id, st.inc, pv.ID, ev.Ballot)
-			s.addProposer(check.Proposer{Name: name, Site: string(st.id), Group: g, Value: s.valueName(pv.Own), Ballot: uint64(ev.Ballot), Pos: int(ev.Position)})
-			s.latest[gpKey{st.id, st.inc, ev.Group, ev.Position}] = name
-			step.Prop = name
-			step.Action = "BeginWrite"
-			s.emit(step)
-			step.Action, step.Ballot = "Prepare", uint64(ev.Ballot)
-			s.emit(step)
-		case core.ActAcceptLeader:
-			if !needMsg(core.MsgAcceptLeader) {
-				return
-			}
-			step.Prop, step.Site = attemptName(m.From, in.fromInc, m.Proposal, 0), string(st.id)
-			s.emit(step)
-		case core.ActPromise:
-			if !needMsg(core.MsgPrepare) {
-				return
-			}
-			step.Prop, step.Site, step.Ballot = attemptName(m.From, in.fromInc, m.Proposal, m.Ballot), string(st.id), uint64(m.Ballot)
-			s.emit(step)
-		case core.ActPropose:
-			if m == nil {
-				s.fail("simulator", "Propose at %s without a reply", st.id)
-				return
-			}
-			if ev.Ballot == 0 {
-				step.Action, step.Prop = check.ExtProposeFast, attemptName(st.id, st.inc, m.Proposal, 0)
-				s.emit(step)
-				continue
-			}
-			step.Prop = attemptName(st.id, st.inc, m.Proposal, ev.Ballot)
-			for _, a := range sortedSites(s.promisers[step.Prop]) {
-				step.Quorum = append(step.Quorum, string(a))
-			}
-			step.Value, step.Ballot = s.valueName(ev.Value), uint64(ev.Ballot)
-			s.emit(step)
-		case core.ActAccept:
-			if !needMsg(core.MsgAccept) {
-				return
-			}
-			step.Prop, step.Site, step.Ballot = attemptName(m.From, in.fromInc, m.Proposal, m.Ballot), string(st.id), uint64(m.Ballot)
-			step.Value = s.valueName(ev.Value)
-			s.emit(step)
-		case core.ActInvalidate:
-			if !needMsg(core.MsgInvalidate) {
-				return
-			}
-			name, ok := s.latest[gpKey{m.From, in.fromInc, m.Group, m.Position}]
-			if !ok {
-				s.fail("simulator", "Invalidate at %s from %s: no attempt at %s/%d", st.id, m.From, m.Group, m.Position)
-				return
-			}
-			step.Prop, step.Site = name, string(st.id)
-			s.emit(step)
-		case core.ActWaitOutLease, core.ActCommit:
-			name, ok := s.latest[gpKey{st.id, st.inc, ev.Group, ev.Position}]
-			if !ok {
-				s.fail("simulator", "%s at %s: no attempt at %s/%d", ev.Action, st.id, g, ev.Position)
-				return
-			}
-			step.Prop = name
-			if ev.Action == core.ActWaitOutLease {
-				step.Site = string(ev.Peer)
-			} else {
-				step.Value, step.Ballot = s.valueName(ev.Value), uint64(ev.Ballot)
-				if p := s.props[s.propIndex[name]]; p.Ballot != uint64(ev.Ballot) {
-					s.fail("simulator", "Commit at %s ballot %#x, its attempt %s has %#x", st.id, ev.Ballot, name, p.Ballot)
-					return
-				}
-			}
-			s.emit(step)
-		case core.ActLearn:
-			step.Site, step.Value = string(st.id), s.valueName(ev.Value)
-			s.emit(step)
-		case core.ActLoseLease:
-			st.lease = false
-			step.Site, step.Group = string(st.id), ""
-			s.emit(step)
-		case core.ActRegainLease:
-			st.lease, st.implEpoch = true, int(ev.Epoch)
-			step.Site, step.Group, step.Epoch = string(st.id), "", st.epochBase+int(ev.Epoch)
-			s.emit(step)
-		case core.ActReadBegin:
-			if in.kind != "read" {
-				s.fail("simulator", "ReadBegin at %s not caused by a read", st.id)
-				return
-			}
-			step.Reader = readerName(st.id, st.inc, in.req)
-			s.readers = append(s.readers, check.Reader{Name: step.Reader, Site: string(st.id), Group: g, Kind: "current"})
-			step.Flag, step.Epoch = ev.Detail == "valid", st.epochBase+int(ev.Epoch)
-			s.emit(step)
-		case core.ActReadFindPos:
-			if !needMsg(core.MsgFindPosResp) {
-				return
-			}
-			step.Reader = readerName(st.id, st.inc, core.RequestID(m.Proposal))
-			for _, a := range sortedSites(st.found[core.RequestID(m.Proposal)]) {
-				step.Quorum = append(step.Quorum, string(a))
-			}
-			step.Target, step.Pos = int(ev.Position), 0
-			s.emit(step)
-		case core.ActReadLocal, core.ActReadCatchUp:
-			if len(readResults) == 0 {
-				s.fail("simulator", "%s at %s without a read result in the same Ready", ev.Action, st.id)
-				return
-			}
-			res := readResults[0]
-			readResults = readResults[1:]
-			step.Reader = readerName(st.id, st.inc, res.ID)
-			lastReader = step.Reader
-			step.Target, step.Pos = int(ev.Position), 0
-			step.Result = s.writesThrough(st, ev.Group, ev.Position)
-			s.emit(step)
-		case core.ActValidate:
-			step.Reader, step.Flag, step.Pos = lastReader, ev.Detail == "applied", 0
-			s.emit(step)
-		case core.ActSnapshotRead:
-			if in.kind != "read" {
-				s.fail("simulator", "SnapshotRead at %s not caused by a read", st.id)
-				return
-			}
-			step.Reader = readerName(st.id, st.inc, in.req)
-			s.readers = append(s.readers, check.Reader{Name: step.Reader, Site: string(st.id), Group: g, Kind: "snapshot"})
-			step.Result, step.Pos = s.writesThrough(st, ev.Group, ev.Position), 0
-			s.emit(step)
-		case check.ExtDivergence:
-			s.emit(step)
-		default:
-			s.fail("simulator", "unknown trace action %q", ev.Action)
-		}
+	}
+	n := len(s.mapper.Steps)
+	s.mapper.Batch(st.id, st.inc, rd.Trace)
+	s.logSteps(n)
+	if f := s.mapper.Failure(); f != "" {
+		s.fail("simulator", "%s", f)
 	}
 }
 
-// writesThrough names the writes in a site's log at positions 1..p, as the
-// spec's LogWrites does.
-func (s *Sim) writesThrough(st *site, g core.GroupID, p core.Position) []string {
-	var out []string
-	for i := core.Position(1); i <= p; i++ {
-		v, ok := st.rep.Known(g, i)
-		if !ok {
-			s.fail("simulator", "%s read through %d without knowing %d", st.id, p, i)
-			return nil
-		}
-		if !v.NoOp {
-			out = append(out, v.ID.String())
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-func sortedSites(m map[core.SiteID]bool) []core.SiteID {
-	out := make([]core.SiteID, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}

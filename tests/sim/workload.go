@@ -210,7 +210,7 @@ func (s *Sim) fault(e *event) {
 			}
 		} else if st.up {
 			if !st.paused {
-				st.paused, st.pauseStep = true, len(s.steps)
+				st.paused, st.pauseStep = true, len(s.mapper.Steps)
 				s.logf("pause %s", st.id)
 			}
 			st.pauses++
@@ -266,7 +266,7 @@ func (s *Sim) resume(st *site) {
 	}
 	st.paused = false
 	s.logf("resume %s missed=%d held=%d", st.id, st.missed, len(st.held))
-	start := len(s.steps)
+	start := len(s.mapper.Steps)
 	if st.missed > 0 && st.up {
 		st.rep.Elapse(uint64(st.missed))
 		st.missed = 0
@@ -277,10 +277,10 @@ func (s *Sim) resume(st *site) {
 	// pause began. Sound because a paused site takes no step, and only its
 	// own steps (ReadLocal, RegainLease) need the lease held; WaitOutLease
 	// elsewhere only needs it gone.
-	for k := start; k < len(s.steps); k++ {
-		if x := s.steps[k]; x.Action == "LoseLease" && x.Site == string(st.id) {
+	for k := start; k < len(s.mapper.Steps); k++ {
+		if x := s.mapper.Steps[k]; x.Action == "LoseLease" && x.Site == string(st.id) {
 			x.Synthetic = check.SyntheticPausedLease
-			s.steps = slices.Insert(slices.Delete(s.steps, k, k+1), st.pauseStep, x)
+			s.mapper.Steps = slices.Insert(slices.Delete(s.mapper.Steps, k, k+1), st.pauseStep, x)
 			// NB: the steps in between moved one place on; so did the pause
 			// starts recorded among them.
 			for _, o := range s.sites {

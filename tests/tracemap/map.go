@@ -1,0 +1,360 @@
+// Package tracemap turns the store's trace events (core.TraceEvent) into
+// spec-level steps (check.Step) for trace validation. It is the one mapping
+// for the deterministic simulator, which feeds it every Ready as it happens,
+// and for real nodes, whose traces (impl/node.TraceBatch as JSON lines) it
+// loads, merges and feeds in the same way (nodes.go).
+//
+// # Usage loop
+//
+//	m := tracemap.New(sites, initialLeader) // every full site starts without a lease
+//	for each Ready of each site, in a causally consistent order:
+//		m.Batch(site, incarnation, rd.Trace)
+//	m.Crash(site, ...)                       // when a site stops, if known
+//	res := check.Trace(m.Run())
+package tracemap
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/spec"
+	"github.com/megastore-verified/megastore/tests/check"
+)
+
+// Synthetic reasons for steps no trace event names.
+const (
+	SyntheticInitial = "initial: no lease yet"
+	SyntheticCrash   = "crash"
+	// SyntheticRestart: a site's trace shows a new incarnation without a
+	// crash having been reported (a real node killed from outside): its
+	// lease, if held, is lost where its last incarnation's trace ends.
+	SyntheticRestart = "restart: the lease of the previous incarnation ended with it"
+)
+
+// Mapper accumulates the spec-level steps, proposers and readers of a run.
+type Mapper struct {
+	// Steps is exported so that a driver may move a step inside its own
+	// interval (the simulator's paused-lease rule).
+	Steps     []check.Step
+	proposers []check.Proposer
+	propIndex map[string]int
+	readers   []check.Reader
+	sites     map[core.SiteID]*siteState
+	members   []core.Site
+	leader    core.SiteID
+	failure   string
+}
+
+type siteState struct {
+	kind core.SiteKind
+	inc  uint64
+	// The spec's epochs go on across restarts; the implementation's start
+	// again at 0: spec epoch = epochBase + implementation epoch.
+	epochBase, implEpoch int
+	lease                bool
+}
+
+// New starts a mapping for a run of the given membership; every full site
+// starts without a lease (the spec starts with every lease held, so the
+// run begins with a LoseLease per full site).
+func New(sites []core.Site, initialLeader core.SiteID) *Mapper {
+	m := &Mapper{propIndex: map[string]int{}, sites: map[core.SiteID]*siteState{}, members: sites, leader: initialLeader}
+	for _, s := range sites {
+		m.sites[s.ID] = &siteState{kind: s.Kind}
+	}
+	for _, s := range sites {
+		if s.Kind == core.Full {
+			m.emit(check.Step{Action: "LoseLease", Site: string(s.ID), Synthetic: SyntheticInitial})
+		}
+	}
+	return m
+}
+
+// Failure is the first mapping failure ("" if none): an event that cannot
+// be named, which is itself a finding.
+func (m *Mapper) Failure() string { return m.failure }
+
+func (m *Mapper) fail(format string, args ...any) {
+	if m.failure == "" {
+		m.failure = fmt.Sprintf(format, args...)
+	}
+}
+
+// LeaseHeld reports whether the mapping believes site's coordinator holds
+// its lease majority.
+func (m *Mapper) LeaseHeld(site core.SiteID) bool { return m.sites[site].lease }
+
+// Epoch maps an implementation epoch of site to the spec's.
+func (m *Mapper) Epoch(site core.SiteID, implEpoch uint64) int {
+	return m.sites[site].epochBase + int(implEpoch)
+}
+
+// Crash records that site stopped: a held lease is lost (a LoseLease
+// inserted at step index at, or appended if at < 0, with the given reason),
+// and the next incarnation's epochs continue after this one's.
+func (m *Mapper) Crash(site core.SiteID, at int, synthetic string) {
+	st := m.sites[site]
+	if st.kind == core.Full && st.lease {
+		step := check.Step{Action: "LoseLease", Site: string(site), Synthetic: synthetic}
+		if at < 0 || at >= len(m.Steps) {
+			m.emit(step)
+		} else {
+			m.Steps = slices.Insert(m.Steps, at, step)
+		}
+	}
+	st.lease = false
+	st.epochBase += st.implEpoch
+	st.implEpoch = 0
+}
+
+// Run is what trace validation needs about the run so far.
+func (m *Mapper) Run() check.Run {
+	run := check.Run{InitLeader: string(m.leader), Proposers: m.proposers, Readers: m.readers, Steps: m.Steps}
+	for _, s := range m.members {
+		switch s.Kind {
+		case core.Full:
+			run.Full = append(run.Full, string(s.ID))
+		case core.Witness:
+			run.Witness = append(run.Witness, string(s.ID))
+		case core.ReadOnly:
+			run.ReadOnly = append(run.ReadOnly, string(s.ID))
+		}
+	}
+	return run
+}
+
+func (m *Mapper) emit(st check.Step) { m.Steps = append(m.Steps, st) }
+
+// AttemptName names the spec proposer of one ballot attempt: the site, its
+// proposal id (unique across incarnations) and the ballot's round (0: the
+// leader fast path).
+func AttemptName(site core.SiteID, proposal uint64, b core.Ballot) string {
+	return fmt.Sprintf("%s.%d.p%d.r%d", site, proposal>>32, proposal&0xffffffff, b.Round())
+}
+
+// ReaderName names the spec reader of one read request.
+func ReaderName(site core.SiteID, req core.RequestID) string {
+	return fmt.Sprintf("%s.%d.q%d", site, uint64(req)>>32, uint64(req)&0xffffffff)
+}
+
+// ValueName names a value as the spec does: no-ops are all spec.NoOp.
+func ValueName(id core.ValueID, noop bool) string {
+	if noop {
+		return spec.NoOp
+	}
+	return id.String()
+}
+
+func (m *Mapper) addProposer(p check.Proposer) {
+	if _, ok := m.propIndex[p.Name]; ok {
+		m.fail("attempt %s started twice", p.Name)
+		return
+	}
+	m.propIndex[p.Name] = len(m.proposers)
+	m.proposers = append(m.proposers, p)
+}
+
+// Batch maps the trace events of one Ready of site, in order. A new
+// incarnation of a site not reported by Crash is handled as a crash where
+// its previous trace ended.
+func (m *Mapper) Batch(site core.SiteID, inc uint64, events []core.TraceEvent) {
+	st := m.sites[site]
+	if st == nil {
+		m.fail("trace of %s, not a member", site)
+		return
+	}
+	if inc != st.inc {
+		if st.inc != 0 && inc < st.inc {
+			m.fail("site %s: incarnation %d after %d", site, inc, st.inc)
+			return
+		}
+		if st.inc != 0 && (st.lease || st.implEpoch != 0) {
+			m.Crash(site, -1, SyntheticRestart)
+		}
+		st.inc = inc
+	}
+	for k, ev := range events {
+		if m.failure != "" {
+			return
+		}
+		m.event(site, st, ev, events[k+1:])
+	}
+}
+
+func (m *Mapper) event(site core.SiteID, st *siteState, ev core.TraceEvent, rest []core.TraceEvent) {
+	g := string(ev.Group)
+	origin := fmt.Sprintf("%s@%s %s/%d", ev.Action, site, ev.Group, ev.Position)
+	step := check.Step{Action: ev.Action, Group: g, Pos: int(ev.Position), Origin: origin}
+	needPeer := func() bool {
+		if ev.Peer == "" || ev.Proposal == 0 {
+			m.fail("%s at %s names no sender or proposal", ev.Action, site)
+			return false
+		}
+		return true
+	}
+	switch ev.Action {
+	case core.ActBeginWrite:
+		if ev.Detail == core.DetailNoProposal {
+			m.emit(check.Step{Action: check.ExtBeginWithoutProposal, Group: g, Pos: int(ev.Position), Origin: origin})
+			return
+		}
+		if ev.Proposal == 0 {
+			m.fail("BeginWrite at %s %s/%d names no proposal", site, g, ev.Position)
+			return
+		}
+		if slices.ContainsFunc(rest, func(e core.TraceEvent) bool {
+			return e.Action == core.ActPrepare && e.Proposal == ev.Proposal
+		}) {
+			return // the Prepare below begins the first attempt
+		}
+		name := AttemptName(site, ev.Proposal, 0)
+		m.addProposer(check.Proposer{Name: name, Site: string(site), Group: g, Value: ValueName(ev.Value, ev.NoOp), Pos: int(ev.Position)})
+		step.Prop = name
+		m.emit(step)
+	case core.ActPrepare:
+		if ev.Proposal == 0 || ev.Ballot == 0 {
+			m.fail("Prepare at %s %s/%d names no proposal or ballot", site, g, ev.Position)
+			return
+		}
+		name := AttemptName(site, ev.Proposal, ev.Ballot)
+		m.addProposer(check.Proposer{Name: name, Site: string(site), Group: g, Value: ValueName(ev.Value, ev.NoOp), Ballot: uint64(ev.Ballot), Pos: int(ev.Position)})
+		step.Prop = name
+		step.Action = "BeginWrite"
+		m.emit(step)
+		step.Action, step.Ballot = "Prepare", uint64(ev.Ballot)
+		m.emit(step)
+	case core.ActAcceptLeader:
+		if !needPeer() {
+			return
+		}
+		step.Prop, step.Site = AttemptName(ev.Peer, ev.Proposal, 0), string(site)
+		m.emit(step)
+	case core.ActPromise:
+		if !needPeer() {
+			return
+		}
+		step.Prop, step.Site, step.Ballot = AttemptName(ev.Peer, ev.Proposal, ev.Ballot), string(site), uint64(ev.Ballot)
+		m.emit(step)
+	case core.ActPropose:
+		if ev.Proposal == 0 {
+			m.fail("Propose at %s names no proposal", site)
+			return
+		}
+		if ev.Ballot == 0 {
+			step.Action, step.Prop = check.ExtProposeFast, AttemptName(site, ev.Proposal, 0)
+			m.emit(step)
+			return
+		}
+		step.Prop = AttemptName(site, ev.Proposal, ev.Ballot)
+		for _, a := range ev.Quorum {
+			step.Quorum = append(step.Quorum, string(a))
+		}
+		step.Value, step.Ballot = ValueName(ev.Value, ev.NoOp), uint64(ev.Ballot)
+		m.emit(step)
+	case core.ActAccept:
+		if !needPeer() {
+			return
+		}
+		step.Prop, step.Site, step.Ballot = AttemptName(ev.Peer, ev.Proposal, ev.Ballot), string(site), uint64(ev.Ballot)
+		step.Value = ValueName(ev.Value, ev.NoOp)
+		m.emit(step)
+	case core.ActInvalidate:
+		if !needPeer() {
+			return
+		}
+		step.Prop, step.Site = AttemptName(ev.Peer, ev.Proposal, ev.Ballot), string(site)
+		if _, ok := m.propIndex[step.Prop]; !ok {
+			m.fail("Invalidate at %s from %s: no attempt %s at %s/%d", site, ev.Peer, step.Prop, g, ev.Position)
+			return
+		}
+		m.emit(step)
+	case core.ActWaitOutLease, core.ActCommit:
+		name := AttemptName(site, ev.Proposal, ev.Ballot)
+		if _, ok := m.propIndex[name]; !ok || ev.Proposal == 0 {
+			m.fail("%s at %s: no attempt %s at %s/%d", ev.Action, site, name, g, ev.Position)
+			return
+		}
+		step.Prop = name
+		if ev.Action == core.ActWaitOutLease {
+			step.Site = string(ev.Peer)
+		} else {
+			step.Value, step.Ballot = ValueName(ev.Value, ev.NoOp), uint64(ev.Ballot)
+		}
+		m.emit(step)
+	case core.ActLearn:
+		step.Site, step.Value = string(site), ValueName(ev.Value, ev.NoOp)
+		m.emit(step)
+	case core.ActLoseLease:
+		st.lease = false
+		step.Site, step.Group = string(site), ""
+		m.emit(step)
+	case core.ActRegainLease:
+		st.lease, st.implEpoch = true, int(ev.Epoch)
+		step.Site, step.Group, step.Epoch = string(site), "", st.epochBase+int(ev.Epoch)
+		m.emit(step)
+	case core.ActReadBegin:
+		if ev.Request == 0 {
+			m.fail("ReadBegin at %s names no request", site)
+			return
+		}
+		step.Reader = ReaderName(site, ev.Request)
+		m.readers = append(m.readers, check.Reader{Name: step.Reader, Site: string(site), Group: g, Kind: "current"})
+		step.Flag, step.Epoch = ev.Detail == "valid", st.epochBase+int(ev.Epoch)
+		m.emit(step)
+	case core.ActReadFindPos:
+		if ev.Request == 0 {
+			m.fail("ReadFindPos at %s names no request", site)
+			return
+		}
+		step.Reader = ReaderName(site, ev.Request)
+		for _, a := range ev.Quorum {
+			step.Quorum = append(step.Quorum, string(a))
+		}
+		step.Target, step.Pos = int(ev.Position), 0
+		m.emit(step)
+	case core.ActReadLocal, core.ActReadCatchUp:
+		if ev.Request == 0 {
+			m.fail("%s at %s names no request", ev.Action, site)
+			return
+		}
+		step.Reader = ReaderName(site, ev.Request)
+		step.Target, step.Pos = int(ev.Position), 0
+		step.Result = writeNames(ev.Writes)
+		m.emit(step)
+	case core.ActValidate:
+		if ev.Request == 0 {
+			m.fail("Validate at %s names no request", site)
+			return
+		}
+		step.Reader, step.Flag, step.Pos = ReaderName(site, ev.Request), ev.Detail == "applied", 0
+		m.emit(step)
+	case core.ActSnapshotRead:
+		if ev.Request == 0 {
+			m.fail("SnapshotRead at %s names no request", site)
+			return
+		}
+		step.Reader = ReaderName(site, ev.Request)
+		m.readers = append(m.readers, check.Reader{Name: step.Reader, Site: string(site), Group: g, Kind: "snapshot"})
+		step.Result, step.Pos = writeNames(ev.Writes), 0
+		m.emit(step)
+	case check.ExtDivergence:
+		m.emit(step)
+	default:
+		m.fail("unknown trace action %q at %s", ev.Action, site)
+	}
+}
+
+// writeNames names the writes a read returned, as the spec's LogWrites
+// does: a set.
+func writeNames(ids []core.ValueID) []string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, id.String())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Proposers returns the spec proposers named so far.
+func (m *Mapper) Proposers() []check.Proposer { return m.proposers }
