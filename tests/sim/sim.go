@@ -527,4 +527,3 @@ func (s *Sim) mapTrace(st *site, rd core.Ready) {
 		s.fail("simulator", "%s", f)
 	}
 }
-
