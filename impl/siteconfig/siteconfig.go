@@ -22,8 +22,13 @@ var ErrInvalid = errors.New("cluster config")
 type Site struct {
 	ID   string `json:"id"`
 	Kind string `json:"kind"` // full, witness or readonly
-	// PeerAddr serves site-to-site gRPC (Peer.Deliver).
+	// PeerAddr serves site-to-site gRPC (Peer.Deliver): the address the
+	// other sites dial, unless a Link overrides it for one sender.
 	PeerAddr string `json:"peer_addr"`
+	// PeerListenAddr, if set, is where this site binds its peer server
+	// instead of PeerAddr: a container listens on 0.0.0.0:7000 while peers
+	// dial its network address, or a link proxy stands in between.
+	PeerListenAddr string `json:"peer_listen_addr,omitempty"`
 	// ClientAddr serves the client gRPC API.
 	ClientAddr string `json:"client_addr"`
 	// HTTPAddr serves /metrics, /healthz and, with --test-admin, /admin/.
@@ -42,6 +47,25 @@ type File struct {
 	// LeaseTicks and ClockSkewTicks override the core's defaults if set.
 	LeaseTicks     uint64 `json:"lease_ticks,omitempty"`
 	ClockSkewTicks uint64 `json:"clock_skew_ticks,omitempty"`
+	// Links override, for one directed link, the address the sender dials
+	// (a link proxy that forwards to the receiver's peer address).
+	Links []Link `json:"links,omitempty"`
+}
+
+// Link is one directed link's dial override: site From sends to site To by
+// dialling Dial instead of To's peer_addr.
+type Link struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Dial string `json:"dial"`
+}
+
+// PeerListen returns the address site s binds its peer server on.
+func (s Site) PeerListen() string {
+	if s.PeerListenAddr != "" {
+		return s.PeerListenAddr
+	}
+	return s.PeerAddr
 }
 
 // Kinds maps cluster.json's kind names to core kinds.
@@ -120,9 +144,19 @@ func (f *File) Validate() error {
 			}
 			addrs[a.addr] = fmt.Sprintf("site %q %s", s.ID, a.field)
 		}
+		// NB: listen addresses are not checked for reuse across sites:
+		// every container binds 0.0.0.0:7000 in its own network namespace.
+		if s.PeerListenAddr != "" {
+			if err := checkAddr(s.PeerListenAddr); err != nil {
+				return bad(`%s "peer_listen_addr": %v`, where, err)
+			}
+		}
 	}
 	if f.InitialLeader != "" && !ids[f.InitialLeader] {
 		return bad(`"initial_leader" %q is not a listed site`, f.InitialLeader)
+	}
+	if err := f.validateLinks(ids); err != nil {
+		return err
 	}
 	cfg, err := f.CoreConfig(core.SiteID(f.Sites[0].ID))
 	if err != nil {
@@ -133,6 +167,63 @@ func (f *File) Validate() error {
 		return bad("%v", err)
 	}
 	return nil
+}
+
+// validateLinks checks the dial overrides: members only, one override per
+// directed link, and no dial address that reaches the wrong site.
+func (f *File) validateLinks(ids map[string]bool) error {
+	seen := map[[2]string]bool{}
+	dialTo := map[string]string{} // dial address -> the site it must reach
+	used := map[string]string{}   // a site's own address -> whose and which
+	for _, s := range f.Sites {
+		used[s.PeerAddr] = fmt.Sprintf("the peer_addr of site %q", s.ID)
+		used[s.ClientAddr] = fmt.Sprintf("the client_addr of site %q", s.ID)
+		used[s.HTTPAddr] = fmt.Sprintf("the http_addr of site %q", s.ID)
+	}
+	for i, l := range f.Links {
+		where := fmt.Sprintf("links[%d]", i)
+		for _, end := range []struct{ field, id string }{{"from", l.From}, {"to", l.To}} {
+			if !ids[end.id] {
+				return bad(`%s %q %q is not a listed site`, where, end.field, end.id)
+			}
+		}
+		if l.From == l.To {
+			return bad(`%s: "from" and "to" are both %q; a site does not dial itself`, where, l.From)
+		}
+		key := [2]string{l.From, l.To}
+		if seen[key] {
+			return bad(`%s: the link %s->%s is listed twice`, where, l.From, l.To)
+		}
+		seen[key] = true
+		if err := checkAddr(l.Dial); err != nil {
+			return bad(`%s (%s->%s) "dial": %v`, where, l.From, l.To, err)
+		}
+		if to, _ := f.Site(l.To); l.Dial != to.PeerAddr && used[l.Dial] != "" {
+			return bad(`%s (%s->%s) "dial" %s is %s, which does not reach %q`, where, l.From, l.To, l.Dial, used[l.Dial], l.To)
+		}
+		if other, ok := dialTo[l.Dial]; ok && other != l.To {
+			return bad(`%s (%s->%s) "dial" %s is also the dial address of a link to %q`, where, l.From, l.To, l.Dial, other)
+		}
+		dialTo[l.Dial] = l.To
+	}
+	return nil
+}
+
+// DialAddrs returns the address site from dials to reach each other site:
+// the link override if any, else the receiver's peer_addr.
+func (f *File) DialAddrs(from string) map[core.SiteID]string {
+	out := map[core.SiteID]string{}
+	for _, s := range f.Sites {
+		if s.ID != from {
+			out[core.SiteID(s.ID)] = s.PeerAddr
+		}
+	}
+	for _, l := range f.Links {
+		if l.From == from {
+			out[core.SiteID(l.To)] = l.Dial
+		}
+	}
+	return out
 }
 
 type zeroRand struct{}
