@@ -77,7 +77,7 @@ func Run(ctx context.Context, o Options) error {
 	// Listen first: a port that is taken should stop the process before it
 	// touches its store.
 	var lc net.ListenConfig
-	peerLis, err := lc.Listen(ctx, "tcp", site.PeerAddr)
+	peerLis, err := lc.Listen(ctx, "tcp", site.PeerListen())
 	if err != nil {
 		return fmt.Errorf("peer address: %w", err)
 	}
@@ -102,14 +102,22 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer st.Close()
 
-	addrs := map[core.SiteID]string{}
-	for _, s := range o.Config.Sites {
-		addrs[core.SiteID(s.ID)] = s.PeerAddr
-	}
-	tr, err := peer.NewTransport(o.Site, addrs, peer.Options{
-		Logger: log,
-		OnDrop: func(to core.SiteID, n int) { m.peerDropped.WithLabelValues(string(to)).Add(float64(n)) },
-		OnSent: func(to core.SiteID, n int) { m.peerSent.WithLabelValues(string(to)).Add(float64(n)) },
+	// A peer whose membership differs from ours (its cluster.json differs),
+	// refusing us or refused by us, stops this site: running on would
+	// split the view of what a majority is.
+	membership := o.Config.Membership()
+	refused := make(chan error, 1)
+	tr, err := peer.NewTransport(o.Site, o.Config.DialAddrs(string(o.Site)), peer.Options{
+		Logger:     log,
+		OnDrop:     func(to core.SiteID, n int) { m.peerDropped.WithLabelValues(string(to)).Add(float64(n)) },
+		OnSent:     func(to core.SiteID, n int) { m.peerSent.WithLabelValues(string(to)).Add(float64(n)) },
+		Membership: membership,
+		OnRefused: func(_ core.SiteID, err error) {
+			select {
+			case refused <- err:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -143,6 +151,13 @@ func Run(ctx context.Context, o Options) error {
 	ps := peer.NewServer(o.Site, limits, d.Deliver, log)
 	ps.OnReceived = func(n int) { m.peerReceived.Add(float64(n)) }
 	ps.OnRejected = func(error) { m.peerRejected.Inc() }
+	ps.Membership = membership
+	ps.OnMismatch = func(err error) {
+		select {
+		case refused <- err:
+		default:
+		}
+	}
 	wirepb.RegisterPeerServer(peerSrv, ps)
 
 	clientSrv := grpc.NewServer(grpc.MaxRecvMsgSize(maxClientRequestBytes),
@@ -180,7 +195,7 @@ func Run(ctx context.Context, o Options) error {
 		peerSrv.Stop()
 		_ = httpSrv.Close()
 	}()
-	log.Info("site started", "kind", site.Kind, "peer", site.PeerAddr, "client", site.ClientAddr,
+	log.Info("site started", "kind", site.Kind, "peer", site.PeerListen(), "membership", membership.Digest, "client", site.ClientAddr,
 		"http", site.HTTPAddr, "data", o.DataDir, "test_admin", o.TestAdmin, "tick", o.Config.Tick().String())
 	if o.Ready != nil {
 		o.Ready()
@@ -194,6 +209,12 @@ func Run(ctx context.Context, o Options) error {
 			log.Info("site stopping")
 			return nil
 		case err := <-errs:
+			return err
+		case err := <-refused:
+			// NB: give our refusal time to reach the peer before the
+			// deferred Stop cuts its stream, so that it stops too.
+			log.Error("stopping: cluster.json membership differs from a peer's", "err", err)
+			time.Sleep(time.Second)
 			return err
 		case <-t.C:
 			if err := d.Err(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/peer"
 	"github.com/megastore-verified/megastore/impl/remote"
 	"github.com/megastore-verified/megastore/impl/siteconfig"
 	"github.com/megastore-verified/megastore/impl/wire"
@@ -143,7 +144,7 @@ func TestBadInputIsRefusedAndTheSiteSurvives(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pconn.Close()
-	stream, err := wirepb.NewPeerClient(pconn).Deliver(ctx)
+	stream, err := wirepb.NewPeerClient(pconn).Deliver(peer.WithMembership(ctx, f.Membership()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,11 @@ package peer
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/siteconfig"
 	"github.com/megastore-verified/megastore/impl/wire"
 	"github.com/megastore-verified/megastore/impl/wire/wirepb"
 )
@@ -132,5 +135,83 @@ func TestServerRefusesGarbage(t *testing.T) {
 	}
 	if n := in.count(); n != 0 {
 		t.Fatalf("%d messages of refused batches were delivered", n)
+	}
+}
+
+func membership(t *testing.T, kinds string) siteconfig.Membership {
+	t.Helper()
+	f, err := siteconfig.Parse([]byte(`{"sites": [
+ {"id": "a", "kind": "full", "peer_addr": "127.0.0.1:7001", "client_addr": "127.0.0.1:7101", "http_addr": "127.0.0.1:7201"},
+ {"id": "b", "kind": "` + kinds + `", "peer_addr": "127.0.0.1:7002", "client_addr": "127.0.0.1:7102", "http_addr": "127.0.0.1:7202"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Membership()
+}
+
+// A sender whose membership differs is refused before any message is taken,
+// and told why; the same membership is accepted.
+func TestMembershipHandshake(t *testing.T) {
+	mine := membership(t, "full")
+	in := &inbox{}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	ps := NewServer("b", wire.LimitsFor(core.DefaultConfig("b", sites)), in.deliver, nil)
+	ps.Membership = mine
+	var rejected atomic.Int64
+	ps.OnRejected = func(error) { rejected.Add(1) }
+	wirepb.RegisterPeerServer(srv, ps)
+	go srv.Serve(lis)
+	defer srv.Stop()
+
+	for _, c := range []struct {
+		name string
+		m    siteconfig.Membership
+		want string // "" means accepted
+	}{
+		{"same", mine, ""},
+		{"witness", membership(t, "witness"), "sites: a:full,b:full vs a:full,b:witness"},
+		{"none", siteconfig.Membership{}, "sent no membership digest"},
+	} {
+		refusals := make(chan error, 100)
+		before := in.count()
+		tr, err := NewTransport("a", map[core.SiteID]string{"b": lis.Addr().String()}, Options{
+			Membership: c.m,
+			OnRefused:  func(_ core.SiteID, err error) { refusals <- err },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.want == "" {
+			waitFor(t, c.name+": a delivered message", func() bool {
+				tr.Send("b", prepare(1))
+				return in.count() > before
+			})
+		} else {
+			// Refused at start, before any message is sent.
+			select {
+			case err := <-refusals:
+				if !errors.Is(err, ErrMembershipMismatch) || !strings.Contains(err.Error(), c.want) ||
+					c.m.Digest != "" && !strings.Contains(err.Error(), c.m.Digest) || !strings.Contains(err.Error(), mine.Digest) {
+					t.Errorf("%s: refusal %v, want both digests and %q", c.name, err, c.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: no refusal", c.name)
+			}
+			for range 20 {
+				tr.Send("b", prepare(1))
+			}
+			time.Sleep(100 * time.Millisecond)
+			if n := in.count(); n != before {
+				t.Errorf("%s: %d messages delivered from a refused sender", c.name, n-before)
+			}
+		}
+		tr.Close()
+	}
+	if rejected.Load() == 0 {
+		t.Error("OnRejected never called")
 	}
 }

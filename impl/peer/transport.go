@@ -2,15 +2,20 @@ package peer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/siteconfig"
 	"github.com/megastore-verified/megastore/impl/wire"
 	"github.com/megastore-verified/megastore/impl/wire/wirepb"
 )
@@ -29,6 +34,10 @@ const (
 	MaxMessageBytes = 256 << 20
 	backoffMin      = 20 * time.Millisecond
 	backoffMax      = time.Second
+	// handshakeTimeout bounds the wait for a peer to accept a new stream;
+	// it is generous because a link profile may add hundreds of
+	// milliseconds of latency.
+	handshakeTimeout = 10 * time.Second
 )
 
 // Options tune a Transport.
@@ -39,6 +48,14 @@ type Options struct {
 	OnDrop func(to core.SiteID, n int)
 	// OnSent, if set, counts messages handed to gRPC.
 	OnSent func(to core.SiteID, n int)
+	// Membership is sent on every stream; the peer refuses the stream if
+	// its own differs.
+	Membership siteconfig.Membership
+	// OnRefused, if set, is called (again on every retry) when a peer
+	// refuses our membership: the caller should stop, since this site and
+	// that peer read different cluster.json files. The error wraps
+	// ErrMembershipMismatch.
+	OnRefused func(to core.SiteID, err error)
 }
 
 // Transport is a core.Transport over gRPC client streams.
@@ -60,8 +77,10 @@ type link struct {
 	conn  *grpc.ClientConn
 }
 
-// NewTransport starts one sender per peer in addrs (site -> peer address).
-// Connections are made lazily and remade after failures by gRPC itself.
+// NewTransport starts one sender per peer in addrs (site -> the address this
+// site dials for it: its peer address or a link proxy). Each sender opens
+// its stream at once, so a peer that disagrees on membership is found at
+// start, not at the first write; gRPC remakes connections after failures.
 func NewTransport(self core.SiteID, addrs map[core.SiteID]string, opts Options) (*Transport, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultQueueSize
@@ -130,7 +149,14 @@ func (t *Transport) run(l *link) {
 	backoff := backoffMin
 	var out outStream
 	defer out.close()
-	for {
+	for t.ctx.Err() == nil {
+		if out.stream == nil {
+			if err := out.open(t.ctx, l, t.opts.Membership); err != nil {
+				t.refused(l, err)
+				t.sleep(&backoff, l, err)
+				continue
+			}
+		}
 		var first core.Message
 		select {
 		case <-t.ctx.Done():
@@ -138,13 +164,6 @@ func (t *Transport) run(l *link) {
 		case first = <-l.queue:
 		}
 		batch := t.gather(l, first)
-		if out.stream == nil {
-			if err := out.open(t.ctx, l); err != nil {
-				t.dropped(l.to, len(batch.Messages))
-				t.sleep(&backoff, l, err)
-				continue
-			}
-		}
 		if err := out.stream.Send(batch); err != nil {
 			// NB: Send reports io.EOF when the server ended the stream; the
 			// reason is in the status CloseAndRecv returns.
@@ -153,6 +172,7 @@ func (t *Transport) run(l *link) {
 			}
 			out.close()
 			t.dropped(l.to, len(batch.Messages))
+			t.refused(l, err)
 			t.sleep(&backoff, l, err)
 			continue
 		}
@@ -163,15 +183,50 @@ func (t *Transport) run(l *link) {
 	}
 }
 
+// refused reports a peer's refusal of our membership, loudly: this site and
+// that peer disagree on who the members are.
+func (t *Transport) refused(l *link, err error) {
+	if !isMembershipRefusal(err) {
+		return
+	}
+	why := strings.TrimPrefix(status.Convert(err).Message(), ErrMembershipMismatch.Error()+": ")
+	err = fmt.Errorf("%w: peer %s at %s refused us: %s", ErrMembershipMismatch, l.to, l.addr, why)
+	t.opts.Logger.Error("a peer refused this site's membership; cluster.json differs between sites", "peer", string(l.to), "addr", l.addr, "err", err)
+	if t.opts.OnRefused != nil {
+		t.opts.OnRefused(l.to, err)
+	}
+}
+
 // outStream is the current Deliver stream to one peer, if any.
 type outStream struct {
 	stream grpc.ClientStreamingClient[wirepb.Batch, wirepb.DeliverSummary]
 	cancel context.CancelFunc
 }
 
-func (o *outStream) open(ctx context.Context, l *link) error {
+// open starts a Deliver stream carrying our membership and waits (bounded)
+// for the peer's header, which it sends only once it accepted us.
+func (o *outStream) open(ctx context.Context, l *link, m siteconfig.Membership) error {
+	if m.Digest != "" {
+		ctx = WithMembership(ctx, m)
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	s, err := wirepb.NewPeerClient(l.conn).Deliver(sctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	timer := time.AfterFunc(handshakeTimeout, cancel)
+	md, err := s.Header()
+	if err == nil && md.Get(mdAccepted) == nil {
+		// NB: Header reports a refusal as no header; the status comes
+		// from CloseAndRecv.
+		if _, err = s.CloseAndRecv(); err == nil {
+			err = errors.New("the peer ended the stream without accepting it")
+		}
+	}
+	if !timer.Stop() && err == nil {
+		err = fmt.Errorf("no answer from the peer within %v", handshakeTimeout)
+	}
 	if err != nil {
 		cancel()
 		return err
