@@ -55,6 +55,14 @@ cluster:
 	$(GO) build -o run/megastore ./impl/cmd/megastore
 	./run/megastore cluster --dir run $(if $(filter 1,$(WITNESS)),--witness) $(if $(filter 1,$(READONLY)),--readonly)
 
+## cluster-docker: build the binary and a FROM scratch image and start the suite's
+## 5-site cluster (full a, b, c; witness w; read-only r) in Docker; prints
+## addresses and commands to try; Ctrl-C removes exactly its containers,
+## network and image. TEST_ADMIN=1 starts the nodes with --test-admin.
+.PHONY: cluster-docker
+cluster-docker:
+	$(GO) run ./tests/cmd/dockercluster $(if $(filter 1,$(TEST_ADMIN)),-test-admin)
+
 ## sim: the deterministic simulator over SEEDS seeds (from SEED); prints seeds per
 ## second, and for a failing seed a one-line repro, the shrunk trace and a
 ## porcupine visualization. BUG=<core.Bugs field> turns one bug switch on.
