@@ -29,7 +29,14 @@ func (quietLogger) Fatalf(format string, args ...any) {
 }
 
 func open(dir string, fs vfs.FS) (*pebble.DB, error) {
-	opts := &pebble.Options{FS: fs, Logger: quietLogger{}}
+	opts := &pebble.Options{FS: fs, Logger: quietLogger{},
+		// Pebble's default answer to a checksum mismatch is Logger.Fatalf,
+		// which panics here. Without the hook the corruption comes back as
+		// an error from the read (the iterator's Error), so a damaged store
+		// fails Load with "pebble: corruption ... checksum mismatch"
+		// instead of crashing the node.
+		EventListener: &pebble.EventListener{DataCorruption: func(pebble.DataCorruptionInfo) {}},
+	}
 	return pebble.Open(dir, opts)
 }
 
