@@ -27,6 +27,12 @@ type Options struct {
 	Dir string
 	// OnTrace, if set, sees every trace event (from driver goroutines).
 	OnTrace func(site core.SiteID, events []core.TraceEvent)
+	// OnTraceBatch, if set, records each site's spec-level trace as a real
+	// node does (node.Config.OnTraceBatch), for tests/tracemap.
+	OnTraceBatch func(node.TraceBatch)
+	// Driver, if set, adjusts each site's node.Config (tests that break the
+	// driver on purpose).
+	Driver func(*node.Config)
 }
 
 // Cluster is a set of in-process sites.
@@ -90,13 +96,18 @@ func (c *Cluster) start(i int, id core.SiteID) error {
 	if c.opts.Tune != nil {
 		c.opts.Tune(&cfg)
 	}
-	d, err := node.Start(node.Config{
-		Core:      cfg,
-		Storage:   c.stores[id],
-		Transport: c.net.transport(id),
-		Clock:     c.clock,
-		OnTrace:   c.opts.OnTrace,
-	})
+	ncfg := node.Config{
+		Core:         cfg,
+		Storage:      c.stores[id],
+		Transport:    c.net.transport(id),
+		Clock:        c.clock,
+		OnTrace:      c.opts.OnTrace,
+		OnTraceBatch: c.opts.OnTraceBatch,
+	}
+	if c.opts.Driver != nil {
+		c.opts.Driver(&ncfg)
+	}
+	d, err := node.Start(ncfg)
 	if err != nil {
 		return err
 	}

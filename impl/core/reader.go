@@ -89,14 +89,23 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 		r.result(res)
 		return id, nil
 	case Snapshot:
-		res.Position = g.applied
+		// NB: applyQueued, not applied: the driver applies this Ready's
+		// entries before it completes this Ready's reads, and the spec's
+		// SnapshotRead reads the log every traced Learn has extended.
+		res.Position = g.applyQueued
 		if req.Position != 0 {
-			if req.Position > g.applied {
-				res.Err = fmt.Errorf("%w: %d > %d", ErrNotApplied, req.Position, g.applied)
+			if req.Position > g.applyQueued {
+				res.Err = fmt.Errorf("%w: %d > %d", ErrNotApplied, req.Position, g.applyQueued)
 			}
 			res.Position = req.Position
 		}
-		r.trace(TraceEvent{Action: ActSnapshotRead, Group: g.id, Position: res.Position, Request: id})
+		ev := TraceEvent{Action: ActSnapshotRead, Group: g.id, Position: res.Position, Request: id}
+		if req.Position != 0 {
+			ev.Detail = DetailAtPosition
+		}
+		if res.Err == nil {
+			r.trace(ev)
+		}
 		r.result(res)
 		if r.kind == ReadOnly {
 			// Reading a group is also how a read-only site learns that it

@@ -333,3 +333,46 @@ func TestInvalidateOfAVoteThisSiteHolds(t *testing.T) {
 		t.Fatal("an Invalidate at a position A did not vote at must apply")
 	}
 }
+
+// A snapshot read in the same Ready as a Learn reads after that Learn: the
+// driver applies a Ready's entries before it completes the Ready's reads,
+// and the spec's SnapshotRead reads the applied log that Learn extended.
+// Found by real-node trace validation (tests/tracemap): a daemon hands a
+// replica missed time and a client read in one Ready, which the simulator
+// never did; the read was served at the position before the Learn.
+func TestSnapshotReadInTheReadyOfALearn(t *testing.T) {
+	n := newNet(t, nil, threeFull()...)
+	n.warm()
+	id := n.write("A", "g", 0, "k")
+	if res := n.waitResult("A", id); res.Err != nil || res.Position != 1 {
+		t.Fatalf("write: %+v", res)
+	}
+	v, ok := n.reps["A"].Known("g", 1)
+	if !ok {
+		t.Fatal("A does not know position 1")
+	}
+	// A fresh replica learns position 1 and is read in the same Ready.
+	cfg := DefaultConfig("B", threeFull())
+	cfg.Rand = zeroRandForTest{}
+	b, err := NewReplica(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Step(Message{Type: MsgCommit, From: "A", To: "B", Group: "g", Position: 1, Value: &v}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Read(ReadRequest{Group: "g", Mode: Snapshot, Keys: [][]byte{[]byte("k")}}); err != nil {
+		t.Fatal(err)
+	}
+	rd := b.Ready()
+	if countAction(rd.Trace, ActLearn, "") != 1 || len(rd.Results) != 1 {
+		t.Fatalf("want one Learn and one result in the Ready: %+v", rd.Trace)
+	}
+	if got := rd.Results[0].Position; got != 1 {
+		t.Fatalf("snapshot read after a Learn in the same Ready at position %d, want 1", got)
+	}
+}
+
+type zeroRandForTest struct{}
+
+func (zeroRandForTest) Uint64() uint64 { return 0 }

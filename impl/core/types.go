@@ -284,6 +284,8 @@ const (
 	// DetailNoProposal: a BeginWrite answered at once without a proposal
 	// (the position is known, or another local proposal runs there).
 	DetailNoProposal = "no proposal"
+	// DetailAtPosition: a snapshot read at a position the client named.
+	DetailAtPosition = "at position"
 )
 
 // The spec's action names, used in TraceEvent.Action.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,7 +35,14 @@ type Options struct {
 	// TestAdmin serves /admin/ (clock offset and rate). Never in production:
 	// it lets anyone break the lease safety argument.
 	TestAdmin bool
-	Logger    *slog.Logger
+	// TraceDir, if set, receives the site's spec-level trace as JSON lines
+	// (one node.TraceBatch a line) in <site>.trace.jsonl, appended across
+	// restarts, for tests/tracemap to validate against the spec.
+	TraceDir string
+	// TestBug turns on one bug switch: a core.Bugs field, or
+	// SendBeforePersist (the driver's). Only with TestAdmin.
+	TestBug string
+	Logger  *slog.Logger
 	// Ready, if set, is called once every listener is up.
 	Ready func()
 }
@@ -68,6 +76,21 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	cfg.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(index)))
+	sendBeforePersist := false
+	if o.TestBug != "" {
+		if !o.TestAdmin {
+			return fmt.Errorf("%w: a test bug (%s) needs --test-admin", core.ErrInvalidConfig, o.TestBug)
+		}
+		if o.TestBug == "SendBeforePersist" {
+			sendBeforePersist = true
+		} else if b, ok := core.BugByName(o.TestBug); ok {
+			cfg.Bugs = b
+		} else {
+			return fmt.Errorf("%w: unknown bug %q; known: SendBeforePersist, %s", core.ErrInvalidConfig,
+				o.TestBug, strings.Join(core.BugNames(), ", "))
+		}
+		log.Warn("a bug switch is on: this site is broken on purpose", "bug", o.TestBug)
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -124,6 +147,16 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer tr.Close()
 
+	var onTraceBatch func(node.TraceBatch)
+	if o.TraceDir != "" {
+		tw, err := openTrace(o.TraceDir, o.Site)
+		if err != nil {
+			return err
+		}
+		defer tw.Close()
+		onTraceBatch = tw.write
+	}
+
 	clock := NewClock(o.Config.Tick())
 	defer clock.Stop()
 	stepErrors := 0
@@ -133,6 +166,10 @@ func Run(ctx context.Context, o Options) error {
 		Transport: tr,
 		Clock:     clock,
 		OnTrace:   m.onTrace,
+		// The trace is stamped with the host's wall clock, never the
+		// test-adjustable tick clock: containers share the kernel's.
+		OnTraceBatch:          onTraceBatch,
+		TestSendBeforePersist: sendBeforePersist,
 		OnStepError: func(msg core.Message, err error) {
 			m.stepErrors.Inc()
 			if stepErrors++; stepErrors <= 100 { // NB: bounded: a noisy peer cannot flood the log

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/megastore-verified/megastore/impl/core"
 )
@@ -25,10 +26,41 @@ type Config struct {
 	// (the protocol retries). Default 4096.
 	InboxSize int
 	// OnTrace, if set, receives every Ready's trace events, on the driver's
-	// goroutine.
+	// goroutine, after the Ready was handled (for metrics and logs).
 	OnTrace func(site core.SiteID, events []core.TraceEvent)
+	// OnTraceBatch, if set, records the spec-level trace of a real node
+	// (tests/tracemap validates it): every Ready's events with their
+	// identities, what each read returned, and a wall-clock stamp. It is
+	// called after the Ready is persisted and before any of its messages
+	// is sent, so a trace holds exactly the steps whose durable effects are
+	// durable, and every step a message causes elsewhere is stamped later
+	// than the step that sent it. It must write synchronously.
+	OnTraceBatch func(TraceBatch)
+	// WallClock stamps trace batches (default time.Now). Sites whose traces
+	// are merged must share it: processes on one host, or containers on
+	// one kernel. It is never the node's (test-adjustable) tick clock.
+	WallClock func() time.Time
+	// TestSendBeforePersist breaks the persist-before-send contract of
+	// core/doc.go: a Ready's messages leave before its state is saved. For
+	// tests that show the suite catches such a driver; never in production.
+	TestSendBeforePersist bool
 	// OnStepError, if set, receives errors returned by Step (bad messages).
 	OnStepError func(m core.Message, err error)
+}
+
+// TraceBatch is one Ready's trace events as a real node records them.
+type TraceBatch struct {
+	Site        core.SiteID `json:"site"`
+	Incarnation uint64      `json:"inc"`
+	// Seq counts the batches of one incarnation from 1.
+	Seq uint64 `json:"seq"`
+	// UnixNanos is the wall-clock time of the batch (WallClock). A lease
+	// loss found when the driver hands the replica missed time is stamped
+	// just after the site's previous batch instead: the lease ran out at
+	// some point since, and the site took no step in between, so the spec's
+	// LoseLease may be taken anywhere in that interval.
+	UnixNanos int64             `json:"t"`
+	Events    []core.TraceEvent `json:"ev"`
 }
 
 // ReadResult is a completed read.
@@ -61,6 +93,12 @@ type Driver struct {
 	r       *core.Replica
 	waiters map[core.RequestID]chan outcome
 	local   []core.Message
+	// Trace batches: the incarnation, the last batch's stamp, and whether
+	// missed time was handed over since the last drain.
+	incarnation uint64
+	traceSeq    uint64
+	lastStamp   int64
+	elapsed     bool
 
 	mu  sync.Mutex
 	err error
@@ -73,6 +111,9 @@ func Start(cfg Config) (*Driver, error) {
 	}
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 4096
+	}
+	if cfg.WallClock == nil {
+		cfg.WallClock = time.Now
 	}
 	st, err := cfg.Storage.Load()
 	if err != nil {
@@ -94,6 +135,8 @@ func Start(cfg Config) (*Driver, error) {
 		r:       r,
 		waiters: map[core.RequestID]chan outcome{},
 	}
+	d.incarnation = r.Status().Incarnation
+	d.lastStamp = cfg.WallClock().UnixNano()
 	go d.run()
 	return d, nil
 }
@@ -167,6 +210,7 @@ func (d *Driver) catchUpTicks() {
 	if now := d.cfg.Clock.Now(); d.ticked < now {
 		d.r.Elapse(now - d.ticked)
 		d.ticked = now
+		d.elapsed = true
 	}
 }
 
@@ -192,15 +236,17 @@ func (d *Driver) drain() error {
 			continue
 		}
 		rd := d.r.Ready()
+		if d.cfg.TestSendBeforePersist {
+			d.send(rd.Messages)
+		}
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
 		}
-		for _, m := range rd.Messages {
-			if m.To == d.self {
-				d.local = append(d.local, m)
-			} else {
-				d.cfg.Transport.Send(m.To, m)
-			}
+		if err := d.traceBatch(rd); err != nil {
+			return err
+		}
+		if !d.cfg.TestSendBeforePersist {
+			d.send(rd.Messages)
 		}
 		if err := d.cfg.Storage.Apply(rd.Apply); err != nil {
 			return fmt.Errorf("node: applying: %w", err)
@@ -213,6 +259,47 @@ func (d *Driver) drain() error {
 		}
 		d.r.Advance(rd)
 	}
+}
+
+func (d *Driver) send(msgs []core.Message) {
+	for _, m := range msgs {
+		if m.To == d.self {
+			d.local = append(d.local, m)
+		} else {
+			d.cfg.Transport.Send(m.To, m)
+		}
+	}
+}
+
+// traceBatch hands a Ready's trace to OnTraceBatch (see TraceBatch).
+func (d *Driver) traceBatch(rd core.Ready) error {
+	elapsed := d.elapsed
+	d.elapsed = false
+	if d.cfg.OnTraceBatch == nil || len(rd.Trace) == 0 {
+		return nil
+	}
+	if err := d.r.FillReadWrites(rd.Trace); err != nil {
+		return fmt.Errorf("node: tracing: %w", err)
+	}
+	events := rd.Trace
+	now := d.cfg.WallClock().UnixNano()
+	if elapsed && events[0].Action == core.ActLoseLease {
+		// NB: Elapse judges the lease before any timer fires, so a lease
+		// it found lost is the Ready's first event.
+		d.emitBatch(d.lastStamp+1, events[:1])
+		events = events[1:]
+	}
+	if len(events) > 0 {
+		d.emitBatch(max(now, d.lastStamp+1), events)
+	}
+	return nil
+}
+
+func (d *Driver) emitBatch(stamp int64, events []core.TraceEvent) {
+	d.traceSeq++
+	d.lastStamp = stamp
+	d.cfg.OnTraceBatch(TraceBatch{Site: d.self, Incarnation: d.incarnation, Seq: d.traceSeq,
+		UnixNanos: stamp, Events: events})
 }
 
 func (d *Driver) complete(res core.Result) {

@@ -44,6 +44,12 @@ const (
 	// ExtBeginWithoutProposal: BeginWrite answered at once (the position
 	// was known, or another local proposal runs there): no spec proposer.
 	ExtBeginWithoutProposal = "BeginWithoutProposal"
+	// ExtSnapshotReadAt: a snapshot read at a position the client named
+	// (a transaction's reads at its read position). The spec's SnapshotRead
+	// reads the whole applied log; this one must return the writes of the
+	// first Pos entries of its site's applied log in the mirror, and the
+	// site must have applied at least that far.
+	ExtSnapshotReadAt = "SnapshotReadAt"
 )
 
 // SyntheticPausedLease marks a LoseLease a paused site noticed on resume

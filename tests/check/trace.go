@@ -357,6 +357,23 @@ func (v *validator) step(s Step) bool {
 	case ExtBeginWithoutProposal:
 		v.res.Deviations[DevBeginWithoutProposal]++
 		return true
+	case ExtSnapshotReadAt:
+		applied := t.Applied(v.group, s.Site)
+		if len(applied) < s.Pos {
+			return failf("a snapshot read at %s served position %d, which the spec's %s has not applied (applied %d)", s.Site, s.Pos, s.Site, len(applied))
+		}
+		var want []string
+		for _, x := range applied[:s.Pos] {
+			if x != spec.NoOp {
+				want = append(want, x)
+			}
+		}
+		slices.Sort(want)
+		want = slices.Compact(want)
+		if !slices.Equal(want, s.Result) {
+			return failf("the implementation's snapshot read at %d returned %v, the spec's log there holds %v", s.Pos, s.Result, want)
+		}
+		return true
 	case "BeginWrite":
 		if p.Value == spec.NoOp {
 			// A closer may target any position its site has not applied.

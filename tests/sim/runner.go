@@ -11,25 +11,10 @@ import (
 )
 
 // BugNames lists impl/core's bug switches (the fields of core.Bugs).
-func BugNames() []string {
-	t := reflect.TypeOf(core.Bugs{})
-	var out []string
-	for i := range t.NumField() {
-		out = append(out, t.Field(i).Name)
-	}
-	return out
-}
+func BugNames() []string { return core.BugNames() }
 
 // Bug returns a core.Bugs with the named switch on.
-func Bug(name string) (core.Bugs, bool) {
-	var b core.Bugs
-	f := reflect.ValueOf(&b).Elem().FieldByName(name)
-	if !f.IsValid() || f.Kind() != reflect.Bool {
-		return b, false
-	}
-	f.SetBool(true)
-	return b, true
-}
+func Bug(name string) (core.Bugs, bool) { return core.BugByName(name) }
 
 func bugName(b core.Bugs) string {
 	v := reflect.ValueOf(b)

@@ -334,6 +334,11 @@ func (m *Mapper) event(site core.SiteID, st *siteState, ev core.TraceEvent, rest
 			m.fail("SnapshotRead at %s names no request", site)
 			return
 		}
+		if ev.Detail == core.DetailAtPosition {
+			step.Action, step.Site, step.Result = check.ExtSnapshotReadAt, string(site), writeNames(ev.Writes)
+			m.emit(step)
+			return
+		}
 		step.Reader = ReaderName(site, ev.Request)
 		m.readers = append(m.readers, check.Reader{Name: step.Reader, Site: string(site), Group: g, Kind: "snapshot"})
 		step.Result, step.Pos = writeNames(ev.Writes), 0

@@ -109,6 +109,8 @@ func cmdNode(args []string, _, stderr io.Writer) error {
 	site := fs.String("site", "", "this site's id in the config (required)")
 	data := fs.String("data", "", "data directory (default: data/<site> next to the config)")
 	testAdmin := fs.Bool("test-admin", false, "serve /admin/ clock controls (tests only: breaks lease safety on purpose)")
+	traceDir := fs.String("trace-dir", "", "append this site's spec-level trace (JSON lines) to DIR/<site>.trace.jsonl, for trace validation")
+	testBug := fs.String("test-bug", "", "turn on one bug switch (a core.Bugs field or SendBeforePersist); needs --test-admin")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -134,7 +136,7 @@ func cmdNode(args []string, _, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return daemon.Run(ctx, daemon.Options{Config: f, Site: core.SiteID(*site), DataDir: *data,
-		TestAdmin: *testAdmin, Logger: logger})
+		TestAdmin: *testAdmin, TraceDir: *traceDir, TestBug: *testBug, Logger: logger})
 }
 
 // clientFlags are the flags every client command shares.

@@ -1,0 +1,173 @@
+package tracemap
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/node"
+	"github.com/megastore-verified/megastore/tests/check"
+)
+
+// NodeReport is the outcome of validating the traces of real nodes.
+type NodeReport struct {
+	check.Result
+	// Mapping is the first trace event that could not be named ("" if
+	// none); it fails the run like a validation failure.
+	Mapping string
+	Batches int
+	Events  int
+	// PerSite counts each site's trace events and incarnations.
+	PerSite map[core.SiteID]SiteCounts
+	// Actions counts the spec-level steps by action.
+	Actions map[string]int
+}
+
+// SiteCounts describes one site's trace.
+type SiteCounts struct {
+	Events       int `json:"events"`
+	Incarnations int `json:"incarnations"`
+}
+
+// Valid reports whether every step validated.
+func (r NodeReport) Valid() bool { return r.Mapping == "" && r.Failure == "" }
+
+// Summary is one line for a person.
+func (r NodeReport) Summary() string {
+	switch {
+	case r.Mapping != "":
+		return fmt.Sprintf("trace mapping failed after %d events: %s", r.Events, r.Mapping)
+	case r.Failure != "":
+		return fmt.Sprintf("%s failed: %s", r.Check, r.Failure)
+	}
+	return fmt.Sprintf("%d trace events of %d sites, %d spec-level steps, every one validated", r.Events, len(r.PerSite), r.Validated)
+}
+
+// LoadDir reads every *.trace.jsonl file in dir (what daemon --trace-dir
+// writes, one file per site).
+func LoadDir(dir string) ([]node.TraceBatch, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.trace.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no *.trace.jsonl files in %s", dir)
+	}
+	return Load(paths...)
+}
+
+// Load reads trace files. A line that does not parse is an error naming
+// the file and line: a trace with a hole cannot be validated.
+func Load(paths ...string) ([]node.TraceBatch, error) {
+	var out []node.TraceBatch
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 1<<20), 256<<20)
+		line := 0
+		for sc.Scan() {
+			line++
+			if len(strings.TrimSpace(sc.Text())) == 0 {
+				continue
+			}
+			var b node.TraceBatch
+			if err := json.Unmarshal(sc.Bytes(), &b); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("%s:%d: %v", p, line, err)
+			}
+			out = append(out, b)
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", p, err)
+		}
+	}
+	return out, nil
+}
+
+// Merge orders the batches of every site into one causally consistent
+// sequence. Every site stamps its batches with the wall clock of one host
+// kernel after persisting and before sending (node.TraceBatch), so a step
+// caused by a message is stamped later than the step that sent it; ties
+// between sites (no message can cross in zero time) break by site. It
+// checks that each site's own batches come in order.
+func Merge(batches []node.TraceBatch) ([]node.TraceBatch, error) {
+	out := slices.Clone(batches)
+	slices.SortStableFunc(out, func(a, b node.TraceBatch) int {
+		return cmp.Or(cmp.Compare(a.UnixNanos, b.UnixNanos), cmp.Compare(a.Site, b.Site))
+	})
+	type last struct{ inc, seq uint64 }
+	seen := map[core.SiteID]last{}
+	for _, b := range out {
+		l, ok := seen[b.Site]
+		switch {
+		case ok && b.Incarnation < l.inc:
+			return nil, fmt.Errorf("site %s: incarnation %d stamped after incarnation %d", b.Site, b.Incarnation, l.inc)
+		case ok && b.Incarnation == l.inc && b.Seq <= l.seq:
+			return nil, fmt.Errorf("site %s incarnation %d: batch %d stamped after batch %d", b.Site, b.Incarnation, b.Seq, l.seq)
+		}
+		seen[b.Site] = last{b.Incarnation, b.Seq}
+	}
+	return out, nil
+}
+
+// ValidateNodes maps merged batches to spec steps and validates them. A
+// site whose trace shows a new incarnation crashed where its previous
+// incarnation's trace ended: its lease, if held, is lost there.
+func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader core.SiteID) (NodeReport, error) {
+	merged, err := Merge(batches)
+	if err != nil {
+		return NodeReport{}, err
+	}
+	// The last batch of every incarnation that a later one follows.
+	ends := map[int]bool{}
+	lastOf := map[core.SiteID]int{}
+	for i, b := range merged {
+		if j, ok := lastOf[b.Site]; ok && merged[j].Incarnation != b.Incarnation {
+			ends[j] = true
+		}
+		lastOf[b.Site] = i
+	}
+	rep := NodeReport{PerSite: map[core.SiteID]SiteCounts{}}
+	m := New(sites, initialLeader)
+	incs := map[core.SiteID]map[uint64]bool{}
+	for i, b := range merged {
+		if incs[b.Site] == nil {
+			incs[b.Site] = map[uint64]bool{}
+		}
+		incs[b.Site][b.Incarnation] = true
+		m.Batch(b.Site, b.Incarnation, b.Events)
+		rep.Batches++
+		rep.Events += len(b.Events)
+		c := rep.PerSite[b.Site]
+		c.Events += len(b.Events)
+		rep.PerSite[b.Site] = c
+		if ends[i] {
+			m.Crash(b.Site, -1, SyntheticRestart)
+		}
+		if f := m.Failure(); f != "" {
+			rep.Mapping = fmt.Sprintf("%s (batch %d of %s, incarnation %d)", f, b.Seq, b.Site, b.Incarnation)
+			return rep, nil
+		}
+	}
+	for s, c := range rep.PerSite {
+		c.Incarnations = len(incs[s])
+		rep.PerSite[s] = c
+	}
+	rep.Actions = map[string]int{}
+	for _, st := range m.Steps {
+		rep.Actions[st.Action]++
+	}
+	rep.Result = check.Trace(m.Run())
+	return rep, nil
+}
