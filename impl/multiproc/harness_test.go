@@ -22,6 +22,7 @@ import (
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/remote"
 	"github.com/megastore-verified/megastore/impl/siteconfig"
+	"github.com/megastore-verified/megastore/tests/tracemap"
 )
 
 var (
@@ -116,7 +117,8 @@ func (c *procCluster) start(id string) {
 		c.t.Fatal(err)
 	}
 	cmd := exec.Command(c.bin, "node", "--config", c.cfgPath, "--site", id,
-		"--data", filepath.Join(c.dir, "data", id), "--test-admin", "--log-level", "warn")
+		"--data", filepath.Join(c.dir, "data", id), "--test-admin", "--log-level", "warn",
+		"--trace-dir", filepath.Join(c.dir, "trace"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -155,6 +157,9 @@ func (c *procCluster) close() {
 	for _, s := range sites {
 		s.Close()
 	}
+	if !c.t.Failed() {
+		c.validateTraces()
+	}
 	if c.t.Failed() {
 		for _, s := range c.cfg.Sites {
 			if b, err := os.ReadFile(filepath.Join(c.dir, s.ID+".log")); err == nil && len(b) > 0 {
@@ -162,6 +167,37 @@ func (c *procCluster) close() {
 			}
 		}
 	}
+}
+
+// validateTraces checks every step the site processes took, as their
+// --trace-dir recorded them, against the spec (tests/tracemap): every
+// multi-process test is also a real-node trace validation.
+func (c *procCluster) validateTraces() {
+	c.t.Helper()
+	batches, err := tracemap.LoadDir(filepath.Join(c.dir, "trace"))
+	if err != nil {
+		c.t.Errorf("trace validation: %v", err)
+		return
+	}
+	leader := c.cfg.InitialLeader
+	if leader == "" {
+		for _, s := range c.cfg.Sites {
+			if s.Kind == "full" {
+				leader = s.ID
+				break
+			}
+		}
+	}
+	rep, err := tracemap.ValidateNodes(batches, c.cfg.Members(), core.SiteID(leader))
+	if err != nil {
+		c.t.Errorf("trace validation: %v", err)
+		return
+	}
+	if !rep.Valid() {
+		c.t.Errorf("trace validation of the site processes: %s\n%s", rep.Summary(), strings.Join(rep.Context, "\n"))
+		return
+	}
+	c.t.Logf("trace validation: %s", rep.Summary())
 }
 
 func tail(b []byte, n int) []byte {

@@ -35,8 +35,16 @@ type SiteCounts struct {
 	Incarnations int `json:"incarnations"`
 }
 
-// Valid reports whether every step validated.
+// Valid reports whether no step failed validation. A run may still have
+// steps beyond the mirror's encoding bounds that were not validated
+// (Unvalidated): a group that outgrows 32 positions or 31 writes stops
+// there, so workloads that want every step validated spread their writes
+// over many entity groups.
 func (r NodeReport) Valid() bool { return r.Mapping == "" && r.Failure == "" }
+
+// Unvalidated counts the steps not validated because their group outgrew
+// the mirror's encoding bounds (check.DevBudget).
+func (r NodeReport) Unvalidated() int { return r.Deviations[check.DevBudget] }
 
 // Summary is one line for a person.
 func (r NodeReport) Summary() string {
@@ -45,6 +53,9 @@ func (r NodeReport) Summary() string {
 		return fmt.Sprintf("trace mapping failed after %d events: %s", r.Events, r.Mapping)
 	case r.Failure != "":
 		return fmt.Sprintf("%s failed: %s", r.Check, r.Failure)
+	case r.Unvalidated() > 0:
+		return fmt.Sprintf("%d trace events of %d sites, %d of %d spec-level steps validated; %d beyond the mirror's encoding bounds (a group past 32 positions or 31 writes) not validated",
+			r.Events, len(r.PerSite), r.Validated, r.Steps, r.Unvalidated())
 	}
 	return fmt.Sprintf("%d trace events of %d sites, %d spec-level steps, every one validated", r.Events, len(r.PerSite), r.Validated)
 }
