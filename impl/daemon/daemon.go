@@ -148,13 +148,14 @@ func Run(ctx context.Context, o Options) error {
 	defer tr.Close()
 
 	var onTraceBatch func(node.TraceBatch)
+	var onLoad func(core.State)
 	if o.TraceDir != "" {
 		tw, err := openTrace(o.TraceDir, o.Site)
 		if err != nil {
 			return err
 		}
 		defer tw.Close()
-		onTraceBatch = tw.write
+		onTraceBatch, onLoad = tw.write, tw.onLoad
 	}
 
 	clock := NewClock(o.Config.Tick())
@@ -169,6 +170,7 @@ func Run(ctx context.Context, o Options) error {
 		// The trace is stamped with the host's wall clock, never the
 		// test-adjustable tick clock: containers share the kernel's.
 		OnTraceBatch:          onTraceBatch,
+		OnLoad:                onLoad,
 		TestSendBeforePersist: sendBeforePersist,
 		OnStepError: func(msg core.Message, err error) {
 			m.stepErrors.Inc()

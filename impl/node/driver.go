@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,11 +32,17 @@ type Config struct {
 	// OnTraceBatch, if set, records the spec-level trace of a real node
 	// (tests/tracemap validates it): every Ready's events with their
 	// identities, what each read returned, and a wall-clock stamp. It is
-	// called after the Ready is persisted and before any of its messages
-	// is sent, so a trace holds exactly the steps whose durable effects are
-	// durable, and every step a message causes elsewhere is stamped later
-	// than the step that sent it. It must write synchronously.
+	// called before the Ready is persisted, and so before any of its
+	// messages is sent: every durable effect is in the trace, and every
+	// step a message causes elsewhere is stamped later than the step that
+	// sent it. Only the last batch of an incarnation may describe effects
+	// that never became durable (the process died inside Save); the next
+	// incarnation's OnLoad tells which (LostEvents). It must write
+	// synchronously.
 	OnTraceBatch func(TraceBatch)
+	// OnLoad, if set, sees the state the replica is restored from, before
+	// it takes any step.
+	OnLoad func(core.State)
 	// WallClock stamps trace batches (default time.Now). Sites whose traces
 	// are merged must share it: processes on one host, or containers on
 	// one kernel. It is never the node's (test-adjustable) tick clock.
@@ -61,6 +68,47 @@ type TraceBatch struct {
 	// LoseLease may be taken anywhere in that interval.
 	UnixNanos int64             `json:"t"`
 	Events    []core.TraceEvent `json:"ev"`
+	// Lost, in a batch with no events written when a site restarts, names
+	// the events of its previous incarnation's last batch whose durable
+	// effects the restored state does not hold (see LostEvents).
+	Lost *LostEvents `json:"lost,omitempty"`
+}
+
+// LostEvents names events of one batch that did not become durable.
+type LostEvents struct {
+	Incarnation uint64 `json:"inc"`
+	Seq         uint64 `json:"seq"`
+	Events      []int  `json:"ev"` // indexes into that batch's Events
+}
+
+// Lost returns the indexes of the acceptor steps (AcceptLeader, Promise,
+// Accept) of last, the final trace batch of an earlier incarnation, whose
+// effect the restored state st does not hold: the process died after
+// tracing the Ready and before its Save reached the disk. Nothing of such
+// a Ready was sent, so no other site saw those steps either.
+func Lost(last TraceBatch, st core.State) []int {
+	recs := map[[2]any]core.AcceptorRecord{}
+	for _, a := range st.Acceptor {
+		recs[[2]any{a.Group, a.Position}] = a
+	}
+	var lost []int
+	for i, ev := range last.Events {
+		rec, ok := recs[[2]any{ev.Group, ev.Position}]
+		var held bool
+		switch ev.Action {
+		case core.ActPromise:
+			held = ok && rec.MaxBal >= ev.Ballot
+		case core.ActAccept, core.ActAcceptLeader:
+			held = ok && rec.Voted && (rec.VoteBal == ev.Ballot && rec.Vote.ID == ev.Value ||
+				slices.Contains(rec.Earlier, ev.Ballot))
+		default:
+			continue
+		}
+		if !held {
+			lost = append(lost, i)
+		}
+	}
+	return lost
 }
 
 // ReadResult is a completed read.
@@ -118,6 +166,9 @@ func Start(cfg Config) (*Driver, error) {
 	st, err := cfg.Storage.Load()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.OnLoad != nil {
+		cfg.OnLoad(st)
 	}
 	r, err := core.Restore(cfg.Core, st)
 	if err != nil {
@@ -236,14 +287,14 @@ func (d *Driver) drain() error {
 			continue
 		}
 		rd := d.r.Ready()
+		if err := d.traceBatch(rd); err != nil {
+			return err
+		}
 		if d.cfg.TestSendBeforePersist {
 			d.send(rd.Messages)
 		}
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
-		}
-		if err := d.traceBatch(rd); err != nil {
-			return err
 		}
 		if !d.cfg.TestSendBeforePersist {
 			d.send(rd.Messages)

@@ -27,6 +27,9 @@ type NodeReport struct {
 	PerSite map[core.SiteID]SiteCounts
 	// Actions counts the spec-level steps by action.
 	Actions map[string]int
+	// LostEvents counts traced steps a restart showed were never persisted
+	// (the process died inside Save), dropped before validation.
+	LostEvents int
 }
 
 // SiteCounts describes one site's trace.
@@ -57,7 +60,11 @@ func (r NodeReport) Summary() string {
 		return fmt.Sprintf("%d trace events of %d sites, %d of %d spec-level steps validated; %d beyond the mirror's encoding bounds (a group past 32 positions or 31 writes) not validated",
 			r.Events, len(r.PerSite), r.Validated, r.Steps, r.Unvalidated())
 	}
-	return fmt.Sprintf("%d trace events of %d sites, %d spec-level steps, every one validated", r.Events, len(r.PerSite), r.Validated)
+	lost := ""
+	if r.LostEvents > 0 {
+		lost = fmt.Sprintf(" (%d traced steps a restart showed were never persisted dropped first)", r.LostEvents)
+	}
+	return fmt.Sprintf("%d trace events of %d sites, %d spec-level steps, every one validated%s", r.Events, len(r.PerSite), r.Validated, lost)
 }
 
 // LoadDir reads every *.trace.jsonl file in dir (what daemon --trace-dir
@@ -135,7 +142,15 @@ func Merge(batches []node.TraceBatch) ([]node.TraceBatch, error) {
 // ValidateNodes maps merged batches to spec steps and validates them. A
 // site whose trace shows a new incarnation crashed where its previous
 // incarnation's trace ended: its lease, if held, is lost there.
+//
+// The last batch of an incarnation is traced before it is persisted; the
+// events of it that the next incarnation found lost (node.Lost) are
+// dropped: the process died inside Save and sent nothing of them.
 func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader core.SiteID) (NodeReport, error) {
+	batches, lostEvents, err := dropLost(batches)
+	if err != nil {
+		return NodeReport{}, err
+	}
 	merged, err := Merge(batches)
 	if err != nil {
 		return NodeReport{}, err
@@ -149,7 +164,7 @@ func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader c
 		}
 		lastOf[b.Site] = i
 	}
-	rep := NodeReport{PerSite: map[core.SiteID]SiteCounts{}}
+	rep := NodeReport{PerSite: map[core.SiteID]SiteCounts{}, LostEvents: lostEvents}
 	m := New(sites, initialLeader)
 	incs := map[core.SiteID]map[uint64]bool{}
 	for i, b := range merged {
@@ -181,4 +196,44 @@ func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader c
 	}
 	rep.Result = check.Trace(m.Run())
 	return rep, nil
+}
+
+// dropLost removes the events that Lost markers name, and the markers.
+func dropLost(batches []node.TraceBatch) ([]node.TraceBatch, int, error) {
+	type key struct {
+		site     core.SiteID
+		inc, seq uint64
+	}
+	lost := map[key][]int{}
+	for _, b := range batches {
+		if b.Lost != nil {
+			k := key{b.Site, b.Lost.Incarnation, b.Lost.Seq}
+			lost[k] = append(lost[k], b.Lost.Events...)
+		}
+	}
+	var out []node.TraceBatch
+	n := 0
+	for _, b := range batches {
+		if b.Lost != nil && len(b.Events) == 0 {
+			continue
+		}
+		k := key{b.Site, b.Incarnation, b.Seq}
+		if idx, ok := lost[k]; ok {
+			delete(lost, k)
+			var kept []core.TraceEvent
+			for i, ev := range b.Events {
+				if slices.Contains(idx, i) {
+					n++
+					continue
+				}
+				kept = append(kept, ev)
+			}
+			b.Events = kept
+		}
+		out = append(out, b)
+	}
+	for k := range lost {
+		return nil, 0, fmt.Errorf("site %s: a restart names lost events of batch %d of incarnation %d, which the trace does not hold", k.site, k.seq, k.inc)
+	}
+	return out, n, nil
 }

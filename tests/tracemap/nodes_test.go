@@ -165,3 +165,29 @@ func TestRealDriverTraceCatchesSkipInvalidation(t *testing.T) {
 		t.Errorf("failure does not name Commit: %s", rep.Failure)
 	}
 }
+
+// Events a restart found lost are dropped before validation; a marker that
+// names a batch the trace does not hold is an error, not silently ignored.
+func TestDropLost(t *testing.T) {
+	batches := []node.TraceBatch{
+		{Site: "b", Incarnation: 1, Seq: 1, UnixNanos: 10, Events: []core.TraceEvent{{Action: core.ActLearn}, {Action: core.ActAccept}}},
+		{Site: "b", Incarnation: 2, Seq: 0, UnixNanos: 20, Lost: &node.LostEvents{Incarnation: 1, Seq: 1, Events: []int{1}}},
+	}
+	out, n, err := dropLost(batches)
+	if err != nil || n != 1 || len(out) != 1 || len(out[0].Events) != 1 || out[0].Events[0].Action != core.ActLearn {
+		t.Fatalf("dropLost = %+v, %d, %v", out, n, err)
+	}
+	batches[1].Lost.Seq = 5
+	if _, _, err := dropLost(batches); err == nil {
+		t.Fatal("a marker naming a missing batch was accepted")
+	}
+}
+
+// Merge refuses a site's batches out of order: a trace that cannot be
+// ordered cannot be validated.
+func TestMergeRefusesBatchesOutOfOrder(t *testing.T) {
+	_, err := Merge([]node.TraceBatch{{Site: "a", Incarnation: 1, Seq: 2, UnixNanos: 1}, {Site: "a", Incarnation: 1, Seq: 1, UnixNanos: 2}})
+	if err == nil {
+		t.Fatal("batch 1 stamped after batch 2 was merged")
+	}
+}

@@ -1,0 +1,37 @@
+package node
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/megastore-verified/megastore/impl/core"
+)
+
+// Lost names exactly the acceptor steps of a last traced batch whose
+// effects the restored state does not hold.
+func TestLostNamesTheAcceptorStepsTheRestoredStateLacks(t *testing.T) {
+	v := core.ValueID{Site: "a", Incarnation: 1, Seq: 3}
+	last := TraceBatch{Site: "b", Incarnation: 1, Seq: 9, Events: []core.TraceEvent{
+		{Action: core.ActPromise, Group: "g", Position: 4, Ballot: 7},
+		{Action: core.ActAccept, Group: "g", Position: 5, Ballot: 7, Value: v},
+		{Action: core.ActLearn, Group: "g", Position: 3},
+	}}
+	durable := core.State{Acceptor: []core.AcceptorRecord{
+		{Group: "g", Position: 4, MaxBal: 7},
+		{Group: "g", Position: 5, MaxBal: 7, Voted: true, VoteBal: 7, Vote: core.Value{ID: v}},
+	}}
+	if got := Lost(last, durable); len(got) != 0 {
+		t.Fatalf("everything persisted, Lost says %v", got)
+	}
+	before := core.State{Acceptor: []core.AcceptorRecord{{Group: "g", Position: 4, MaxBal: 2}}}
+	if got := Lost(last, before); !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("nothing persisted: Lost = %v, want [0 1] (the Learn has no acceptor effect)", got)
+	}
+	earlier := core.State{Acceptor: []core.AcceptorRecord{
+		{Group: "g", Position: 4, MaxBal: 9},
+		{Group: "g", Position: 5, MaxBal: 9, Voted: true, VoteBal: 9, Earlier: []core.Ballot{7}},
+	}}
+	if got := Lost(last, earlier); len(got) != 0 {
+		t.Fatalf("a vote kept among Earlier ballots: Lost = %v", got)
+	}
+}
