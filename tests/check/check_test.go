@@ -155,3 +155,45 @@ func TestTraceRejectsInvalidatingASiteThatAccepted(t *testing.T) {
 		t.Fatalf("the run without it failed: %s", r.Failure)
 	}
 }
+
+// A group whose trace begins after 150 lease losses and regains at B still
+// has every step validated: its window renumbers epochs from where it
+// begins. Without the window the mirror's epoch bound (100) would stop it.
+// The renumbering keeps the checks: a reader's epoch that is off by one
+// still fails.
+func TestLongLeaseHistoryBeforeAGroupIsWindowed(t *testing.T) {
+	run := func(readerEpoch int) Result {
+		p := Proposer{Name: "A.1.p1.r0", Site: "A", Group: "g", Value: "A/1/1", Pos: 1}
+		r := Reader{Name: "B.1.q1", Site: "B", Group: "g", Kind: "current"}
+		steps := []Step{{Action: "LoseLease", Site: "A"}, {Action: "LoseLease", Site: "B"}, {Action: "LoseLease", Site: "C"}}
+		for e := 1; e <= 150; e++ {
+			steps = append(steps, Step{Action: "RegainLease", Site: "B", Epoch: e}, Step{Action: "LoseLease", Site: "B"})
+		}
+		steps = append(steps,
+			Step{Action: "RegainLease", Site: "B", Epoch: 151},
+			Step{Action: "BeginWrite", Group: "g", Prop: p.Name, Pos: 1},
+			Step{Action: "AcceptLeader", Group: "g", Prop: p.Name, Site: "A", Pos: 1},
+			Step{Action: ExtProposeFast, Group: "g", Prop: p.Name, Pos: 1},
+			Step{Action: "Accept", Group: "g", Prop: p.Name, Site: "C", Pos: 1, Value: p.Value},
+			Step{Action: "Accept", Group: "g", Prop: p.Name, Site: "B", Pos: 1, Value: p.Value},
+			Step{Action: "Commit", Group: "g", Prop: p.Name, Pos: 1, Value: p.Value},
+			Step{Action: "Learn", Group: "g", Site: "B", Pos: 1, Value: p.Value},
+			Step{Action: "LoseLease", Site: "B"},
+			Step{Action: "RegainLease", Site: "B", Epoch: 152},
+			Step{Action: "ReadBegin", Group: "g", Reader: r.Name, Epoch: readerEpoch},
+			Step{Action: "ReadFindPos", Group: "g", Reader: r.Name, Quorum: []string{"A", "B"}, Target: 1},
+			Step{Action: "ReadCatchUp", Group: "g", Reader: r.Name, Target: 1, Result: []string{p.Value}},
+			Step{Action: "Validate", Group: "g", Reader: r.Name, Target: 1, Flag: true},
+		)
+		return Trace(Run{Full: []string{"A", "B", "C"}, InitLeader: "A", Proposers: []Proposer{p},
+			Readers: []Reader{r}, Steps: steps})
+	}
+	res := run(152)
+	if res.Failure != "" || res.Deviations[DevBudget] != 0 || res.Validated != res.Steps {
+		t.Fatalf("a group after 150 regains: failure %q, %d of %d steps validated, %d beyond the bounds",
+			res.Failure, res.Validated, res.Steps, res.Deviations[DevBudget])
+	}
+	if res := run(151); !strings.Contains(res.Failure, "epoch") {
+		t.Fatalf("a reader with the wrong epoch passed: %+v", res.Failure)
+	}
+}

@@ -57,6 +57,10 @@ type Result struct {
 	// tests that compare the implementation's state with the mirror's.
 	Mirrors map[string]*spec.Tracer
 	Ballots map[string]int
+	// EpochBase is, per group and site, what the group's validation
+	// subtracted from the run's epochs (see window): the mirror's epoch
+	// plus it is the run's.
+	EpochBase map[string]map[string]int
 }
 
 // The mirror's encoding bounds per group (spec/config.go): writes (a value
@@ -66,7 +70,8 @@ const maxWrites, maxVotePairs, maxPositions, maxBallot = 31, 64, 32, 100
 
 // Trace validates run group by group.
 func Trace(run Run) Result {
-	res := Result{Deviations: map[string]int{}, Mirrors: map[string]*spec.Tracer{}, Ballots: map[string]int{}}
+	res := Result{Deviations: map[string]int{}, Mirrors: map[string]*spec.Tracer{}, Ballots: map[string]int{},
+		EpochBase: map[string]map[string]int{}}
 	groups := map[string]bool{}
 	for _, s := range run.Steps {
 		if s.Group != "" {
@@ -82,18 +87,71 @@ func Trace(run Run) Result {
 		readers[r.Name] = r
 	}
 	for _, g := range sortedKeys(groups) {
-		var steps []Step
-		for _, s := range run.Steps {
-			if s.Group == g || s.Group == "" {
-				steps = append(steps, s)
-			}
-		}
+		steps, base := window(run, g, readers)
+		res.EpochBase[g] = base
 		v := &validator{run: run, group: g, props: props, readers: readers, res: &res}
 		if !v.validate(steps) {
 			return res
 		}
 	}
 	return res
+}
+
+// SyntheticWindow marks the lease steps that stand, in one group's
+// validation, for the lease history before the group's first step.
+const SyntheticWindow = "lease state where the group's trace begins"
+
+// window returns the steps that validate group g: its own, and the lease
+// steps from its first step on, after a prefix that puts each full site's
+// coordinator in the state the lease steps before left it in. Before its
+// first step nothing of g exists anywhere, so only the lease state (held or
+// not, and whether some regain already invalidated every group) carries
+// over; epochs are renumbered from 1 within the window. So a long run's
+// groups each fit the mirror's epoch bound, however many leases the run
+// lost and regained before them.
+func window(run Run, g string, readers map[string]Reader) ([]Step, map[string]int) {
+	first := slices.IndexFunc(run.Steps, func(s Step) bool { return s.Group == g })
+	type lease struct {
+		held  bool
+		epoch int
+	}
+	at := map[string]lease{}
+	for _, s := range run.Steps[:first] {
+		switch s.Action {
+		case "LoseLease":
+			l := at[s.Site]
+			l.held = false
+			at[s.Site] = l
+		case "RegainLease":
+			at[s.Site] = lease{held: true, epoch: s.Epoch}
+		}
+	}
+	var steps []Step
+	base := map[string]int{}
+	for _, site := range run.Full {
+		l := at[site]
+		steps = append(steps, Step{Action: "LoseLease", Site: site, Synthetic: SyntheticWindow})
+		if l.epoch >= 1 {
+			// A regain before the window left every group invalid here.
+			steps = append(steps, Step{Action: "RegainLease", Site: site, Epoch: 1, Synthetic: SyntheticWindow})
+			if !l.held {
+				steps = append(steps, Step{Action: "LoseLease", Site: site, Synthetic: SyntheticWindow})
+			}
+			base[site] = l.epoch - 1
+		}
+	}
+	for _, s := range run.Steps[first:] {
+		switch {
+		case s.Group == "" && s.Action == "RegainLease":
+			s.Epoch -= base[s.Site]
+		case s.Group == g && s.Action == "ReadBegin":
+			s.Epoch -= base[readers[s.Reader].Site]
+		case s.Group != g && s.Group != "":
+			continue
+		}
+		steps = append(steps, s)
+	}
+	return steps, base
 }
 
 type validator struct {

@@ -68,6 +68,7 @@ func (s *Sim) agree(res check.Result) string {
 			if st.kind == core.Full {
 				stat := st.rep.Status()
 				valid, invPos, epoch, lease := mir.Coordinator(g, sid)
+				epoch += res.EpochBase[g][sid]
 				if implEpoch := s.mapper.Epoch(st.id, stat.Epoch); lease != stat.LeaseHeld || epoch != implEpoch {
 					return fmt.Sprintf("%s: lease %v epoch %d, mirror lease %v epoch %d", sid, stat.LeaseHeld, implEpoch, lease, epoch)
 				}

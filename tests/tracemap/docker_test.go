@@ -151,6 +151,7 @@ func TestDockerNodesTraceValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	say("%s", rep.Summary())
+	say("lease steps: %d LoseLease, %d RegainLease", rep.Actions["LoseLease"], rep.Actions["RegainLease"])
 	if !rep.Valid() || rep.Unvalidated() > 0 {
 		t.Fatalf("real nodes' traces: %s\n%s", rep.Summary(), strings.Join(rep.Context, "\n"))
 	}
