@@ -197,3 +197,26 @@ func TestLongLeaseHistoryBeforeAGroupIsWindowed(t *testing.T) {
 		t.Fatalf("a reader with the wrong epoch passed: %+v", res.Failure)
 	}
 }
+
+// A snapshot read at a named position (a transaction's read) must return
+// the writes of its site's applied log up to there, and be served only
+// where the site applied that far.
+func TestSnapshotReadAtPosition(t *testing.T) {
+	run := func(read Step) Result {
+		r := fastPathRun(false)
+		r.Steps = append(r.Steps, read)
+		return Trace(r)
+	}
+	if res := run(Step{Action: ExtSnapshotReadAt, Group: "g", Site: "B", Pos: 1, Result: []string{"A/1/1"}}); res.Failure != "" {
+		t.Fatalf("a correct read at position 1 failed: %s", res.Failure)
+	}
+	for name, read := range map[string]Step{
+		"a wrong result":          {Action: ExtSnapshotReadAt, Group: "g", Site: "B", Pos: 1},
+		"a position not applied":  {Action: ExtSnapshotReadAt, Group: "g", Site: "C", Pos: 1, Result: []string{"A/1/1"}},
+		"a position past the log": {Action: ExtSnapshotReadAt, Group: "g", Site: "B", Pos: 2, Result: []string{"A/1/1"}},
+	} {
+		if res := run(read); res.Failure == "" {
+			t.Errorf("%s passed", name)
+		}
+	}
+}
