@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,8 +24,9 @@ type traceWriter struct {
 	f    *os.File
 	err  error
 	site core.SiteID
-	// last is the previous incarnation's last batch, if the file had one.
-	last *node.TraceBatch
+	// earlier is the trace of the site's earlier incarnations, read at
+	// start to check the state it restarts from (node.Forgotten).
+	earlier []node.TraceBatch
 }
 
 // TraceFile is the path of site's trace in dir.
@@ -37,7 +39,7 @@ func openTrace(dir string, site core.SiteID) (*traceWriter, error) {
 		return nil, fmt.Errorf("trace directory: %w", err)
 	}
 	path := TraceFile(dir, site)
-	last, err := lastBatch(path)
+	earlier, err := readTrace(path)
 	if err != nil {
 		return nil, err
 	}
@@ -45,11 +47,11 @@ func openTrace(dir string, site core.SiteID) (*traceWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace file: %w", err)
 	}
-	return &traceWriter{f: f, site: site, last: last}, nil
+	return &traceWriter{f: f, site: site, earlier: earlier}, nil
 }
 
-// lastBatch reads the last batch of an existing trace file (nil if none).
-func lastBatch(path string) (*node.TraceBatch, error) {
+// readTrace reads the batches of an existing trace file (none if absent).
+func readTrace(path string) ([]node.TraceBatch, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -58,36 +60,64 @@ func lastBatch(path string) (*node.TraceBatch, error) {
 		return nil, fmt.Errorf("trace file: %w", err)
 	}
 	defer f.Close()
-	var last []byte
+	var out []node.TraceBatch
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 1<<20), 256<<20)
-	for sc.Scan() {
-		if len(sc.Bytes()) > 0 {
-			last = append(last[:0], sc.Bytes()...)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var b node.TraceBatch
+		if err := json.Unmarshal(sc.Bytes(), &b); err != nil {
+			return nil, fmt.Errorf("trace file %s:%d: %w", path, line, err)
+		}
+		if l := b.Lost; l != nil {
+			// An earlier restart found these never persisted: they are
+			// not state to expect.
+			for i := len(out) - 1; i >= 0; i-- {
+				if out[i].Incarnation == l.Incarnation && out[i].Seq == l.Seq {
+					out[i].Events = dropIndexes(out[i].Events, l.Events)
+					break
+				}
+			}
+		}
+		if len(b.Events) > 0 {
+			out = append(out, b)
 		}
 	}
-	if err := sc.Err(); err != nil || last == nil {
-		return nil, err
-	}
-	var b node.TraceBatch
-	if err := json.Unmarshal(last, &b); err != nil {
-		return nil, fmt.Errorf("trace file %s: last line: %w", path, err)
-	}
-	return &b, nil
+	return out, sc.Err()
 }
 
-// onLoad records which steps of the previous incarnation's last batch the
-// restored state lost (node.Lost), before the new incarnation's first.
+func dropIndexes(evs []core.TraceEvent, idx []int) []core.TraceEvent {
+	var kept []core.TraceEvent
+	for i, ev := range evs {
+		if !slices.Contains(idx, i) {
+			kept = append(kept, ev)
+		}
+	}
+	return kept
+}
+
+// onLoad checks the state the site restarts from against its own trace
+// (node.Forgotten) and records the result before the new incarnation's
+// first batch: the last batch's steps that never became durable, and any
+// acceptor state forgotten.
 func (t *traceWriter) onLoad(st core.State) {
-	if t.last == nil || t.last.Events == nil {
+	earlier := t.earlier
+	t.earlier = nil
+	lost, forgot := node.Forgotten(earlier, st)
+	if len(lost) == 0 && len(forgot) == 0 {
 		return
 	}
-	lost := node.Lost(*t.last, st)
-	if len(lost) == 0 {
-		return
+	b := node.TraceBatch{Site: t.site, Incarnation: st.HardState.Incarnation + 1, UnixNanos: time.Now().UnixNano(), Forgot: forgot}
+	if len(lost) > 0 {
+		last := earlier[len(earlier)-1]
+		b.Lost = &node.LostEvents{Incarnation: last.Incarnation, Seq: last.Seq, Events: lost}
 	}
-	t.write(node.TraceBatch{Site: t.site, Incarnation: st.HardState.Incarnation + 1, UnixNanos: time.Now().UnixNano(),
-		Lost: &node.LostEvents{Incarnation: t.last.Incarnation, Seq: t.last.Seq, Events: lost}})
+	if len(forgot) > 0 {
+		fmt.Fprintf(os.Stderr, "megastore: site %s restarted without acceptor state its trace shows it saved: %v\n", t.site, forgot)
+	}
+	t.write(b)
 }
 
 func (t *traceWriter) write(b node.TraceBatch) {

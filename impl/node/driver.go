@@ -72,6 +72,12 @@ type TraceBatch struct {
 	// the events of its previous incarnation's last batch whose durable
 	// effects the restored state does not hold (see LostEvents).
 	Lost *LostEvents `json:"lost,omitempty"`
+	// Forgot, in the same batch, lists acceptor state that earlier traced
+	// steps made durable and the restored state no longer holds: a vote or
+	// promise lost although the Ready that made it was saved (and may have
+	// been answered). A correct driver on a disk that keeps what was synced
+	// never forgets; see Forgotten.
+	Forgot []string `json:"forgot,omitempty"`
 }
 
 // LostEvents names events of one batch that did not become durable.
@@ -79,6 +85,65 @@ type LostEvents struct {
 	Incarnation uint64 `json:"inc"`
 	Seq         uint64 `json:"seq"`
 	Events      []int  `json:"ev"` // indexes into that batch's Events
+}
+
+// Forgotten compares the state a site restarts from with its own trace so
+// far (every batch of its earlier incarnations, in order). It returns the
+// events of the last batch that did not become durable (Lost: the process
+// died inside that Save), and, for every slot whose promise or vote an
+// earlier batch traced but st does not hold, a line saying what was
+// forgotten: only the last Ready may die before its Save, so anything else
+// missing is a durability bug (an acknowledgement before fsync, or a
+// message sent before its Ready was persisted, on a disk that lost what
+// was not synced).
+func Forgotten(trace []TraceBatch, st core.State) (lost []int, forgot []string) {
+	if len(trace) == 0 {
+		return nil, nil
+	}
+	last := trace[len(trace)-1]
+	lost = Lost(last, st)
+	type slot struct {
+		maxBal, voteBal core.Ballot
+		voted           bool
+		vote            core.ValueID
+	}
+	want := map[[2]any]*slot{}
+	var order [][2]any
+	for _, b := range trace[:len(trace)-1] {
+		for _, ev := range b.Events {
+			k := [2]any{ev.Group, ev.Position}
+			s := want[k]
+			switch ev.Action {
+			case core.ActPromise, core.ActAccept, core.ActAcceptLeader:
+				if s == nil {
+					s = &slot{}
+					want[k] = s
+					order = append(order, k)
+				}
+			default:
+				continue
+			}
+			s.maxBal = max(s.maxBal, ev.Ballot)
+			if ev.Action != core.ActPromise {
+				s.voted, s.voteBal, s.vote = true, ev.Ballot, ev.Value
+			}
+		}
+	}
+	recs := map[[2]any]core.AcceptorRecord{}
+	for _, a := range st.Acceptor {
+		recs[[2]any{a.Group, a.Position}] = a
+	}
+	for _, k := range order {
+		s, rec := want[k], recs[k]
+		switch {
+		case rec.MaxBal < s.maxBal:
+			forgot = append(forgot, fmt.Sprintf("%s/%d: promised ballot %#x, restarted at %#x", k[0], k[1], s.maxBal, rec.MaxBal))
+		case s.voted && !(rec.Voted && (rec.VoteBal > s.voteBal ||
+			rec.VoteBal == s.voteBal && rec.Vote.ID == s.vote || slices.Contains(rec.Earlier, s.voteBal))):
+			forgot = append(forgot, fmt.Sprintf("%s/%d: voted %s at ballot %#x, restarted without that vote", k[0], k[1], s.vote, s.voteBal))
+		}
+	}
+	return lost, forgot
 }
 
 // Lost returns the indexes of the acceptor steps (AcceptLeader, Promise,

@@ -35,3 +35,29 @@ func TestLostNamesTheAcceptorStepsTheRestoredStateLacks(t *testing.T) {
 		t.Fatalf("a vote kept among Earlier ballots: Lost = %v", got)
 	}
 }
+
+// Forgotten tells a durability bug (state an earlier saved Ready made,
+// gone after restart) from the one legitimate loss (the last Ready, which
+// died inside its Save).
+func TestForgottenTellsADurabilityBugFromADyingSave(t *testing.T) {
+	v := core.ValueID{Site: "a", Incarnation: 1, Seq: 1}
+	trace := []TraceBatch{
+		{Incarnation: 1, Seq: 1, Events: []core.TraceEvent{{Action: core.ActAccept, Group: "g", Position: 1, Ballot: 5, Value: v}}},
+		{Incarnation: 1, Seq: 2, Events: []core.TraceEvent{{Action: core.ActPromise, Group: "g", Position: 2, Ballot: 7}}},
+	}
+	kept := core.State{Acceptor: []core.AcceptorRecord{
+		{Group: "g", Position: 1, MaxBal: 5, Voted: true, VoteBal: 5, Vote: core.Value{ID: v}},
+		{Group: "g", Position: 2, MaxBal: 7},
+	}}
+	if lost, forgot := Forgotten(trace, kept); len(lost) != 0 || len(forgot) != 0 {
+		t.Fatalf("everything kept: lost %v forgot %v", lost, forgot)
+	}
+	dyingSave := core.State{Acceptor: kept.Acceptor[:1]}
+	if lost, forgot := Forgotten(trace, dyingSave); !slices.Equal(lost, []int{0}) || len(forgot) != 0 {
+		t.Fatalf("the last Ready lost: lost %v forgot %v", lost, forgot)
+	}
+	bug := core.State{Acceptor: []core.AcceptorRecord{{Group: "g", Position: 2, MaxBal: 7}}}
+	if _, forgot := Forgotten(trace, bug); len(forgot) != 1 {
+		t.Fatalf("a vote an earlier saved Ready made is gone: forgot %v, want one line", forgot)
+	}
+}

@@ -30,6 +30,10 @@ type NodeReport struct {
 	// LostEvents counts traced steps a restart showed were never persisted
 	// (the process died inside Save), dropped before validation.
 	LostEvents int
+	// Forgot lists acceptor state a site restarted without although its
+	// trace shows an earlier Ready saved it (node.Forgotten): a durability
+	// failure, whatever the spec steps say.
+	Forgot []string
 }
 
 // SiteCounts describes one site's trace.
@@ -43,7 +47,7 @@ type SiteCounts struct {
 // (Unvalidated): a group that outgrows 32 positions or 31 writes stops
 // there, so workloads that want every step validated spread their writes
 // over many entity groups.
-func (r NodeReport) Valid() bool { return r.Mapping == "" && r.Failure == "" }
+func (r NodeReport) Valid() bool { return r.Mapping == "" && r.Failure == "" && len(r.Forgot) == 0 }
 
 // Unvalidated counts the steps not validated because their group outgrew
 // the mirror's encoding bounds (check.DevBudget).
@@ -52,6 +56,8 @@ func (r NodeReport) Unvalidated() int { return r.Deviations[check.DevBudget] }
 // Summary is one line for a person.
 func (r NodeReport) Summary() string {
 	switch {
+	case len(r.Forgot) > 0:
+		return fmt.Sprintf("durability failed: a site restarted without acceptor state it had saved: %s", strings.Join(r.Forgot, "; "))
 	case r.Mapping != "":
 		return fmt.Sprintf("trace mapping failed after %d events: %s", r.Events, r.Mapping)
 	case r.Failure != "":
@@ -147,6 +153,12 @@ func Merge(batches []node.TraceBatch) ([]node.TraceBatch, error) {
 // events of it that the next incarnation found lost (node.Lost) are
 // dropped: the process died inside Save and sent nothing of them.
 func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader core.SiteID) (NodeReport, error) {
+	var forgot []string
+	for _, b := range batches {
+		for _, f := range b.Forgot {
+			forgot = append(forgot, fmt.Sprintf("site %s incarnation %d: %s", b.Site, b.Incarnation, f))
+		}
+	}
 	batches, lostEvents, err := dropLost(batches)
 	if err != nil {
 		return NodeReport{}, err
@@ -164,7 +176,7 @@ func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader c
 		}
 		lastOf[b.Site] = i
 	}
-	rep := NodeReport{PerSite: map[core.SiteID]SiteCounts{}, LostEvents: lostEvents}
+	rep := NodeReport{PerSite: map[core.SiteID]SiteCounts{}, LostEvents: lostEvents, Forgot: forgot}
 	m := New(sites, initialLeader)
 	incs := map[core.SiteID]map[uint64]bool{}
 	for i, b := range merged {
@@ -214,7 +226,7 @@ func dropLost(batches []node.TraceBatch) ([]node.TraceBatch, int, error) {
 	var out []node.TraceBatch
 	n := 0
 	for _, b := range batches {
-		if b.Lost != nil && len(b.Events) == 0 {
+		if (b.Lost != nil || len(b.Forgot) > 0) && len(b.Events) == 0 {
 			continue
 		}
 		k := key{b.Site, b.Incarnation, b.Seq}
