@@ -7,6 +7,7 @@ import (
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/node"
+	"github.com/megastore-verified/megastore/impl/wire"
 )
 
 // Site is what the client needs from the site it talks to.
@@ -17,8 +18,16 @@ type Site interface {
 
 var _ Site = (*node.Driver)(nil)
 
-// ErrTooManyAttempts: a transaction kept conflicting for MaxAttempts runs.
-var ErrTooManyAttempts = errors.New("client: transaction kept conflicting")
+// ErrTooManyAttempts: a transaction kept conflicting for MaxAttempts runs
+// and did not commit. It wraps core.ErrConflict, and it is the same value a
+// site's server-side Put reports across the wire (wire.ErrTooManyAttempts),
+// so errors.Is(err, core.ErrConflict) and errors.Is(err, ErrTooManyAttempts)
+// hold for both Puts, in process or remote.
+var ErrTooManyAttempts = wire.ErrTooManyAttempts
+
+// ErrWitnessNoWrites: a transaction or Put was sent to a witness site. The
+// same value crosses the wire (wire.ErrWitnessNoWrites).
+var ErrWitnessNoWrites = wire.ErrWitnessNoWrites
 
 // Client runs reads and transactions at one site.
 type Client struct {
@@ -37,11 +46,16 @@ type Tx struct {
 	ctx       context.Context
 	group     core.GroupID
 	pos       core.Position
+	attempt   int
 	mutations []core.Mutation
 }
 
 // Position is the log position the transaction reads at.
 func (tx *Tx) Position() core.Position { return tx.pos }
+
+// Attempt is which run of the transaction this is: 1 for the first, 2 for
+// the first rerun after a conflict, and so on.
+func (tx *Tx) Attempt() int { return tx.attempt }
 
 // Get reads key as of the transaction's position (nil: absent).
 func (tx *Tx) Get(key []byte) ([]byte, error) {
@@ -71,33 +85,59 @@ func (tx *Tx) Delete(key []byte) {
 	tx.mutations = append(tx.mutations, core.Mutation{Key: key, Delete: true})
 }
 
+// TxResult is what one Transaction came to.
+type TxResult struct {
+	// Position is the committed position (the read position if fn wrote
+	// nothing); zero on error.
+	Position core.Position
+	// Attempts is how many times fn ran: 1 when the first run committed,
+	// more after conflicts. It is set on error too (0 if the first current
+	// read failed).
+	Attempts int
+}
+
 // Transaction runs fn in a transaction on group and commits its writes as
 // one log entry; on conflict it reruns fn from a fresh current read. fn may
 // run several times and must not have other side effects. It returns the
-// committed position (the read position if fn wrote nothing).
+// committed position (the read position if fn wrote nothing). Run is the
+// same and also returns the attempt count.
 func (c *Client) Transaction(ctx context.Context, group core.GroupID, fn func(tx *Tx) error) (core.Position, error) {
-	for attempt := 0; attempt < c.MaxAttempts; attempt++ {
+	res, err := c.Run(ctx, group, fn)
+	return res.Position, err
+}
+
+// Run is Transaction, returning the number of runs too.
+func (c *Client) Run(ctx context.Context, group core.GroupID, fn func(tx *Tx) error) (TxResult, error) {
+	var out TxResult
+	for attempt := 1; attempt <= c.MaxAttempts; attempt++ {
 		// BeginWrite starts with a current read: it catches this site up and
 		// gives the position to append after.
 		res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: core.Current})
 		if err != nil {
-			return 0, err
+			// NB: at a witness the core refuses the transaction's first read;
+			// what the caller asked for is a transaction, so say that.
+			return out, wire.WitnessWrite(err)
 		}
-		tx := &Tx{c: c, ctx: ctx, group: group, pos: res.Position}
+		out.Attempts = attempt
+		tx := &Tx{c: c, ctx: ctx, group: group, pos: res.Position, attempt: attempt}
 		if err := fn(tx); err != nil {
-			return 0, err
+			return out, err
 		}
 		if len(tx.mutations) == 0 {
-			return tx.pos, nil
+			out.Position = tx.pos
+			return out, nil
 		}
 		pos, err := c.site.Write(ctx, core.WriteRequest{Group: group, ReadPosition: tx.pos,
 			Mutations: tx.mutations})
-		if errors.Is(err, core.ErrConflict) {
+		if errors.Is(err, core.ErrConflict) && !errors.Is(err, ErrTooManyAttempts) {
 			continue
 		}
-		return pos, err
+		if err == nil {
+			out.Position = pos
+		}
+		return out, err
 	}
-	return 0, fmt.Errorf("%w: %d attempts", ErrTooManyAttempts, c.MaxAttempts)
+	return out, fmt.Errorf("%w: %d attempts", ErrTooManyAttempts, c.MaxAttempts)
 }
 
 // Put writes one key in its own transaction.
@@ -115,14 +155,30 @@ func (c *Client) SnapshotGet(ctx context.Context, group core.GroupID, key []byte
 	return c.get(ctx, group, key, core.Snapshot)
 }
 
-// InconsistentGet reads the newest local version of one key.
-func (c *Client) InconsistentGet(ctx context.Context, group core.GroupID, key []byte) ([]byte, error) {
-	v, _, err := c.get(ctx, group, key, core.Inconsistent)
-	return v, err
+// InconsistentGet reads the newest local version of one key, and the
+// position that version is as of.
+//
+// NB: a site's storage holds exactly the entries it has applied, so the
+// newest local version of a key is its version at the site's last applied
+// position: the library asks for a snapshot read at that position, which
+// returns the same value and names the position (the core answers an
+// inconsistent read with no position).
+func (c *Client) InconsistentGet(ctx context.Context, group core.GroupID, key []byte) ([]byte, core.Position, error) {
+	return c.get(ctx, group, key, core.Inconsistent)
+}
+
+// positioned returns the mode to ask the site for: an inconsistent read is
+// asked as a snapshot read at the last applied position (see
+// InconsistentGet).
+func positioned(mode core.ReadMode) core.ReadMode {
+	if mode == core.Inconsistent {
+		return core.Snapshot
+	}
+	return mode
 }
 
 func (c *Client) get(ctx context.Context, group core.GroupID, key []byte, mode core.ReadMode) ([]byte, core.Position, error) {
-	res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: mode, Keys: [][]byte{key}})
+	res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: positioned(mode), Keys: [][]byte{key}})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -132,7 +188,7 @@ func (c *Client) get(ctx context.Context, group core.GroupID, key []byte, mode c
 // Scan reads the rows of group in r with the given consistency (Current
 // observes every acknowledged write), and the position it read at.
 func (c *Client) Scan(ctx context.Context, group core.GroupID, r core.KeyRange, mode core.ReadMode) ([]core.KeyValue, bool, core.Position, error) {
-	res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: mode, Range: &r})
+	res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: positioned(mode), Range: &r})
 	if err != nil {
 		return nil, false, 0, err
 	}

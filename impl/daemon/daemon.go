@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	grpchealth "google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/node"
@@ -185,7 +187,7 @@ func Run(ctx context.Context, o Options) error {
 	defer d.Stop()
 
 	limits := wire.LimitsFor(cfg)
-	peerSrv := grpc.NewServer(grpc.MaxRecvMsgSize(peer.MaxMessageBytes),
+	peerSrv := grpc.NewServer(grpc.MaxRecvMsgSize(peer.MaxMessageBytes), grpc.ForceServerCodecV2(newLenientCodec()),
 		grpc.ChainStreamInterceptor(recoverStream(m, log)))
 	ps := peer.NewServer(o.Site, limits, d.Deliver, log)
 	ps.OnReceived = func(n int) { m.peerReceived.Add(float64(n)) }
@@ -199,9 +201,14 @@ func Run(ctx context.Context, o Options) error {
 	}
 	wirepb.RegisterPeerServer(peerSrv, ps)
 
-	clientSrv := grpc.NewServer(grpc.MaxRecvMsgSize(maxClientRequestBytes),
+	clientSrv := grpc.NewServer(grpc.MaxRecvMsgSize(maxClientRequestBytes), grpc.ForceServerCodecV2(newLenientCodec()),
 		grpc.ChainUnaryInterceptor(recoverUnary(m, log)))
-	wirepb.RegisterClientServer(clientSrv, &service{self: o.Site, limits: limits, driver: d, m: m, log: log})
+	clientSrv.RegisterService(decodeErrors(wirepb.Client_ServiceDesc, m), &service{self: o.Site, limits: limits, driver: d, m: m, log: log})
+	// The standard health service lets clients (impl/remote) stop using a
+	// site the moment it starts shutting down, instead of on its first
+	// refused request.
+	health := grpchealth.NewServer()
+	healthpb.RegisterHealthServer(clientSrv, health)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
@@ -230,6 +237,7 @@ func Run(ctx context.Context, o Options) error {
 	defer func() {
 		// Client requests first, so nothing new reaches the driver; then
 		// peers. GracefulStop is bounded: a peer stream never ends by itself.
+		health.Shutdown()
 		stopBounded(clientSrv)
 		peerSrv.Stop()
 		_ = httpSrv.Close()

@@ -55,7 +55,15 @@ func siteError(err error) error {
 func (s *service) read(ctx context.Context, req core.ReadRequest, shape string) (node.ReadResult, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	res, err := s.driver.Read(ctx, req)
+	asked := req
+	if req.Mode == core.Inconsistent {
+		// NB: the core answers an inconsistent read with no position
+		// (core.LatestPosition, which must never travel). The newest local
+		// version of a key is its version at the last applied position, so a
+		// snapshot read there returns the same values and names the position.
+		asked.Mode = core.Snapshot
+	}
+	res, err := s.driver.Read(ctx, asked)
 	if err != nil {
 		s.m.readErrors.WithLabelValues(req.Mode.String()).Inc()
 		return res, siteError(err)
@@ -117,7 +125,8 @@ func (s *service) Commit(ctx context.Context, p *wirepb.CommitRequest) (*wirepb.
 	pos, err := s.driver.Write(ctx, req)
 	s.countWrite(err)
 	if err != nil {
-		return nil, siteError(err)
+		// NB: the core refuses a write at a witness with the read sentinel.
+		return nil, siteError(wire.WitnessWrite(err))
 	}
 	return &wirepb.CommitResponse{Position: uint64(pos)}, nil
 }
@@ -143,7 +152,7 @@ func (s *service) Put(ctx context.Context, p *wirepb.PutRequest) (*wirepb.PutRes
 	defer cancel()
 	cl := client.New(countingSite{s.driver, s})
 	cl.MaxAttempts = putAttempts
-	pos, err := cl.Transaction(ctx, g, func(tx *client.Tx) error {
+	res, err := cl.Run(ctx, g, func(tx *client.Tx) error {
 		if mu.Delete {
 			tx.Delete(mu.Key)
 		} else {
@@ -152,12 +161,11 @@ func (s *service) Put(ctx context.Context, p *wirepb.PutRequest) (*wirepb.PutRes
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, client.ErrTooManyAttempts) {
-			err = errors.Join(core.ErrConflict, err)
-		}
-		return nil, siteError(err)
+		// client.ErrTooManyAttempts wraps core.ErrConflict and travels as
+		// TOO_MANY_ATTEMPTS, the error an in-process client.Put gives.
+		return nil, siteError(wire.WitnessWrite(err))
 	}
-	return &wirepb.PutResponse{Position: uint64(pos)}, nil
+	return &wirepb.PutResponse{Position: uint64(res.Position), Attempts: uint32(res.Attempts)}, nil
 }
 
 func (s *service) Status(ctx context.Context, p *wirepb.StatusRequest) (*wirepb.StatusResponse, error) {
@@ -239,6 +247,6 @@ func recoverStream(m *metrics, log *slog.Logger) grpc.StreamServerInterceptor {
 				err = status.Errorf(codes.Internal, "internal error in %s", info.FullMethod)
 			}
 		}()
-		return h(srv, ss)
+		return h(srv, decodingStream{ss})
 	}
 }

@@ -22,8 +22,12 @@ var reasons = []struct {
 	reason string
 	code   codes.Code
 }{
+	// NB: before CONFLICT: ErrTooManyAttempts wraps core.ErrConflict, and the
+	// first match names the reason.
+	{ErrTooManyAttempts, "TOO_MANY_ATTEMPTS", codes.Aborted},
 	{core.ErrConflict, "CONFLICT", codes.Aborted},
 	{core.ErrUnavailable, "UNAVAILABLE", codes.Unavailable},
+	{ErrWitnessNoWrites, "WITNESS_NO_WRITES", codes.FailedPrecondition},
 	{core.ErrWitnessNoReads, "WITNESS_NO_READS", codes.FailedPrecondition},
 	{core.ErrReadOnlySite, "READ_ONLY_SITE", codes.FailedPrecondition},
 	{core.ErrNotApplied, "NOT_APPLIED", codes.FailedPrecondition},
@@ -40,6 +44,37 @@ var reasons = []struct {
 // ErrStopped: the site is shutting down or its driver failed. The daemon
 // maps node.ErrStopped to it (wire does not import node).
 var ErrStopped = errors.New("megastore: site stopped")
+
+// ErrTooManyAttempts: a transaction kept losing its log position to other
+// writers and whoever ran it (impl/client in process, or a site's
+// server-side Put) gave up rerunning it. It wraps core.ErrConflict, so both
+// errors.Is(err, ErrTooManyAttempts) and errors.Is(err, core.ErrConflict)
+// hold, on either side of the wire. It did not commit. impl/client exports
+// the same value as client.ErrTooManyAttempts.
+var ErrTooManyAttempts = fmt.Errorf("%w (gave up rerunning the transaction)", core.ErrConflict)
+
+// ErrWitnessNoWrites: a write or transaction was sent to a witness site,
+// which keeps no data (its log votes only). The core refuses it with
+// core.ErrWitnessNoReads, the reason for reads; the client library and the
+// daemon map that to this write-specific sentinel. Send writes to a full
+// site. impl/client exports it as client.ErrWitnessNoWrites.
+var ErrWitnessNoWrites = errors.New("megastore: witness sites accept no writes or transactions; send them to a full site")
+
+// WitnessWrite returns err as ErrWitnessNoWrites if it is a witness's
+// refusal of a write that came with the read sentinel, and err otherwise.
+// The result says only the write's refusal but keeps err in its chain (for
+// errors.Is and a gRPC status code).
+func WitnessWrite(err error) error {
+	if errors.Is(err, core.ErrWitnessNoReads) && !errors.Is(err, ErrWitnessNoWrites) {
+		return witnessWrite{err}
+	}
+	return err
+}
+
+type witnessWrite struct{ cause error }
+
+func (e witnessWrite) Error() string   { return ErrWitnessNoWrites.Error() }
+func (e witnessWrite) Unwrap() []error { return []error{ErrWitnessNoWrites, e.cause} }
 
 // ToStatus turns an error from a site into a gRPC status error that carries
 // the sentinel's reason. Unknown errors become Internal.

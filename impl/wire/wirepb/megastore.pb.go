@@ -746,6 +746,8 @@ func (x *GetRequest) GetPosition() uint64 {
 	return 0
 }
 
+// position is the log position the values are as of, for every mode (an
+// INCONSISTENT read is served at the site's last applied position).
 type GetResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Position      uint64                 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
@@ -1173,7 +1175,8 @@ func (x *CommitResponse) GetPosition() uint64 {
 }
 
 // PutRequest writes one key in its own transaction; the server reruns it on
-// conflict a bounded number of times.
+// conflict a bounded number of times. Giving up is ABORTED with reason
+// TOO_MANY_ATTEMPTS (a kind of CONFLICT: nothing committed).
 type PutRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Site          string                 `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
@@ -1251,8 +1254,11 @@ func (x *PutRequest) GetDelete() bool {
 }
 
 type PutResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Position      uint64                 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Position uint64                 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
+	// attempts is how many times the server ran the transaction (1: no
+	// conflict). Servers before this field send 0.
+	Attempts      uint32 `protobuf:"varint,2,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1290,6 +1296,13 @@ func (*PutResponse) Descriptor() ([]byte, []int) {
 func (x *PutResponse) GetPosition() uint64 {
 	if x != nil {
 		return x.Position
+	}
+	return 0
+}
+
+func (x *PutResponse) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
 	}
 	return 0
 }
@@ -1784,9 +1797,10 @@ const file_megastore_proto_rawDesc = "" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\fR\x05value\x12\x16\n" +
-	"\x06delete\x18\x05 \x01(\bR\x06delete\")\n" +
+	"\x06delete\x18\x05 \x01(\bR\x06delete\"E\n" +
 	"\vPutResponse\x12\x1a\n" +
-	"\bposition\x18\x01 \x01(\x04R\bposition\"9\n" +
+	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x1a\n" +
+	"\battempts\x18\x02 \x01(\rR\battempts\"9\n" +
 	"\rStatusRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\"\xb7\x01\n" +
