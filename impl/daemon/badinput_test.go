@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/peer"
 	"github.com/megastore-verified/megastore/impl/remote"
 	"github.com/megastore-verified/megastore/impl/wire"
 	"github.com/megastore-verified/megastore/impl/wire/wirepb"
@@ -106,7 +107,7 @@ func TestGarbageAndOversizedFramesOnEveryPort(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pconn.Close()
-		stream, err := wirepb.NewPeerClient(pconn).Deliver(ctx)
+		stream, err := wirepb.NewPeerClient(pconn).Deliver(peer.WithMembership(ctx, f.Membership()))
 		if err != nil {
 			t.Fatalf("after %s: peer port: %v", after, err)
 		}
@@ -152,7 +153,7 @@ func TestGarbageAndOversizedFramesOnEveryPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pconn.Close()
-	ps, err := pconn.NewStream(ctx, &wirepb.Peer_ServiceDesc.Streams[0], wirepb.Peer_Deliver_FullMethodName,
+	ps, err := pconn.NewStream(peer.WithMembership(ctx, f.Membership()), &wirepb.Peer_ServiceDesc.Streams[0], wirepb.Peer_Deliver_FullMethodName,
 		grpc.ForceCodec(rawCodec{}))
 	if err != nil {
 		t.Fatal(err)
