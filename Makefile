@@ -81,3 +81,18 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## jepsen: a short Jepsen-style run on the Docker cluster (WORKLOAD register|txn|scan,
+## NEMESIS a comma list or all, TIME, SEED, BUG a core.Bugs switch); the report is
+## in store/latest; exits 0 valid, 1 invalid, 2 unknown.
+WORKLOAD ?= register
+NEMESIS ?=
+TIME ?= 30s
+.PHONY: jepsen chaos
+jepsen:
+	$(GO) run ./tests/cmd/jepsen --workload $(WORKLOAD) --nemesis "$(NEMESIS)" --time-limit $(TIME) --seed $(SEED) $(if $(BUG),--bug $(BUG))
+
+## chaos: the nightly: every nemesis for DURATION on the txn workload.
+DURATION ?= 1h
+chaos:
+	$(GO) run ./tests/cmd/jepsen --workload $(if $(filter register,$(WORKLOAD)),txn,$(WORKLOAD)) --nemesis all --time-limit $(DURATION) --seed $(SEED) --lin-timeout 10m

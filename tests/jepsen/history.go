@@ -78,6 +78,9 @@ type Operation struct {
 	Target       int    `json:"target,omitempty"`
 	Type         Type   `json:"type"` // the completion: ok, fail or info
 	Error        string `json:"error,omitempty"`
+	// Conflict: a write failed because other writes won its positions
+	// (the store working as designed, not unavailable).
+	Conflict bool `json:"conflict,omitempty"`
 	// Resolved says how an info write's outcome was learned afterwards.
 	Resolved string `json:"resolved,omitempty"`
 	Start    int64  `json:"start"`

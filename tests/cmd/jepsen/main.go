@@ -1,0 +1,54 @@
+// Command jepsen runs one Jepsen-style test on the store's Docker cluster:
+// a workload under a nemesis, then the heal, the checks and the report
+// under store/<test>/<timestamp>/ (store/latest links to it). It ends with
+// "valid: true|false|unknown" and exits 0, 1 or 2 (Jepsen's convention).
+//
+//	go run ./tests/cmd/jepsen --workload register --nemesis kill,partition --time-limit 120s --concurrency 10 --seed 1
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/megastore-verified/megastore/tests/jepsen"
+)
+
+func main() {
+	cfg := jepsen.Config{Faults: jepsen.BuildFaults, Out: os.Stdout}
+	var nemeses string
+	flag.StringVar(&cfg.Workload, "workload", "register", "register, txn or scan")
+	flag.StringVar(&nemeses, "nemesis", "", "comma-separated fault kinds: "+strings.Join(jepsen.Nemeses, ",")+" (all: every kind; empty: none)")
+	flag.DurationVar(&cfg.TimeLimit, "time-limit", 60*time.Second, "how long the workload runs")
+	flag.IntVar(&cfg.Concurrency, "concurrency", 10, "client workers")
+	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()%1_000_000), "seed of the workload and the nemesis schedule")
+	flag.IntVar(&cfg.Groups, "groups", 3, "entity groups")
+	flag.StringVar(&cfg.Bug, "bug", "", "start the nodes with --test-bug NAME (a core.Bugs switch)")
+	flag.StringVar(&cfg.Store, "store", "store", "results directory")
+	flag.DurationVar(&cfg.OpTimeout, "op-timeout", 5*time.Second, "one operation's timeout (then info or fail)")
+	flag.DurationVar(&cfg.NemesisInterval, "nemesis-interval", 10*time.Second, "pause between faults, and each fault's length")
+	flag.DurationVar(&cfg.Recovery, "recovery", 60*time.Second, "bound on the wait for every site to catch up after the heal")
+	flag.DurationVar(&cfg.LinearizableTimeout, "lin-timeout", 60*time.Second, "bound on porcupine (then: unknown)")
+	flag.Parse()
+	switch nemeses {
+	case "", "none":
+	case "all":
+		cfg.Nemeses = jepsen.Nemeses
+	default:
+		cfg.Nemeses = strings.Split(nemeses, ",")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Printf("seed %d: go run ./tests/cmd/jepsen %s\n", cfg.Seed, strings.Join(os.Args[1:], " "))
+	rep, err := jepsen.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "jepsen: the run did not complete: %v\nvalid: unknown\n", err)
+		os.Exit(jepsen.Unknown.ExitCode())
+	}
+	os.Exit(rep.Results.Valid.ExitCode())
+}

@@ -1,0 +1,434 @@
+package jepsen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/remote"
+	"github.com/megastore-verified/megastore/nemesis"
+)
+
+// Config is one run.
+type Config struct {
+	Workload    string        // register, txn or scan
+	Nemeses     []string      // fault kinds (kill, pause, partition, link, clock, disk); none: no faults
+	TimeLimit   time.Duration // of the workload (the heal and checks come after)
+	Concurrency int           // client workers
+	Seed        uint64        // workload draws and the nemesis schedule
+	Groups      int           // entity groups
+	Bug         string        // a core bug switch the nodes start with (--test-bug)
+	Store       string        // results go under Store/<test>/<timestamp>
+	// OpTimeout bounds one operation; one that runs out is info (a write)
+	// or fail (a read).
+	OpTimeout time.Duration
+	// NemesisInterval is the time between faults and each fault's length.
+	NemesisInterval time.Duration
+	// Recovery bounds the wait after the heal for every full site to answer
+	// a current read of every group.
+	Recovery time.Duration
+	// LinearizableTimeout bounds porcupine (then: unknown).
+	LinearizableTimeout time.Duration
+	// Trace, when set, validates the nodes' traces (they are started with
+	// --trace-dir); nil: the trace verdict is unknown.
+	Trace TraceValidator
+	// Faults builds the named fault kinds for the cluster.
+	Faults func(c *nemesis.Cluster, kinds []string) ([]nemesis.Fault, error)
+	Out    io.Writer // progress and the report
+}
+
+func (c *Config) defaults() error {
+	if !slices.Contains(Workloads, c.Workload) {
+		return fmt.Errorf("unknown workload %q (want one of %v)", c.Workload, Workloads)
+	}
+	if c.TimeLimit <= 0 || c.Concurrency <= 0 || c.Groups <= 0 {
+		return errors.New("time limit, concurrency and groups must be positive")
+	}
+	if len(c.Nemeses) > 0 && c.Faults == nil {
+		return fmt.Errorf("nemeses %v asked for, but no fault kinds are built in", c.Nemeses)
+	}
+	if c.Store == "" {
+		c.Store = "store"
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = 5 * time.Second
+	}
+	if c.NemesisInterval == 0 {
+		c.NemesisInterval = 10 * time.Second
+	}
+	if c.Recovery == 0 {
+		c.Recovery = 60 * time.Second
+	}
+	if c.LinearizableTimeout == 0 {
+		c.LinearizableTimeout = 60 * time.Second
+	}
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+	return nil
+}
+
+// Report is what a run produced.
+type Report struct {
+	Dir     string
+	Results Results
+	Summary string
+}
+
+// runState is the run in progress, shared by the workers, the nemesis and
+// the progress line.
+type runState struct {
+	cfg   Config
+	begin time.Time
+	mu    sync.Mutex
+	hist  History
+	now   map[string]string // fault in force: key -> description
+	count struct{ ops, ok, fail, info atomic.Int64 }
+}
+
+func (s *runState) say(format string, args ...any) {
+	fmt.Fprintf(s.cfg.Out, "[%6.1fs] %s\n", time.Since(s.begin).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (s *runState) record(o *Operation) {
+	s.count.ops.Add(1)
+	switch o.Type {
+	case OK:
+		s.count.ok.Add(1)
+	case Fail:
+		s.count.fail.Add(1)
+	case Info:
+		s.count.info.Add(1)
+	}
+	s.mu.Lock()
+	s.hist.Ops = append(s.hist.Ops, o)
+	s.mu.Unlock()
+}
+
+func (s *runState) event(e nemesis.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hist.Events = append(s.hist.Events, e)
+	key := e.Kind + " " + e.Detail
+	switch e.Phase {
+	case nemesis.PhaseStart:
+		s.now[key] = key
+	case nemesis.PhaseHeal:
+		delete(s.now, key)
+	}
+	line := fmt.Sprintf("nemesis %s %s %s", e.Phase, e.Kind, e.Detail)
+	if e.Error != "" {
+		line += ": " + e.Error
+	}
+	fmt.Fprintf(s.cfg.Out, "[%6.1fs] %s\n", e.Time.Sub(s.begin).Seconds(), line)
+}
+
+func (s *runState) faults() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.now) == 0 {
+		return "none"
+	}
+	var fs []string
+	for _, f := range s.now {
+		fs = append(fs, f)
+	}
+	sort.Strings(fs)
+	return strings.Join(fs, "; ")
+}
+
+// TestName names a configuration in the store: workload and nemeses.
+func (c *Config) TestName() string {
+	n := "none"
+	if len(c.Nemeses) > 0 {
+		n = strings.Join(c.Nemeses, "+")
+	}
+	name := c.Workload + "-" + n
+	if c.Bug != "" {
+		name += "-bug-" + c.Bug
+	}
+	return name
+}
+
+// Run runs one test: starts the cluster, runs the workload under the
+// nemesis for the time limit, heals, waits for recovery, reads every
+// site's log, resolves info writes, checks, and writes the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	s := &runState{cfg: cfg, begin: time.Now(), now: map[string]string{}}
+	dir, err := storeDir(cfg.Store, cfg.TestName(), s.begin)
+	if err != nil {
+		return nil, err
+	}
+	s.say("results in %s", dir)
+	var nodeArgs []string
+	if cfg.Bug != "" {
+		nodeArgs = append(nodeArgs, "--test-admin", "--test-bug", cfg.Bug)
+	}
+	c, err := startCluster(ctx, clusterOptions{dir: dir, nodeArgs: nodeArgs, say: s.say})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	defer func() {
+		if err := c.down(context.Background()); err != nil {
+			s.say("warning: tearing the cluster down: %v", err)
+		}
+	}()
+	sites := map[string]*remote.Site{}
+	var full, readable, all []string
+	for _, st := range c.sites {
+		rs, err := remote.Dial(c.client[st.ID], core.SiteID(st.ID))
+		if err != nil {
+			return nil, err
+		}
+		defer rs.Close()
+		sites[st.ID] = rs
+		all = append(all, st.ID)
+		switch st.Kind {
+		case "full":
+			full = append(full, st.ID)
+			readable = append(readable, st.ID)
+		case "readonly":
+			readable = append(readable, st.ID)
+		}
+	}
+	var groups []string
+	for i := 0; i < cfg.Groups; i++ {
+		groups = append(groups, fmt.Sprintf("g%d", i))
+	}
+	s.say("waiting for every full site to serve a current read of every group")
+	if err := recover_(ctx, sites, full, groups, cfg.Recovery); err != nil {
+		return nil, fmt.Errorf("cluster never served reads: %w", err)
+	}
+	var faults []nemesis.Fault
+	if len(cfg.Nemeses) > 0 {
+		if faults, err = cfg.Faults(c.nem, cfg.Nemeses); err != nil {
+			return nil, err
+		}
+	}
+
+	// The workload, the nemesis and the progress line, for the time limit.
+	s.begin = time.Now()
+	s.say("workload %s, nemeses %v, %d workers, %d groups, seed %d, for %v",
+		cfg.Workload, cfg.Nemeses, cfg.Concurrency, cfg.Groups, cfg.Seed, cfg.TimeLimit)
+	wctx, stop := context.WithTimeout(ctx, cfg.TimeLimit)
+	defer stop()
+	var nextID atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.Concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			g := &gen{rng: rand.New(rand.NewPCG(cfg.Seed, uint64(w)+1)), groups: groups, full: full,
+				readable: readable, nextID: &nextID}
+			process := w
+			for wctx.Err() == nil {
+				o := g.next(cfg.Workload)
+				o.Process = process
+				// Operations run to their own timeout even past the time
+				// limit: cutting them short would make needless infos.
+				execute(context.WithoutCancel(ctx), sites[o.Site], o, s.begin, cfg.OpTimeout)
+				s.record(o)
+				if o.Type == Info {
+					// Jepsen's convention: a process whose operation may
+					// still be running is gone; a new one takes its place.
+					process += cfg.Concurrency
+				}
+			}
+		}(w)
+	}
+	nemDone := make(chan struct{})
+	go func() {
+		defer close(nemDone)
+		runNemesis(wctx, s, faults, cfg.Seed, cfg.NemesisInterval)
+	}()
+	progDone := make(chan struct{})
+	go func() {
+		defer close(progDone)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+				s.say("ops %d  ok %d  fail %d  info %d  | faults: %s", s.count.ops.Load(), s.count.ok.Load(),
+					s.count.fail.Load(), s.count.info.Load(), s.faults())
+			}
+		}
+	}()
+	wg.Wait()
+	<-nemDone
+	<-progDone
+	s.say("workload done: %d ops (ok %d, fail %d, info %d)", s.count.ops.Load(), s.count.ok.Load(), s.count.fail.Load(), s.count.info.Load())
+
+	// Recovery, then every site's log.
+	s.say("healed; waiting up to %v for every full site to catch up", cfg.Recovery)
+	if err := recover_(ctx, sites, full, groups, cfg.Recovery); err != nil {
+		s.say("warning: not every full site recovered: %v", err)
+	}
+	logs := fetchLogs(ctx, sites, all, groups, s.say)
+	merged := logs.Merge()
+	happened, failed := Resolve(s.hist.Ops, merged)
+	s.say("resolved info writes from the committed log: %d happened, %d did not", happened, failed)
+
+	verdicts := []Verdict{}
+	s.say("checking linearizability (porcupine, at most %v)", cfg.LinearizableTimeout)
+	lin := Linearizable(s.hist.Ops, cfg.LinearizableTimeout)
+	verdicts = append(verdicts, lin.Verdict,
+		AckedInLog(s.hist.Ops, merged),
+		RealTime(s.hist.Ops),
+		ReadsMatchLog(s.hist.Ops, merged),
+		LogsAgree(logs, full, groups))
+	traceDir := ""
+	if cfg.Trace != nil {
+		traceDir = filepath.Join(dir, "traces")
+	}
+	verdicts = append(verdicts, TraceValidation(cfg.Trace, traceDir))
+	res := Results{Valid: Combine(verdicts), Verdicts: verdicts}
+
+	rep := &Report{Dir: dir, Results: res}
+	if err := writeReport(ctx, dir, s, c, lin, logs, rep); err != nil {
+		s.say("warning: writing the report: %v", err)
+	}
+	for _, v := range verdicts {
+		fmt.Fprintf(cfg.Out, "%-45s %-7v %s\n", v.Checker, v.Valid, v.Explanation)
+	}
+	fmt.Fprintf(cfg.Out, "\n%s\nresults: %s\nvalid: %v\n", rep.Summary, dir, res.Valid)
+	return rep, nil
+}
+
+// storeDir makes store/<test>/<timestamp> and points store/latest at it.
+func storeDir(store, test string, t time.Time) (string, error) {
+	rel := filepath.Join(test, t.UTC().Format("20060102T150405.000Z"))
+	dir := filepath.Join(store, rel)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	latest := filepath.Join(store, "latest")
+	os.Remove(latest)
+	if err := os.Symlink(rel, latest); err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return abs, nil
+}
+
+// recover_ waits until every full site answers a current read of every
+// group (a current read catches the site up first).
+func recover_(ctx context.Context, sites map[string]*remote.Site, full, groups []string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for _, site := range full {
+		for _, g := range groups {
+			for {
+				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_, err := sites[site].Read(rctx, core.ReadRequest{Group: core.GroupID(g), Mode: core.Current, Keys: [][]byte{[]byte("r")}})
+				cancel()
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) || ctx.Err() != nil {
+					return fmt.Errorf("site %s group %s: %w", site, g, err)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+	return nil
+}
+
+// fetchLogs asks every site for its committed log of every group (in
+// pages of the wire's bound). A site that does not answer is left out.
+func fetchLogs(ctx context.Context, sites map[string]*remote.Site, all, groups []string, say func(string, ...any)) Logs {
+	out := Logs{}
+	const page = 4096
+site:
+	for _, site := range all {
+		m := map[string][]Entry{}
+		for _, g := range groups {
+			for from := core.Position(1); ; from += page {
+				lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				es, err := sites[site].Log(lctx, core.GroupID(g), from, from+page-1)
+				cancel()
+				if err != nil {
+					say("site %s: no log of %s: %v", site, g, err)
+					continue site
+				}
+				for _, e := range es {
+					m[g] = append(m[g], entryOf(e))
+				}
+				if len(es) < page {
+					break
+				}
+			}
+		}
+		out[site] = m
+	}
+	return out
+}
+
+func entryOf(e core.Entry) Entry {
+	out := Entry{Position: int(e.Position), NoOp: e.Value.NoOp,
+		ID: fmt.Sprintf("%s/%d/%d", e.Value.ID.Site, e.Value.ID.Incarnation, e.Value.ID.Seq)}
+	for _, m := range e.Value.Mutations {
+		kv := KV{K: string(m.Key)}
+		if !m.Delete {
+			kv.V = string(m.Value)
+		}
+		out.Writes = append(out.Writes, kv)
+	}
+	return out
+}
+
+// runNemesis applies a fault every interval, drawn from the seed, holds it
+// for an interval, heals it, and heals whatever is in force at the end.
+func runNemesis(ctx context.Context, s *runState, faults []nemesis.Fault, seed uint64, interval time.Duration) {
+	if len(faults) == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6e656d65))
+	heal := func(f nemesis.Fault, a nemesis.Applied) {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		e := nemesis.Event{Time: time.Now(), Phase: nemesis.PhaseHeal, Kind: f.Kind(), Detail: a.Detail(), Sites: a.Sites()}
+		if err := a.Heal(hctx); err != nil {
+			e.Phase, e.Error = nemesis.PhaseFail, err.Error()
+		}
+		s.event(e)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		f := faults[rng.IntN(len(faults))]
+		a, err := f.Start(ctx, rng)
+		if err != nil {
+			s.event(nemesis.Event{Time: time.Now(), Phase: nemesis.PhaseFail, Kind: f.Kind(), Error: err.Error()})
+			continue
+		}
+		s.event(nemesis.Event{Time: time.Now(), Phase: nemesis.PhaseStart, Kind: f.Kind(), Detail: a.Detail(), Sites: a.Sites()})
+		select {
+		case <-ctx.Done():
+		case <-time.After(interval):
+		}
+		heal(f, a)
+	}
+}

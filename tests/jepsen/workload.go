@@ -1,0 +1,115 @@
+package jepsen
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+)
+
+// Workloads names the workloads Run knows.
+var Workloads = []string{"register", "txn", "scan"}
+
+// gen draws one operation's invocation: what to do, where. IDs (and so
+// write values) are unique across the run.
+type gen struct {
+	rng      *rand.Rand
+	groups   []string
+	full     []string // sites that take writes and current reads
+	readable []string // sites that serve snapshot and inconsistent reads
+	nextID   *atomic.Int64
+}
+
+func (g *gen) pick(from []string) string { return from[g.rng.IntN(len(from))] }
+
+func (g *gen) op(f F, mode Mode, site string) *Operation {
+	id := int(g.nextID.Add(1))
+	return &Operation{ID: id, F: f, Mode: mode, Group: g.pick(g.groups), Site: site}
+}
+
+func (g *gen) value(o *Operation) string {
+	o.Value = fmt.Sprintf("v%d", o.ID)
+	return o.Value
+}
+
+// next draws an operation of the named workload.
+func (g *gen) next(workload string) *Operation {
+	x := g.rng.IntN(100)
+	switch workload {
+	case "register":
+		// One key per group: current and snapshot reads at random sites,
+		// writes as read-modify-write transactions or blind puts.
+		var o *Operation
+		switch {
+		case x < 35:
+			o = g.op(FRead, Current, g.pick(g.full))
+		case x < 50:
+			o = g.op(FRead, Snapshot, g.pick(g.readable))
+		case x < 55:
+			o = g.op(FRead, Inconsistent, g.pick(g.readable))
+		case x < 85:
+			o = g.op(FTxn, "", g.pick(g.full))
+			o.Writes = []KV{{"r", g.value(o)}}
+		default:
+			o = g.op(FWrite, "", g.pick(g.full))
+			o.Writes = []KV{{"r", g.value(o)}}
+			return o
+		}
+		o.Reads = []KV{{K: "r"}}
+		return o
+	case "txn":
+		// Four keys per group: transactions read two and write one or
+		// both; multi-key current and snapshot reads; inconsistent reads.
+		keys := []string{"k0", "k1", "k2", "k3"}
+		g.rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		var o *Operation
+		switch {
+		case x < 45:
+			o = g.op(FTxn, "", g.pick(g.full))
+			for _, k := range keys[:2] {
+				o.Reads = append(o.Reads, KV{K: k})
+			}
+			for _, k := range keys[:1+g.rng.IntN(2)] {
+				o.Writes = append(o.Writes, KV{k, g.value(o)})
+			}
+		case x < 60:
+			o = g.op(FTxn, "", g.pick(g.full))
+			for _, k := range keys[:2] {
+				o.Writes = append(o.Writes, KV{k, g.value(o)})
+			}
+		case x < 80:
+			o = g.op(FRead, Current, g.pick(g.full))
+		case x < 92:
+			o = g.op(FRead, Snapshot, g.pick(g.readable))
+		default:
+			o = g.op(FRead, Inconsistent, g.pick(g.readable))
+			keys = keys[:1]
+		}
+		if o.F == FRead {
+			ks := slices.Clone(keys[:min(3, len(keys))])
+			slices.Sort(ks)
+			for _, k := range ks {
+				o.Reads = append(o.Reads, KV{K: k})
+			}
+		}
+		return o
+	case "scan":
+		// Rows w/<id> inserted by transactions; range scans (current and
+		// snapshot) over the recent ids.
+		if x < 45 {
+			o := g.op(FTxn, "", g.pick(g.full))
+			o.Writes = []KV{{fmt.Sprintf("w/%08d", o.ID), g.value(o)}}
+			return o
+		}
+		mode, site := Current, g.pick(g.full)
+		if x >= 75 {
+			mode, site = Snapshot, g.pick(g.readable)
+		}
+		o := g.op(FScan, mode, site)
+		hi := int(g.nextID.Load()) + 1
+		lo := max(0, hi-1-g.rng.IntN(300))
+		o.Range = &Range{Start: fmt.Sprintf("w/%08d", lo), End: fmt.Sprintf("w/%08d", hi)}
+		return o
+	}
+	panic("jepsen: unknown workload " + workload) // Config.validate rejects it first
+}
