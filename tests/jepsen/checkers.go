@@ -6,7 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/tests/check"
+	"github.com/megastore-verified/megastore/tests/tracemap"
 )
 
 // Resolve learns the outcome of info writes from the committed log, as
@@ -303,6 +305,29 @@ func LogsAgree(logs Logs, full []string, groups []string) Verdict {
 // step the spec does not enable.
 type TraceValidator func(dir string) (check.Result, error)
 
+// NodeTraces validates the trace files real nodes wrote (tests/tracemap):
+// every spec-level step through the mirror, and durability across restarts
+// (a site that restarted without acceptor state it had saved fails).
+func NodeTraces(members []core.Site, leader core.SiteID) TraceValidator {
+	return func(dir string) (check.Result, error) {
+		batches, err := tracemap.LoadDir(dir)
+		if err != nil {
+			return check.Result{}, err
+		}
+		rep, err := tracemap.ValidateNodes(batches, members, leader)
+		if err != nil {
+			return check.Result{}, err
+		}
+		res := rep.Result
+		if !rep.Valid() && res.Failure == "" {
+			// A mapping or durability failure, which check.Result cannot
+			// name on its own.
+			res.Check, res.Failure = "node traces", rep.Summary()
+		}
+		return res, nil
+	}
+}
+
 // TraceValidation runs validate on the run's trace directory; without a
 // validator or a directory the verdict is unknown, never valid.
 func TraceValidation(validate TraceValidator, dir string) Verdict {
@@ -326,6 +351,12 @@ func TraceValidation(validate TraceValidator, dir string) Verdict {
 		v.Valid = Invalid
 		v.Explanation = fmt.Sprintf("%s failed in group %s: %s", res.Check, res.Group, res.Failure)
 		v.Problems = append(v.Problems, res.Context...)
+		return v
+	}
+	if n := res.Deviations[check.DevBudget]; n > 0 {
+		v.Valid = Unknown
+		v.Explanation = fmt.Sprintf("trace validation: %d of %d steps validated, every one valid; %d beyond the mirror's bounds (a group past 32 positions or 31 writes) not validated: lower --group-writes",
+			res.Validated, res.Steps, n)
 		return v
 	}
 	if res.Steps == 0 {

@@ -242,6 +242,10 @@ func TestTraceValidation(t *testing.T) {
 	wantValid(t, TraceValidation(bad, "/traces"), Invalid)
 	broken := func(string) (check.Result, error) { return check.Result{}, errors.New("no such directory") }
 	wantValid(t, TraceValidation(broken, "/traces"), Unknown)
+	partial := func(string) (check.Result, error) {
+		return check.Result{Steps: 10, Validated: 7, Deviations: map[string]int{check.DevBudget: 3}}, nil
+	}
+	wantValid(t, TraceValidation(partial, "/traces"), Unknown)
 	empty := func(string) (check.Result, error) { return check.Result{}, nil }
 	wantValid(t, TraceValidation(empty, "/traces"), Unknown)
 }

@@ -2,15 +2,12 @@ package jepsen
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/docker/docker/api/types/image"
-
+	"github.com/megastore-verified/megastore/impl/siteconfig"
 	"github.com/megastore-verified/megastore/nemesis"
 	"github.com/megastore-verified/megastore/tests/containers"
 )
@@ -18,77 +15,56 @@ import (
 // cluster is what the runner needs of the Docker side: the sites, their
 // client addresses, their logs, the nemesis' view, and teardown.
 type cluster struct {
+	run    *containers.Run
 	sites  []containers.Site
 	client map[string]string // site -> client gRPC address
-	logs   func(ctx context.Context, site string, w io.Writer) error
 	nem    *nemesis.Cluster
-	down   func(ctx context.Context) error
+	config *siteconfig.File
 }
 
 type clusterOptions struct {
-	dir      string   // the run's directory: binary, config
+	dir      string   // the run's directory: cluster.json is copied in
+	traceDir string   // host directory every node traces into ("": no traces)
 	nodeArgs []string // appended to every node's command line
 	say      func(format string, args ...any)
 }
 
+// startCluster brings up the suite's 5-site cluster (full a, b, c; witness
+// w; read-only r) with the run's own id.
 func startCluster(ctx context.Context, o clusterOptions) (*cluster, error) {
-	cli, err := containers.Connect(ctx)
+	args := append([]string{}, o.nodeArgs...)
+	mounts := map[string]containers.Mounts{}
+	if o.traceDir != "" {
+		if err := os.MkdirAll(o.traceDir, 0o777); err != nil {
+			return nil, err
+		}
+		args = append(args, "--trace-dir", "/trace")
+		for _, s := range containers.DefaultSites {
+			mounts[s.ID] = containers.Mounts{Trace: o.traceDir}
+		}
+	}
+	r, err := containers.Up(ctx, containers.UpOptions{Mounts: mounts, Args: args, Progress: o.say})
 	if err != nil {
 		return nil, err
 	}
-	root, err := containers.RepoRoot()
+	cfg, err := siteconfig.Parse(r.Config)
 	if err != nil {
+		r.Down(context.Background())
 		return nil, err
 	}
-	// The binary (33 MB) stays out of the results; cluster.json goes in.
-	bindir, err := os.MkdirTemp("", "megastore-jepsen-")
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(o.dir, "cluster.json"), r.Config, 0o644); err != nil {
+		r.Down(context.Background())
 		return nil, err
 	}
-	work := filepath.Join(o.dir, "cluster")
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		return nil, err
+	c := &cluster{run: r, sites: r.Sites, client: map[string]string{}, nem: r.Nemesis(), config: cfg}
+	for _, s := range r.Sites {
+		c.client[s.ID] = netip.AddrPortFrom(r.Addrs[s.ID], containers.ClientPort).String()
 	}
-	o.say("building the static binary")
-	bin, err := containers.BuildBinary(ctx, root, bindir)
-	if err != nil {
-		return nil, err
-	}
-	name := fmt.Sprintf("megastore-jepsen-%d-%06x", os.Getpid(), time.Now().UnixNano()&0xffffff)
-	tag := name + ":latest"
-	o.say("building image %s", tag)
-	if err := containers.BuildImage(ctx, cli, root, bin, tag); err != nil {
-		return nil, err
-	}
-	sites := []containers.Site{{ID: "a", Kind: "full"}, {ID: "b", Kind: "full"}, {ID: "c", Kind: "full"}}
-	c, err := containers.Start(ctx, cli, name, tag, bin, work, sites)
-	if err != nil {
-		return nil, err
-	}
-	out := &cluster{sites: sites, client: map[string]string{},
-		logs: func(ctx context.Context, site string, w io.Writer) error {
-			s, err := c.Logs(ctx, site)
-			io.WriteString(w, s)
-			return err
-		},
-		down: func(ctx context.Context) error {
-			err := c.Close(ctx)
-			cli.ImageRemove(ctx, tag, image.RemoveOptions{Force: true, PruneChildren: true})
-			cli.Close()
-			os.RemoveAll(bindir)
-			return err
-		},
-		nem: &nemesis.Cluster{LinkAddrs: map[[2]string][]netip.AddrPort{}},
-	}
-	for _, s := range sites {
-		out.client[s.ID] = netip.AddrPortFrom(c.Addrs[s.ID], containers.ClientPort).String()
-		out.nem.Hosts = append(out.nem.Hosts, nemesis.Host{Site: s.ID, Kind: s.Kind, ContainerID: c.Containers[s.ID],
-			Addr: c.Addrs[s.ID], PeerPort: containers.PeerPort, HTTPAddr: netip.AddrPortFrom(c.Addrs[s.ID], containers.HTTPPort)})
-	}
-	o.say("waiting for %d sites to be healthy", len(sites))
-	if err := c.WaitHealthy(ctx, 60*time.Second); err != nil {
-		out.down(context.Background())
-		return nil, err
-	}
-	return out, nil
+	return c, nil
 }
+
+func (c *cluster) logs(ctx context.Context, site string, w io.Writer) error {
+	return c.run.WriteLogs(ctx, site, w)
+}
+
+func (c *cluster) down(ctx context.Context) error { return c.run.Down(ctx) }

@@ -27,9 +27,13 @@ type Config struct {
 	TimeLimit   time.Duration // of the workload (the heal and checks come after)
 	Concurrency int           // client workers
 	Seed        uint64        // workload draws and the nemesis schedule
-	Groups      int           // entity groups
-	Bug         string        // a core bug switch the nodes start with (--test-bug)
-	Store       string        // results go under Store/<test>/<timestamp>
+	Groups      int           // entity groups in use at once
+	// GroupWrites retires a group after that many write operations for a
+	// fresh one (0: never), so every group stays within the spec mirror's
+	// bounds and every trace step can be validated.
+	GroupWrites int
+	Bug         string // a core bug switch the nodes start with (--test-bug)
+	Store       string // results go under Store/<test>/<timestamp>
 	// OpTimeout bounds one operation; one that runs out is info (a write)
 	// or fail (a read).
 	OpTimeout time.Duration
@@ -40,9 +44,9 @@ type Config struct {
 	Recovery time.Duration
 	// LinearizableTimeout bounds porcupine (then: unknown).
 	LinearizableTimeout time.Duration
-	// Trace, when set, validates the nodes' traces (they are started with
-	// --trace-dir); nil: the trace verdict is unknown.
-	Trace TraceValidator
+	// Traces: the nodes write their spec-level traces (--trace-dir) and
+	// the run validates them through the spec mirror (tests/tracemap).
+	Traces bool
 	// Faults builds the named fault kinds for the cluster.
 	Faults func(c *nemesis.Cluster, kinds []string) ([]nemesis.Fault, error)
 	Out    io.Writer // progress and the report
@@ -178,7 +182,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Bug != "" {
 		nodeArgs = append(nodeArgs, "--test-admin", "--test-bug", cfg.Bug)
 	}
-	c, err := startCluster(ctx, clusterOptions{dir: dir, nodeArgs: nodeArgs, say: s.say})
+	traceDir := ""
+	if cfg.Traces {
+		traceDir = filepath.Join(dir, "traces")
+	}
+	c, err := startCluster(ctx, clusterOptions{dir: dir, traceDir: traceDir, nodeArgs: nodeArgs, say: s.say})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
@@ -205,12 +213,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			readable = append(readable, st.ID)
 		}
 	}
-	var groups []string
-	for i := 0; i < cfg.Groups; i++ {
-		groups = append(groups, fmt.Sprintf("g%d", i))
-	}
+	pool := newGroupPool(cfg.Groups, cfg.GroupWrites)
 	s.say("waiting for every full site to serve a current read of every group")
-	if err := recover_(ctx, sites, full, groups, cfg.Recovery); err != nil {
+	if err := recover_(ctx, sites, full, pool.Groups(), cfg.Recovery); err != nil {
 		return nil, fmt.Errorf("cluster never served reads: %w", err)
 	}
 	var faults []nemesis.Fault
@@ -232,7 +237,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			g := &gen{rng: rand.New(rand.NewPCG(cfg.Seed, uint64(w)+1)), groups: groups, full: full,
+			g := &gen{rng: rand.New(rand.NewPCG(cfg.Seed, uint64(w)+1)), groups: pool, full: full,
 				readable: readable, nextID: &nextID}
 			process := w
 			for wctx.Err() == nil {
@@ -276,6 +281,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	s.say("workload done: %d ops (ok %d, fail %d, info %d)", s.count.ops.Load(), s.count.ok.Load(), s.count.fail.Load(), s.count.info.Load())
 
 	// Recovery, then every site's log.
+	groups := pool.Groups()
 	s.say("healed; waiting up to %v for every full site to catch up", cfg.Recovery)
 	if err := recover_(ctx, sites, full, groups, cfg.Recovery); err != nil {
 		s.say("warning: not every full site recovered: %v", err)
@@ -293,11 +299,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		RealTime(s.hist.Ops),
 		ReadsMatchLog(s.hist.Ops, merged),
 		LogsAgree(logs, full, groups))
-	traceDir := ""
-	if cfg.Trace != nil {
-		traceDir = filepath.Join(dir, "traces")
+	var validate TraceValidator
+	if cfg.Traces {
+		s.say("validating every node's trace through the spec mirror")
+		validate = NodeTraces(c.config.Members(), core.SiteID(c.config.InitialLeader))
 	}
-	verdicts = append(verdicts, TraceValidation(cfg.Trace, traceDir))
+	verdicts = append(verdicts, TraceValidation(validate, traceDir))
 	res := Results{Valid: Combine(verdicts), Verdicts: verdicts}
 
 	rep := &Report{Dir: dir, Results: res}
@@ -334,20 +341,32 @@ func storeDir(store, test string, t time.Time) (string, error) {
 // group (a current read catches the site up first).
 func recover_(ctx context.Context, sites map[string]*remote.Site, full, groups []string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	for _, site := range full {
-		for _, g := range groups {
-			for {
-				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				_, err := sites[site].Read(rctx, core.ReadRequest{Group: core.GroupID(g), Mode: core.Current, Keys: [][]byte{[]byte("r")}})
-				cancel()
-				if err == nil {
-					break
-				}
-				if time.Now().After(deadline) || ctx.Err() != nil {
-					return fmt.Errorf("site %s group %s: %w", site, g, err)
-				}
-				time.Sleep(200 * time.Millisecond)
+	errs := make([]error, len(full))
+	var wg sync.WaitGroup
+	for i, site := range full {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = recoverSite(ctx, sites[site], site, groups, deadline)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func recoverSite(ctx context.Context, rs *remote.Site, site string, groups []string, deadline time.Time) error {
+	for _, g := range groups {
+		for {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := rs.Read(rctx, core.ReadRequest{Group: core.GroupID(g), Mode: core.Current, Keys: [][]byte{[]byte("r")}})
+			cancel()
+			if err == nil {
+				break
 			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("site %s group %s: %w", site, g, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	return nil
@@ -357,30 +376,45 @@ func recover_(ctx context.Context, sites map[string]*remote.Site, full, groups [
 // pages of the wire's bound). A site that does not answer is left out.
 func fetchLogs(ctx context.Context, sites map[string]*remote.Site, all, groups []string, say func(string, ...any)) Logs {
 	out := Logs{}
-	const page = 4096
-site:
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, site := range all {
-		m := map[string][]Entry{}
-		for _, g := range groups {
-			for from := core.Position(1); ; from += page {
-				lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				es, err := sites[site].Log(lctx, core.GroupID(g), from, from+page-1)
-				cancel()
-				if err != nil {
-					say("site %s: no log of %s: %v", site, g, err)
-					continue site
-				}
-				for _, e := range es {
-					m[g] = append(m[g], entryOf(e))
-				}
-				if len(es) < page {
-					break
-				}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if m, err := siteLog(ctx, sites[site], groups); err != nil {
+				say("site %s: no log: %v", site, err)
+			} else {
+				mu.Lock()
+				out[site] = m
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func siteLog(ctx context.Context, rs *remote.Site, groups []string) (map[string][]Entry, error) {
+	const page = 4096
+	m := map[string][]Entry{}
+	for _, g := range groups {
+		for from := core.Position(1); ; from += page {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			es, err := rs.Log(lctx, core.GroupID(g), from, from+page-1)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("group %s: %w", g, err)
+			}
+			for _, e := range es {
+				m[g] = append(m[g], entryOf(e))
+			}
+			if len(es) < page {
+				break
 			}
 		}
-		out[site] = m
 	}
-	return out
+	return m, nil
 }
 
 func entryOf(e core.Entry) Entry {

@@ -4,17 +4,68 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 )
 
 // Workloads names the workloads Run knows.
 var Workloads = []string{"register", "txn", "scan"}
 
+// groupPool hands out entity groups. With a write budget, a group that
+// has taken that many writes is retired and a fresh one takes its place:
+// the spec mirror validates a group's trace only up to 32 positions and 31
+// written values, so a run whose every step is validated spreads its writes
+// over many short-lived groups (which also keeps porcupine's searches small).
+type groupPool struct {
+	mu     sync.Mutex
+	active []string
+	writes map[string]int
+	budget int // write operations per group; 0: groups never retire
+	all    []string
+}
+
+func newGroupPool(n, budget int) *groupPool {
+	p := &groupPool{writes: map[string]int{}, budget: budget}
+	for i := 0; i < n; i++ {
+		p.fresh()
+	}
+	return p
+}
+
+func (p *groupPool) fresh() string {
+	g := fmt.Sprintf("g%d", len(p.all))
+	p.all = append(p.all, g)
+	p.active = append(p.active, g)
+	return g
+}
+
+func (p *groupPool) pick(rng *rand.Rand, write bool) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := rng.IntN(len(p.active))
+	g := p.active[i]
+	if write && p.budget > 0 {
+		p.writes[g]++
+		if p.writes[g] >= p.budget {
+			p.active = slices.Delete(p.active, i, i+1)
+			p.fresh()
+		}
+	}
+	return g
+}
+
+// Groups lists every group used so far.
+func (p *groupPool) Groups() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.all)
+}
+
 // gen draws one operation's invocation: what to do, where. IDs (and so
 // write values) are unique across the run.
 type gen struct {
 	rng      *rand.Rand
-	groups   []string
+	groups   *groupPool
 	full     []string // sites that take writes and current reads
 	readable []string // sites that serve snapshot and inconsistent reads
 	nextID   *atomic.Int64
@@ -24,7 +75,8 @@ func (g *gen) pick(from []string) string { return from[g.rng.IntN(len(from))] }
 
 func (g *gen) op(f F, mode Mode, site string) *Operation {
 	id := int(g.nextID.Add(1))
-	return &Operation{ID: id, F: f, Mode: mode, Group: g.pick(g.groups), Site: site}
+	group := g.groups.pick(g.rng, f == FTxn || f == FWrite)
+	return &Operation{ID: id, F: f, Mode: mode, Group: group, Site: site}
 }
 
 func (g *gen) value(o *Operation) string {
