@@ -43,6 +43,10 @@ func (f *File) Membership() Membership {
 		fmt.Sprintf("lease_ticks=%d", cfg.LeaseDurationTicks),
 		fmt.Sprintf("clock_skew_ticks=%d", cfg.ClockSkewTicks),
 	}
+	if f.MaxValueBytes != 0 {
+		// Only when set, so the digest of every file without it is unchanged.
+		fields = append(fields, fmt.Sprintf("max_value_bytes=%d", cfg.MaxValueBytes))
+	}
 	summary := strings.Join(fields, " ")
 	sum := sha256.Sum256([]byte(summary))
 	return Membership{Summary: summary, Digest: hex.EncodeToString(sum[:8])}

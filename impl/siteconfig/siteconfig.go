@@ -47,6 +47,11 @@ type File struct {
 	// LeaseTicks and ClockSkewTicks override the core's defaults if set.
 	LeaseTicks     uint64 `json:"lease_ticks,omitempty"`
 	ClockSkewTicks uint64 `json:"clock_skew_ticks,omitempty"`
+	// MaxValueBytes, if set, raises or lowers the largest value one
+	// mutation may carry (the core's default is 1 MiB; at most
+	// MaxValueBytesLimit). Catch-up answers then carry fewer entries, so
+	// one still fits a peer message.
+	MaxValueBytes int `json:"max_value_bytes,omitempty"`
 	// Links override, for one directed link, the address the sender dials
 	// (a link proxy that forwards to the receiver's peer address).
 	Links []Link `json:"links,omitempty"`
@@ -70,6 +75,10 @@ func (s Site) PeerListen() string {
 
 // Kinds maps cluster.json's kind names to core kinds.
 var Kinds = map[string]core.SiteKind{"full": core.Full, "witness": core.Witness, "readonly": core.ReadOnly}
+
+// MaxValueBytesLimit bounds max_value_bytes: a Put of such a value stays
+// far under the client port's 64 MiB request limit.
+const MaxValueBytesLimit = 16 << 20
 
 // DefaultTickMs is the tick length when cluster.json gives none.
 const DefaultTickMs = 5
@@ -117,6 +126,9 @@ func (f *File) Validate() error {
 	}
 	if f.TickMs < 0 || f.TickMs > 1000 {
 		return bad(`"tick_ms" %d is outside 1..1000 (0 means the default %d)`, f.TickMs, DefaultTickMs)
+	}
+	if f.MaxValueBytes < 0 || f.MaxValueBytes > MaxValueBytesLimit {
+		return bad(`"max_value_bytes" %d is outside 1..%d (0 means the default)`, f.MaxValueBytes, MaxValueBytesLimit)
 	}
 	ids := map[string]bool{}
 	addrs := map[string]string{}
@@ -296,6 +308,13 @@ func (f *File) CoreConfig(self core.SiteID) (core.Config, error) {
 	}
 	if f.ClockSkewTicks != 0 {
 		cfg.ClockSkewTicks = f.ClockSkewTicks
+	}
+	if f.MaxValueBytes != 0 {
+		// NB: keep MaxCatchUpEntries x MaxValueBytes at the default's product
+		// (256 x 1 MiB), which peer.MaxMessageBytes is sized for.
+		budget := cfg.MaxCatchUpEntries * cfg.MaxValueBytes
+		cfg.MaxValueBytes = f.MaxValueBytes
+		cfg.MaxCatchUpEntries = max(1, min(cfg.MaxCatchUpEntries, budget/f.MaxValueBytes))
 	}
 	return cfg, nil
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +26,7 @@ func cmdCluster(args []string, stdout, stderr io.Writer) error {
 	witness := fs.Bool("witness", false, "add a witness site w")
 	readonly := fs.Bool("readonly", false, "add a read-only site r")
 	testAdmin := fs.Bool("test-admin", false, "start the nodes with --test-admin")
+	maxValue := fs.Int("max-value-bytes", 0, fmt.Sprintf("largest value a site accepts (default 1 MiB; at most %d)", siteconfig.MaxValueBytesLimit))
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,21 +42,36 @@ func cmdCluster(args []string, stdout, stderr io.Writer) error {
 	if *readonly {
 		ids = append(ids, "r")
 	}
-	f, err := siteconfig.Loopback(ids, kinds)
-	if err != nil {
-		return err
-	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
 		return err
 	}
+	config := filepath.Join(abs, "cluster.json")
+	pidFile := filepath.Join(abs, "cluster.pid")
+	if err := refuseRunning(config, pidFile); err != nil {
+		return err
+	}
+	f, err := siteconfig.Loopback(ids, kinds)
+	if err != nil {
+		return err
+	}
+	if *maxValue != 0 {
+		f.MaxValueBytes = *maxValue
+		if err := f.Validate(); err != nil {
+			return fmt.Errorf("%w: --max-value-bytes: %v", errUsage, err)
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(abs, "logs"), 0o755); err != nil {
 		return err
 	}
-	config := filepath.Join(abs, "cluster.json")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(pidFile)
 	if err := f.Write(config); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "megastore: starting %d sites in the foreground (this terminal stays busy; Ctrl-C stops them)\n", len(f.Sites))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -112,7 +131,7 @@ Try, in another terminal:
   %[1]s status --config %[2]s --site c
   %[1]s log    --config %[2]s --group users
 
-Ctrl-C stops the cluster (data stays in %[3]s).
+The cluster runs in the foreground: Ctrl-C here stops it (data stays in %[3]s).
 `, self, config, filepath.Join(abs, "data"))
 	select {
 	case <-ctx.Done():
@@ -122,6 +141,34 @@ Ctrl-C stops the cluster (data stays in %[3]s).
 		exited <- id // NB: the deferred shutdown counts it
 		return fmt.Errorf("site %s exited; see %s", id, filepath.Join(abs, "logs", id+".log"))
 	}
+}
+
+// refuseRunning returns an error if a cluster seems to run from dir
+// already: its pid file names a live process, or a site of its
+// cluster.json answers on its client or HTTP port. Starting over it would
+// overwrite the config its clients read.
+func refuseRunning(config, pidFile string) error {
+	if b, err := os.ReadFile(pidFile); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && pid != os.Getpid() &&
+			syscall.Kill(pid, 0) == nil {
+			return fmt.Errorf("a cluster is already running from %s (process %d, see %s); stop it with Ctrl-C in its terminal, or pass another --dir",
+				filepath.Dir(config), pid, pidFile)
+		}
+	}
+	f, err := siteconfig.Load(config)
+	if err != nil {
+		return nil // NB: no config, or one we cannot read: nothing to protect
+	}
+	for _, s := range f.Sites {
+		for _, addr := range []string{s.ClientAddr, s.HTTPAddr} {
+			if c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond); err == nil {
+				c.Close()
+				return fmt.Errorf("a cluster is already running from %s (site %s answers on %s); stop it first, or pass another --dir",
+					config, s.ID, addr)
+			}
+		}
+	}
+	return nil
 }
 
 // waitHealthy polls every site's /healthz until all answer, for up to 30s.

@@ -31,6 +31,7 @@ Start a loopback cluster (sites a, b, c; Ctrl-C stops it):
 
 Talk to a site (--site defaults to the first full site of the config):
   megastore put     --config cluster.json [--site a] --group G --key K --value V
+                    (or --value-file PATH, or --value - to read stdin; or --delete)
   megastore get     --config cluster.json [--site a] --group G --key K [--snapshot]
   megastore scan    --config cluster.json [--site a] --group G [--start K] [--end K] [--limit N] [--snapshot]
   megastore status  --config cluster.json [--site a] [--group G]
@@ -195,7 +196,8 @@ func cmdPut(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("put", stderr)
 	cf := addClientFlags(fs, true)
 	key := fs.String("key", "", "key (required)")
-	value := fs.String("value", "", "value")
+	value := fs.String("value", "", `value ("-": read it from stdin)`)
+	valueFile := fs.String("value-file", "", "read the value from this file (for values too large for the command line)")
 	del := fs.Bool("delete", false, "delete the key instead")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -203,10 +205,31 @@ func cmdPut(args []string, stdout, stderr io.Writer) error {
 	if *key == "" {
 		return usageErr("--key is required")
 	}
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "value" })
-	if *del == set {
-		return usageErr("give exactly one of --value and --delete")
+	given := 0
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "value" || f.Name == "value-file" || (f.Name == "delete" && *del) {
+			given++
+		}
+	})
+	if given != 1 {
+		return usageErr("give exactly one of --value, --value-file and --delete")
+	}
+	var val []byte
+	switch {
+	case *valueFile != "":
+		b, err := readValue(*valueFile, nil)
+		if err != nil {
+			return err
+		}
+		val = b
+	case *value == "-":
+		b, err := readValue("stdin", stdin)
+		if err != nil {
+			return err
+		}
+		val = b
+	default:
+		val = []byte(*value)
 	}
 	r, ctx, done, err := cf.dial(true)
 	if err != nil {
@@ -220,13 +243,41 @@ func cmdPut(args []string, stdout, stderr io.Writer) error {
 			return nil
 		})
 	} else {
-		pos, err = r.Client().Put(ctx, core.GroupID(*cf.group), []byte(*key), []byte(*value))
+		pos, err = r.Client().Put(ctx, core.GroupID(*cf.group), []byte(*key), val)
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "committed at position %d\n", pos)
 	return nil
+}
+
+// stdin is where `put --value -` reads (tests replace it).
+var stdin io.Reader = os.Stdin
+
+// maxValueInput bounds what put reads for one value: more than any site
+// accepts (siteconfig.MaxValueBytesLimit), so the site's own refusal, which
+// names its limit, is what a too large value gets.
+const maxValueInput = siteconfig.MaxValueBytesLimit + 1
+
+// readValue reads a value from the file path, or from r if it is set.
+func readValue(path string, r io.Reader) ([]byte, error) {
+	if r == nil {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--value-file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxValueInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the value from %s: %w", path, err)
+	}
+	if len(b) > maxValueInput {
+		return nil, fmt.Errorf("the value in %s is over %d bytes, more than any site accepts", path, maxValueInput)
+	}
+	return b, nil
 }
 
 func cmdGet(args []string, stdout, stderr io.Writer) error {

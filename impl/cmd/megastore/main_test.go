@@ -27,7 +27,7 @@ func TestUsageErrors(t *testing.T) {
 		{nil, 2, "usage: megastore"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"put", "--config", good, "--group", "g"}, 2, "--key is required"},
-		{[]string{"put", "--config", good, "--group", "g", "--key", "k"}, 2, "exactly one of --value and --delete"},
+		{[]string{"put", "--config", good, "--group", "g", "--key", "k"}, 2, "exactly one of --value, --value-file and --delete"},
 		{[]string{"get", "--config", good, "--key", "k"}, 2, "--group is required"},
 		{[]string{"get", "--config", good, "--group", "g", "--key", "k", "--site", "z"}, 2, `site "z" is not in the config`},
 		{[]string{"get", "--config", good, "--group", "g", "--key", "k", "stray"}, 2, `unexpected argument "stray"`},
