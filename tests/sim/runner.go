@@ -131,6 +131,7 @@ func (t *Totals) Add(r Report) {
 	t.Ops.NoEffect += r.Ops.NoEffect
 	t.Ops.Unknown += r.Ops.Unknown
 	t.Ops.Never += r.Ops.Never
+	t.Ops.FailedOver += r.Ops.FailedOver
 	for k, v := range r.Trace.Deviations {
 		t.Deviations[k] += v
 	}
@@ -139,7 +140,8 @@ func (t *Totals) Add(r Report) {
 func (t Totals) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "runs %d, failing %d %v\n", t.Runs, t.Failures, t.ByCheck)
-	fmt.Fprintf(&b, "ops: %d returned, %d without effect, %d unknown outcome\n", t.Ops.Done, t.Ops.NoEffect, t.Ops.Unknown)
+	fmt.Fprintf(&b, "ops: %d returned (%d after failing over to another site), %d without effect, %d unknown outcome\n",
+		t.Ops.Done, t.Ops.FailedOver, t.Ops.NoEffect, t.Ops.Unknown)
 	pct := 0.0
 	if t.Steps > 0 {
 		pct = 100 * float64(t.Validated) / float64(t.Steps)

@@ -86,6 +86,7 @@ const (
 	evOp
 	evFault
 	evRetry
+	evReadDeadline
 )
 
 type event struct {
@@ -486,6 +487,8 @@ func (s *Sim) run() {
 			s.startOp(e.index)
 		case evRetry:
 			s.retryOp(e.index)
+		case evReadDeadline:
+			s.readDeadline(e.index, e.gen)
 		case evFault:
 			s.fault(e)
 		}

@@ -72,6 +72,9 @@ func TestThousandSeeds(t *testing.T) {
 	if tot.Ops.Done < 10*n || tot.Steps < 100*n {
 		t.Fatalf("the runs did too little: %d ops returned, %d spec-level steps", tot.Ops.Done, tot.Steps)
 	}
+	if tot.Ops.FailedOver == 0 {
+		t.Fatal("no op failed over to another site: reads at a cut-off site went untested")
+	}
 	if float64(tot.Validated) < 0.99*float64(tot.Steps) {
 		t.Fatalf("only %d of %d steps validated against the mirror", tot.Validated, tot.Steps)
 	}

@@ -51,7 +51,15 @@ type op struct {
 	site     *site
 	inc      uint64
 	attempts int
-	writing  bool
+	// reads counts the op's current reads; readReq is the newest one's
+	// request (the client's deadline applies to it).
+	reads   int
+	readReq core.RequestID
+	// failedOver counts the times a current read that could not complete
+	// at the op's site moved the op to another full site (§4.6.2: the
+	// client library picks another replica).
+	failedOver int
+	writing    bool
 	call     int64
 	ret      int64
 	out      string   // the value read (the transaction's read, for writes)
@@ -393,6 +401,11 @@ func (s *Sim) issue(i int) {
 		return
 	}
 	st.reqOps[id] = i
+	if req.Mode == core.Current {
+		o.reads++
+		o.readReq = id
+		s.schedule(&event{at: s.now + readDeadlineTicks*tickUnits, kind: evReadDeadline, index: i, gen: uint64(o.reads)})
+	}
 	s.drain(st, input{kind: "read", req: id})
 }
 
@@ -436,6 +449,9 @@ func (s *Sim) result(st *site, res core.Result) {
 		return
 	}
 	if res.Err != nil {
+		if errors.Is(res.Err, core.ErrUnavailable) && res.Mode == core.Current {
+			s.failOver(i)
+		}
 		retry()
 		return
 	}
@@ -478,8 +494,55 @@ func (s *Sim) result(st *site, res core.Result) {
 	s.drain(st, input{kind: "write", req: req})
 }
 
+// readDeadlineTicks is the client's deadline for one current read: past
+// it, the client gives up on the read (the site goes on with it, unheard)
+// and fails over.
+const readDeadlineTicks = 30
+
+// readDeadline fires a current read's client deadline: if the read (the
+// op's gen-th) is still unanswered, the op fails over and retries.
+func (s *Sim) readDeadline(i int, gen uint64) {
+	o := s.ops[i]
+	if o.state != opRunning || o.writing || uint64(o.reads) != gen || o.site.paused {
+		return
+	}
+	if j, ok := o.site.reqOps[o.readReq]; !ok || j != i || o.site.inc != o.inc {
+		return
+	}
+	delete(o.site.reqOps, o.readReq)
+	s.logf("op %d: current read at %s past its deadline", i, o.site.id)
+	s.failOver(i)
+	o.attempts++
+	if o.attempts >= maxAttempts {
+		o.state = opNoEff
+		return
+	}
+	s.schedule(&event{at: s.now + tickUnits, kind: evRetry, index: i})
+}
+
+// failOver moves op i to the next full site that is up, as a client
+// library does when its local replica cannot complete a current read
+// (cut off from a majority): the paper lets the read, and the transaction
+// it begins, go to another replica.
+func (s *Sim) failOver(i int) {
+	o := s.ops[i]
+	for k := 1; k < len(s.sites); k++ {
+		st := s.sites[(o.site.idx+k)%len(s.sites)]
+		if st.kind == core.Full && st.up && !st.paused {
+			s.logf("op %d fails over from %s to %s", i, o.site.id, st.id)
+			o.site, o.inc = st, st.inc
+			o.failedOver++
+			return
+		}
+	}
+}
+
 // OpStats counts how the ops ended.
-type OpStats struct{ Done, NoEffect, Unknown, Never int }
+type OpStats struct {
+	Done, NoEffect, Unknown, Never int
+	// FailedOver: ops that returned after moving to another site.
+	FailedOver int
+}
 
 func (s *Sim) opStats() OpStats {
 	var st OpStats
@@ -487,6 +550,9 @@ func (s *Sim) opStats() OpStats {
 		switch o.state {
 		case opDone:
 			st.Done++
+			if o.failedOver > 0 {
+				st.FailedOver++
+			}
 		case opNoEff:
 			st.NoEffect++
 		case opUnknown:
