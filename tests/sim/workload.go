@@ -60,11 +60,11 @@ type op struct {
 	// client library picks another replica).
 	failedOver int
 	writing    bool
-	call     int64
-	ret      int64
-	out      string   // the value read (the transaction's read, for writes)
-	rows     []string // a snapshot's scan of the written-rows range
-	pos      core.Position
+	call       int64
+	ret        int64
+	out        string   // the value read (the transaction's read, for writes)
+	rows       []string // a snapshot's scan of the written-rows range
+	pos        core.Position
 }
 
 // rowPrefix: every write also writes the row rowPrefix+value, so a scan of
