@@ -64,3 +64,36 @@ func TestShortRun(t *testing.T) {
 		t.Fatalf("history: %d ops, %v", len(h.Ops), err)
 	}
 }
+
+// It must fail when it should: nodes started with a core bug switch end the
+// run invalid, and the verdict names the checker that caught it.
+func TestBugSwitchesEndInvalid(t *testing.T) {
+	requireEngine(t)
+	for _, c := range []struct {
+		bug      string
+		nemeses  []string
+		caughtBy string
+	}{
+		// A writer that skips invalidating a coordinator that did not
+		// accept commits a step the spec does not enable.
+		{"SkipInvalidation", nil, "real-node trace validation"},
+	} {
+		t.Run(c.bug, func(t *testing.T) {
+			cfg := Config{Workload: "register", TimeLimit: 12 * time.Second, Concurrency: 6, Seed: 1, Groups: 4,
+				GroupWrites: 8, Traces: true, Bug: c.bug, Nemeses: c.nemeses, Store: t.TempDir(), Faults: BuildFaults,
+				Out: testWriter{t}, NemesisInterval: 3 * time.Second}
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Results.Valid != Invalid {
+				t.Fatalf("with bug %s the run is %v, want false", c.bug, rep.Results.Valid)
+			}
+			for _, v := range rep.Results.Verdicts {
+				if v.Checker == c.caughtBy && v.Valid != Invalid {
+					t.Errorf("%s did not catch %s: %v: %s", c.caughtBy, c.bug, v.Valid, v.Explanation)
+				}
+			}
+		})
+	}
+}
