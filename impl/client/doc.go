@@ -11,7 +11,7 @@
 //
 //	Ok       nil: committed at the returned position
 //	Failed   ErrConflict, ErrTooManyAttempts (another value holds the position);
-//	         ErrWitnessNoReads, ErrReadOnlySite, ErrNotApplied, ErrTooManyRequests,
+//	         ErrWitnessNoWrites, ErrWitnessNoReads, ErrReadOnlySite, ErrWrongSite, ErrNotApplied, ErrTooManyRequests,
 //	         ErrKeyTooLarge, ErrValueTooLarge, ErrTooManyMutations, ErrMalformed,
 //	         ErrUnknownSite (refused before any proposal)
 //	Unknown  ErrUnavailable (a minority may hold the vote; a later proposer adopts

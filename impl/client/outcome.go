@@ -6,6 +6,7 @@ import (
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/node"
+	"github.com/megastore-verified/megastore/impl/wire"
 )
 
 // Outcome says what an error from a write (Transaction, Put, Site.Write)
@@ -49,7 +50,9 @@ var definite = []error{
 	core.ErrConflict,
 	// Every attempt conflicted (each attempt as above).
 	ErrTooManyAttempts,
-	// Refused by the replica before any proposal was made.
+	// Refused by the replica or the site's server before any proposal.
+	ErrWitnessNoWrites,
+	wire.ErrWrongSite,
 	core.ErrWitnessNoReads,
 	core.ErrReadOnlySite,
 	core.ErrNotApplied,
@@ -68,7 +71,8 @@ var definite = []error{
 //	error                                         outcome  why
 //	nil                                           Ok       acknowledged
 //	core.ErrConflict, ErrTooManyAttempts          Failed   another value holds the position proposed for
-//	ErrWitnessNoReads, ErrReadOnlySite            Failed   refused before proposing
+//	ErrWitnessNoWrites, ErrWitnessNoReads,
+//	ErrReadOnlySite, the wire's ErrWrongSite      Failed   refused before proposing
 //	ErrNotApplied, ErrTooManyRequests             Failed   refused before proposing
 //	ErrKeyTooLarge, ErrValueTooLarge,
 //	ErrTooManyMutations, ErrMalformed,

@@ -27,6 +27,8 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("%w: 5 attempts", client.ErrTooManyAttempts), client.Failed},
 		{errors.Join(core.ErrConflict, client.ErrTooManyAttempts), client.Failed},
 		{core.ErrWitnessNoReads, client.Failed},
+		{client.ErrWitnessNoWrites, client.Failed},
+		{wire.ErrWrongSite, client.Failed},
 		{core.ErrReadOnlySite, client.Failed},
 		{fmt.Errorf("%w: read position 9, applied 3", core.ErrNotApplied), client.Failed},
 		{core.ErrTooManyRequests, client.Failed},
