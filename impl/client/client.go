@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/node"
@@ -34,6 +35,39 @@ type Client struct {
 	site Site
 	// MaxAttempts bounds the reruns of one transaction (default 100).
 	MaxAttempts int
+	// Fallback lists other sites, in the order to try them, for a current
+	// read (and the transaction it begins) that cannot complete at the
+	// client's site: §4.6.2 lets the client library pick another replica
+	// when the local one cannot catch up (cut off from a majority, or
+	// down). Reads have no effect, so a read that may not have completed
+	// (Classify says Unknown) is simply asked elsewhere.
+	Fallback []Site
+	// TryTimeout bounds one current read at one site before the next
+	// Fallback site is tried (default 2 s). Only with Fallback.
+	TryTimeout time.Duration
+}
+
+// currentRead performs a current read at the client's site, or at the
+// first Fallback site that completes it, and returns that site: the
+// transaction the read begins runs there.
+func (c *Client) currentRead(ctx context.Context, req core.ReadRequest) (Site, node.ReadResult, error) {
+	sites := append([]Site{c.site}, c.Fallback...)
+	try := c.TryTimeout
+	if try <= 0 {
+		try = 2 * time.Second
+	}
+	for i, s := range sites {
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if i < len(sites)-1 {
+			tctx, cancel = context.WithTimeout(ctx, try)
+		}
+		res, err := s.Read(tctx, req)
+		cancel()
+		if err == nil || ctx.Err() != nil || i == len(sites)-1 || Classify(err) != Unknown {
+			return s, res, err
+		}
+	}
+	panic("unreachable") // NB: the last site returns above
 }
 
 // New returns a client of site.
@@ -43,6 +77,7 @@ func New(site Site) *Client { return &Client{site: site, MaxAttempts: 100} }
 // current read returned; writes are buffered until commit.
 type Tx struct {
 	c         *Client
+	site      Site // where the transaction's current read ran
 	ctx       context.Context
 	group     core.GroupID
 	pos       core.Position
@@ -67,7 +102,7 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 			return m.Value, nil
 		}
 	}
-	res, err := tx.c.site.Read(tx.ctx, core.ReadRequest{Group: tx.group, Mode: core.Snapshot,
+	res, err := tx.site.Read(tx.ctx, core.ReadRequest{Group: tx.group, Mode: core.Snapshot,
 		Position: tx.pos, Keys: [][]byte{key}})
 	if err != nil {
 		return nil, err
@@ -112,14 +147,14 @@ func (c *Client) Run(ctx context.Context, group core.GroupID, fn func(tx *Tx) er
 	for attempt := 1; attempt <= c.MaxAttempts; attempt++ {
 		// BeginWrite starts with a current read: it catches this site up and
 		// gives the position to append after.
-		res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: core.Current})
+		site, res, err := c.currentRead(ctx, core.ReadRequest{Group: group, Mode: core.Current})
 		if err != nil {
 			// NB: at a witness the core refuses the transaction's first read;
 			// what the caller asked for is a transaction, so say that.
 			return out, wire.WitnessWrite(err)
 		}
 		out.Attempts = attempt
-		tx := &Tx{c: c, ctx: ctx, group: group, pos: res.Position, attempt: attempt}
+		tx := &Tx{c: c, site: site, ctx: ctx, group: group, pos: res.Position, attempt: attempt}
 		if err := fn(tx); err != nil {
 			return out, err
 		}
@@ -127,7 +162,7 @@ func (c *Client) Run(ctx context.Context, group core.GroupID, fn func(tx *Tx) er
 			out.Position = tx.pos
 			return out, nil
 		}
-		pos, err := c.site.Write(ctx, core.WriteRequest{Group: group, ReadPosition: tx.pos,
+		pos, err := site.Write(ctx, core.WriteRequest{Group: group, ReadPosition: tx.pos,
 			Mutations: tx.mutations})
 		if errors.Is(err, core.ErrConflict) && !errors.Is(err, ErrTooManyAttempts) {
 			continue
@@ -178,7 +213,14 @@ func positioned(mode core.ReadMode) core.ReadMode {
 }
 
 func (c *Client) get(ctx context.Context, group core.GroupID, key []byte, mode core.ReadMode) ([]byte, core.Position, error) {
-	res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: positioned(mode), Keys: [][]byte{key}})
+	req := core.ReadRequest{Group: group, Mode: positioned(mode), Keys: [][]byte{key}}
+	var res node.ReadResult
+	var err error
+	if mode == core.Current {
+		_, res, err = c.currentRead(ctx, req)
+	} else {
+		res, err = c.site.Read(ctx, req)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -188,7 +230,14 @@ func (c *Client) get(ctx context.Context, group core.GroupID, key []byte, mode c
 // Scan reads the rows of group in r with the given consistency (Current
 // observes every acknowledged write), and the position it read at.
 func (c *Client) Scan(ctx context.Context, group core.GroupID, r core.KeyRange, mode core.ReadMode) ([]core.KeyValue, bool, core.Position, error) {
-	res, err := c.site.Read(ctx, core.ReadRequest{Group: group, Mode: positioned(mode), Range: &r})
+	req := core.ReadRequest{Group: group, Mode: positioned(mode), Range: &r}
+	var res node.ReadResult
+	var err error
+	if mode == core.Current {
+		_, res, err = c.currentRead(ctx, req)
+	} else {
+		res, err = c.site.Read(ctx, req)
+	}
 	if err != nil {
 		return nil, false, 0, err
 	}

@@ -126,8 +126,11 @@ func (c *Cluster) Driver(id core.SiteID) *node.Driver {
 
 // Client returns a client library talking to site id.
 func (c *Cluster) Client(id core.SiteID) *client.Client {
-	return client.New(siteProxy{c, id})
+	return client.New(c.Site(id))
 }
+
+// Site returns site id as a client.Site that follows its restarts.
+func (c *Cluster) Site(id core.SiteID) client.Site { return siteProxy{c, id} }
 
 // siteProxy resolves the site's current driver on every call, so clients
 // survive a crash and restart of the site.
