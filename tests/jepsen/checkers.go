@@ -300,6 +300,28 @@ func LogsAgree(logs Logs, full []string, groups []string) Verdict {
 		fmt.Sprintf("full sites %v could not be asked for their logs", missing))
 }
 
+// Refusals checks that every write or current read sent to a witness or
+// read-only site was refused with the right sentinel (ErrWitnessNoWrites,
+// ErrWitnessNoReads, ErrReadOnlySite). One that failed otherwise (the site
+// was down or cut off) proves nothing either way and is counted.
+func Refusals(ops []*Operation) Verdict {
+	v := Verdict{Checker: "witness and read-only sites refuse"}
+	for _, o := range ops {
+		if !o.ExpectRefusal {
+			continue
+		}
+		switch {
+		case o.Refused:
+			v.count("refused")
+		case o.Type == OK:
+			v.problem("op %d (%s at %s, %s) was not refused: %s", o.ID, describe(o), o.Site, o.Group, o.Type)
+		default:
+			v.count("unanswered")
+		}
+	}
+	return v.finish(fmt.Sprintf("%d refused as they must be; %d not answered (site down or cut off)", v.Counts["refused"], v.Counts["unanswered"]), "")
+}
+
 // TraceValidator validates the spec-level traces the nodes wrote under
 // dir through the spec mirror (check.Trace); a non-empty Failure is a
 // step the spec does not enable.

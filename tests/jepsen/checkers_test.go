@@ -264,3 +264,11 @@ func TestCombineAndJSON(t *testing.T) {
 		t.Fatal("exit codes")
 	}
 }
+
+func TestRefusals(t *testing.T) {
+	refused := &Operation{ID: 1, F: FWrite, Site: "w", Type: Fail, ExpectRefusal: true, Refused: true}
+	down := &Operation{ID: 2, F: FRead, Mode: Current, Site: "r", Type: Fail, Error: "deadline", ExpectRefusal: true}
+	wantValid(t, Refusals([]*Operation{refused, down, write(3, "g", 0, 1, 1, "v3")}), Valid)
+	served := &Operation{ID: 4, F: FRead, Mode: Current, Site: "w", Type: OK, ExpectRefusal: true}
+	wantValid(t, Refusals([]*Operation{refused, served}), Invalid)
+}

@@ -106,6 +106,8 @@ func execute(ctx context.Context, site *remote.Site, o *Operation, begin time.Ti
 	}
 	o.End = time.Since(begin).Nanoseconds()
 	o.Conflict = errors.Is(err, core.ErrConflict) || errors.Is(err, client.ErrTooManyAttempts)
+	o.Refused = o.ExpectRefusal && (errors.Is(err, core.ErrWitnessNoReads) || errors.Is(err, client.ErrWitnessNoWrites) ||
+		errors.Is(err, core.ErrReadOnlySite))
 	switch {
 	case o.Type == Fail:
 	case err == nil:

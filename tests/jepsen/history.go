@@ -81,6 +81,11 @@ type Operation struct {
 	// Conflict: a write failed because other writes won its positions
 	// (the store working as designed, not unavailable).
 	Conflict bool `json:"conflict,omitempty"`
+	// ExpectRefusal: sent where the site must refuse it (a write or a
+	// current read at a witness or read-only site); Refused: the site did,
+	// with the right sentinel.
+	ExpectRefusal bool `json:"expect_refusal,omitempty"`
+	Refused       bool `json:"refused,omitempty"`
 	// Resolved says how an info write's outcome was learned afterwards.
 	Resolved string `json:"resolved,omitempty"`
 	Start    int64  `json:"start"`

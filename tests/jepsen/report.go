@@ -127,6 +127,9 @@ func Summary(ops []*Operation, ws []window) string {
 	rows := map[[2]string]*row{}
 	var sites []string
 	for _, o := range ops {
+		if o.ExpectRefusal {
+			continue // sent to be refused: the Refusals checker's, not availability
+		}
 		phase := "no"
 		if overlaps(o, ws) {
 			phase = "yes"

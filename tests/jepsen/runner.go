@@ -196,7 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}()
 	sites := map[string]*remote.Site{}
-	var full, readable, all []string
+	var full, readable, refusing, all []string
 	for _, st := range c.sites {
 		rs, err := remote.Dial(c.client[st.ID], core.SiteID(st.ID))
 		if err != nil {
@@ -211,6 +211,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			readable = append(readable, st.ID)
 		case "readonly":
 			readable = append(readable, st.ID)
+			refusing = append(refusing, st.ID)
+		case "witness":
+			refusing = append(refusing, st.ID)
 		}
 	}
 	pool := newGroupPool(cfg.Groups, cfg.GroupWrites)
@@ -238,7 +241,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		go func(w int) {
 			defer wg.Done()
 			g := &gen{rng: rand.New(rand.NewPCG(cfg.Seed, uint64(w)+1)), groups: pool, full: full,
-				readable: readable, nextID: &nextID}
+				readable: readable, refusing: refusing, nextID: &nextID}
 			process := w
 			for wctx.Err() == nil {
 				o := g.next(cfg.Workload)
@@ -298,7 +301,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		AckedInLog(s.hist.Ops, merged),
 		RealTime(s.hist.Ops),
 		ReadsMatchLog(s.hist.Ops, merged),
-		LogsAgree(logs, full, groups))
+		LogsAgree(logs, full, groups),
+		Refusals(s.hist.Ops))
 	var validate TraceValidator
 	if cfg.Traces {
 		s.say("validating every node's trace through the spec mirror")

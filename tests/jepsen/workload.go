@@ -68,6 +68,7 @@ type gen struct {
 	groups   *groupPool
 	full     []string // sites that take writes and current reads
 	readable []string // sites that serve snapshot and inconsistent reads
+	refusing []string // witness and read-only sites: no writes, no current reads
 	nextID   *atomic.Int64
 }
 
@@ -84,8 +85,22 @@ func (g *gen) value(o *Operation) string {
 	return o.Value
 }
 
-// next draws an operation of the named workload.
+// next draws an operation of the named workload; one in fifty is a write
+// or current read at a site that must refuse it.
 func (g *gen) next(workload string) *Operation {
+	if len(g.refusing) > 0 && g.rng.IntN(50) == 0 {
+		site := g.pick(g.refusing)
+		var o *Operation
+		if g.rng.IntN(2) == 0 {
+			o = g.op(FWrite, "", site)
+			o.Writes = []KV{{"r", g.value(o)}}
+		} else {
+			o = g.op(FRead, Current, site)
+			o.Reads = []KV{{K: "r"}}
+		}
+		o.ExpectRefusal = true
+		return o
+	}
 	x := g.rng.IntN(100)
 	switch workload {
 	case "register":
