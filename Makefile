@@ -8,14 +8,28 @@ export CI
 ## verify: the verification suite on the embedded default cluster: every spec
 ## config through the Go mirror, then the deterministic simulator of the real
 ## core (SEEDS seeds, trace-validated against the mirror, histories checked).
-verify: spec sim
+verify: build-verify spec sim
+
+# build-verify: compile the two tools first, naming each package as it
+# compiles, so a fresh machine's minutes of compiling are not silent.
+.PHONY: build-verify
+build-verify:
+	@echo "==> building the spec explorer and the simulator (a fresh machine takes a few minutes; packages are listed as they compile)"
+	@$(GO) build -v -o /dev/null ./spec/cmd/explore 2>&1 | sed 's/^/    compiling /'
+	@$(GO) build -v -o /dev/null ./tests/cmd/sim 2>&1 | sed 's/^/    compiling /'
+	@echo "==> build done"
 
 ## test: every test, as CI runs it, then a short run of every fuzz target
 ## (FUZZTIME_CI each; `make fuzz` runs them longer).
 FUZZTIME_CI ?= 3s
 test:
+	@echo "==> building every package (a fresh machine takes a few minutes; packages are listed as they compile)"
+	@$(GO) build -v ./... 2>&1 | sed 's/^/    compiling /'
+	@echo "==> go vet (compiles the tests too)"
 	$(GO) vet ./...
+	@echo "==> go test: each package prints a line when it is done; long ones print progress with -v"
 	$(GO) test -count=1 -timeout 25m ./...
+	@echo "==> fuzz: every target for $(FUZZTIME_CI)"
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_CI)
 
 ## spec: model-check every shipped config through the Go mirror and print TLC-style reports.
@@ -52,6 +66,7 @@ proto:
 ## Ctrl-C stops it.
 .PHONY: cluster
 cluster:
+	@echo "==> building run/megastore, then starting the cluster in the foreground (Ctrl-C stops it)"
 	$(GO) build -o run/megastore ./impl/cmd/megastore
 	./run/megastore cluster --dir run $(if $(filter 1,$(WITNESS)),--witness) $(if $(filter 1,$(READONLY)),--readonly)
 
@@ -75,12 +90,18 @@ sim:
 ## fuzz: every fuzz target of the repository for FUZZTIME each.
 FUZZTIME ?= 30s
 fuzz:
-	@for pkg in $$(grep -l '^func Fuzz' $$(find . -name '*_test.go' -not -path './.git/*') | xargs -n1 dirname | sort -u); do \
+	@sum=$$(mktemp); for pkg in $$(grep -l '^func Fuzz' $$(find . -name '*_test.go' -not -path './.git/*') | xargs -n1 dirname | sort -u); do \
+		echo "=== $$pkg: building its fuzz-instrumented test binary (slow the first time)"; \
 		for t in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 			echo "=== $$pkg $$t"; \
-			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			out=$$(mktemp); \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tee $$out || { rm -f $$out $$sum; exit 1; }; \
+			grep -q '^ok' $$out || { rm -f $$out $$sum; exit 1; }; \
+			grep 'execs:' $$out | tail -1 | sed 's/.*elapsed: \([0-9]*\)s, execs: \([0-9]*\).*/\1 \2/' | \
+				awk -v n="$$pkg $$t" '{ r = ($$1 > 0) ? int($$2 / $$1) : $$2; printf "  %-44s %10d execs %8d/s\n", n, $$2, r }' >> $$sum; \
+			rm -f $$out; \
 		done; \
-	done
+	done; echo "=== fuzz rates:"; cat $$sum; rm -f $$sum
 
 ## jepsen: a short Jepsen-style run on the Docker cluster (WORKLOAD register|txn|scan,
 ## NEMESIS a comma list or all, TIME, SEED, BUG a core.Bugs switch); the report is

@@ -162,13 +162,17 @@ func Run(ctx context.Context, o Options) error {
 
 	clock := NewClock(o.Config.Tick())
 	defer clock.Stop()
+	explain := newExplainer(log)
 	stepErrors := 0
 	d, err := node.Start(node.Config{
 		Core:      cfg,
 		Storage:   &timedStorage{Storage: st, m: m},
 		Transport: tr,
 		Clock:     clock,
-		OnTrace:   m.onTrace,
+		OnTrace: func(site core.SiteID, ev []core.TraceEvent) {
+			m.onTrace(site, ev)
+			explain.onTrace(site, ev)
+		},
 		// The trace is stamped with the host's wall clock, never the
 		// test-adjustable tick clock: containers share the kernel's.
 		OnTraceBatch:          onTraceBatch,
@@ -242,6 +246,7 @@ func Run(ctx context.Context, o Options) error {
 		peerSrv.Stop()
 		_ = httpSrv.Close()
 	}()
+	logStart(ctx, log, d)
 	log.Info("site started", "kind", site.Kind, "peer", site.PeerListen(), "membership", membership.Digest, "client", site.ClientAddr,
 		"http", site.HTTPAddr, "data", o.DataDir, "test_admin", o.TestAdmin, "tick", o.Config.Tick().String())
 	if o.Ready != nil {

@@ -11,6 +11,12 @@ import (
 
 // metrics are one site's Prometheus series. Protocol counts come from the
 // core's trace events, so they count steps exactly as the spec names them.
+//
+// Counters count since this process started and restart at zero with it,
+// as Prometheus counters do (rate() and increase() handle the reset). The
+// megastore_incarnation gauge says which start of the site's store this is,
+// so a reset is told from a quiet site; persisting the counters would cost a
+// write per step for numbers Prometheus already keeps.
 type metrics struct {
 	reg *prometheus.Registry
 
@@ -25,6 +31,7 @@ type metrics struct {
 	leaseHeld     prometheus.Gauge
 	leaseChanges  *prometheus.CounterVec
 	groups        prometheus.Gauge
+	incarnation   prometheus.Gauge
 	inFlight      prometheus.Gauge
 	readyLatency  prometheus.Histogram
 	saveLatency   *prometheus.HistogramVec
@@ -56,6 +63,7 @@ func newMetrics(site core.SiteID, kind core.SiteKind) *metrics {
 		leaseHeld:     f.gauge("megastore_lease_held", "1 while this site's coordinator holds leases at a majority."),
 		leaseChanges:  f.counterVec("megastore_lease_changes_total", "Coordinator lease losses and regains.", "change"),
 		groups:        f.gauge("megastore_groups", "Entity groups this site knows."),
+		incarnation:   f.gauge("megastore_incarnation", "Which start of this site's store this process is (1: the first); counters restart at zero with each."),
 		inFlight:      f.gauge("megastore_in_flight", "Proposals and reads in flight at this site."),
 		readyLatency:  f.histogram("megastore_ready_seconds", "Time to persist and apply one Ready (Save through Apply).", latency),
 		saveLatency:   f.histogramVec("megastore_save_seconds", "Time to persist a Ready's durable state; synced=true includes the fsync.", latency, "synced"),
@@ -130,6 +138,7 @@ func (m *metrics) observeStatus(st core.Status) {
 		m.leaseHeld.Set(0)
 	}
 	m.groups.Set(float64(len(st.Groups)))
+	m.incarnation.Set(float64(st.Incarnation))
 	m.inFlight.Set(float64(st.InFlight))
 }
 

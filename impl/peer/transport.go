@@ -75,6 +75,8 @@ type link struct {
 	addr  string
 	queue chan core.Message
 	conn  *grpc.ClientConn
+	// state is what was last logged about reaching the peer (state.go).
+	state linkState
 }
 
 // NewTransport starts one sender per peer in addrs (site -> the address this
@@ -177,6 +179,7 @@ func (t *Transport) run(l *link) {
 			continue
 		}
 		backoff = backoffMin
+		t.reachable(l, nil)
 		if t.opts.OnSent != nil {
 			t.opts.OnSent(l.to, len(batch.Messages))
 		}
@@ -264,6 +267,7 @@ func (t *Transport) gather(l *link, first core.Message) *wirepb.Batch {
 // messages are stale by the time the peer is back, and the core resends.
 func (t *Transport) sleep(backoff *time.Duration, l *link, err error) {
 	t.opts.Logger.Debug("peer stream failed", "peer", string(l.to), "addr", l.addr, "err", err, "backoff", *backoff)
+	t.reachable(l, err)
 	timer := time.NewTimer(*backoff)
 	defer timer.Stop()
 	select {

@@ -19,6 +19,7 @@ import (
 	"github.com/megastore-verified/megastore/impl/daemon"
 	"github.com/megastore-verified/megastore/impl/remote"
 	"github.com/megastore-verified/megastore/impl/siteconfig"
+	"github.com/megastore-verified/megastore/impl/wire/wirepb"
 )
 
 const usage = `usage: megastore <command> [flags]
@@ -370,11 +371,47 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "site %s (%s) tick %d incarnation %d epoch %d lease_held=%v in_flight=%d\n",
 		st.Site, st.Kind, st.Now, st.Incarnation, st.Epoch, st.LeaseHeld, st.InFlight)
+	fmt.Fprintf(stdout, "  %s\n", explainSite(st))
 	for _, g := range st.Groups {
 		fmt.Fprintf(stdout, "  group %-20s applied %d known_prefix %d highest %d valid=%v invalidated_at %d\n",
 			g.Group, g.Applied, g.KnownPrefix, g.Highest, g.Valid, g.InvalidatedAt)
+		fmt.Fprintf(stdout, "    %s\n", explainGroup(st, g))
 	}
 	return nil
+}
+
+// explainSite says in words what a site's status line means.
+func explainSite(st *wirepb.StatusResponse) string {
+	switch {
+	case st.Kind == "witness":
+		return "a witness: it votes in every write and keeps no data, so it serves no reads or writes."
+	case st.Kind == "readonly":
+		return "a read-only site: it keeps a full replica and serves snapshot and inconsistent reads; it neither votes nor writes."
+	case st.LeaseHeld:
+		return fmt.Sprintf("lease_held: this site's coordinator holds a current lease at a majority of sites (epoch %d, incarnation %d = this site's start count), so groups marked valid are read locally.", st.Epoch, st.Incarnation)
+	default:
+		return "lease_held=false: this site's coordinator holds no lease at a majority (peers unreachable, or just started): every current read here goes through a majority."
+	}
+}
+
+// explainGroup says in words what valid and invalidated_at mean for g.
+func explainGroup(st *wirepb.StatusResponse, g *wirepb.GroupStatus) string {
+	behind := ""
+	if g.Highest > g.Applied {
+		behind = fmt.Sprintf(" This site knows of positions up to %d but has applied %d.", g.Highest, g.Applied)
+	}
+	switch {
+	case st.Kind != "full":
+		return fmt.Sprintf("applied through position %d.%s", g.Applied, behind)
+	case g.Valid && st.LeaseHeld:
+		return fmt.Sprintf("valid: this site has every committed write of the group, so current reads are served locally at position %d without asking other sites.%s", g.Applied, behind)
+	case g.Valid:
+		return "valid, but the coordinator holds no lease, so current reads still go through a majority." + behind
+	case g.InvalidatedAt > 0:
+		return fmt.Sprintf("invalid since a write at position %d committed without this site's vote (invalidated_at %d): the next current read here catches the group up from other sites and validates it again.%s", g.InvalidatedAt, g.InvalidatedAt, behind)
+	default:
+		return "not validated in this lease epoch (after a start or a lease change): the next current read here catches the group up and validates it." + behind
+	}
 }
 
 func cmdLog(args []string, stdout, stderr io.Writer) error {
