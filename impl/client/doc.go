@@ -19,4 +19,15 @@
 //	         anything not listed (the safe side)
 //
 // A read has no effect: a failed read is failed whatever its error.
+//
+// # Positions and attempts
+//
+// Every read names the log position it read at: Get, SnapshotGet,
+// InconsistentGet and Scan in every mode (an inconsistent read is asked as a
+// snapshot read at the site's last applied position, which returns the same
+// values, since a site stores exactly what it has applied). Run is
+// Transaction returning the attempt count too (TxResult); inside fn,
+// Tx.Attempt says which run this is. Giving up after MaxAttempts is
+// ErrTooManyAttempts, which wraps core.ErrConflict and is the same error a
+// site's server-side Put gives over the wire.
 package client

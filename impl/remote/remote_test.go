@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/megastore-verified/megastore/impl/daemon"
@@ -133,5 +136,41 @@ func TestWithoutWaitForReadyADownSiteFailsFast(t *testing.T) {
 	}
 	if _, err := Dial(addr, "", WithBackoff(time.Second, time.Millisecond)); err == nil {
 		t.Fatal("Dial took a backoff whose base exceeds its max")
+	}
+}
+
+// With health checking (the default) a site whose health service says
+// NOT_SERVING (shutting down) is not used; once it says SERVING it is.
+// Without health checking the same site counts as ready at once.
+func TestHealthCheckingKeepsClientsOffANotServingSite(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(lis)
+	defer srv.Stop()
+	addr := lis.Addr().String()
+	if _, err := Dial(addr, "", WithDialTimeout(time.Second)); err == nil {
+		t.Fatal("a NOT_SERVING site counted as ready")
+	}
+	plain, err := Dial(addr, "", WithDialTimeout(5*time.Second), WithHealthCheck(false))
+	if err != nil {
+		t.Fatalf("without health checking: %v", err)
+	}
+	plain.Close()
+	s, err := Dial(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatalf("once SERVING: %v (state %v)", err, s.State())
 	}
 }
