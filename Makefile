@@ -14,17 +14,17 @@ verify: build-verify spec sim
 # compiles, so a fresh machine's minutes of compiling are not silent.
 .PHONY: build-verify
 build-verify:
-	@echo "==> building the spec explorer and the simulator (a fresh machine takes a few minutes; packages are listed as they compile)"
-	@$(GO) build -v -o /dev/null ./spec/cmd/explore 2>&1 | sed 's/^/    compiling /'
-	@$(GO) build -v -o /dev/null ./tests/cmd/sim 2>&1 | sed 's/^/    compiling /'
+	@echo "==> building the spec explorer and the simulator (a fresh machine takes a few minutes; go build -v lists packages as they compile)"
+	$(GO) build -v -o /dev/null ./spec/cmd/explore
+	$(GO) build -v -o /dev/null ./tests/cmd/sim
 	@echo "==> build done"
 
 ## test: every test, as CI runs it, then a short run of every fuzz target
 ## (FUZZTIME_CI each; `make fuzz` runs them longer).
 FUZZTIME_CI ?= 3s
 test:
-	@echo "==> building every package (a fresh machine takes a few minutes; packages are listed as they compile)"
-	@$(GO) build -v ./... 2>&1 | sed 's/^/    compiling /'
+	@echo "==> building every package (a fresh machine takes a few minutes; go build -v lists packages as they compile)"
+	$(GO) build -v ./...
 	@echo "==> go vet (compiles the tests too)"
 	$(GO) vet ./...
 	@echo "==> go test: each package prints a line when it is done; long ones print progress with -v"

@@ -33,7 +33,7 @@ Start a loopback cluster (sites a, b, c; Ctrl-C stops it):
 Talk to a site (--site defaults to the first full site of the config):
   megastore put     --config cluster.json [--site a] --group G --key K --value V
                     (or --value-file PATH, or --value - to read stdin; or --delete)
-  megastore get     --config cluster.json [--site a] --group G --key K [--snapshot]
+  megastore get     --config cluster.json [--site a] --group G --key K [--snapshot] [--value-file PATH]
   megastore scan    --config cluster.json [--site a] --group G [--start K] [--end K] [--limit N] [--snapshot]
   megastore status  --config cluster.json [--site a] [--group G]
   megastore log     --config cluster.json [--site a] --group G [--from 1] [--to N]
@@ -286,6 +286,7 @@ func cmdGet(args []string, stdout, stderr io.Writer) error {
 	cf := addClientFlags(fs, true)
 	key := fs.String("key", "", "key (required)")
 	snapshot := fs.Bool("snapshot", false, "snapshot read (the last position applied at the site) instead of a current read")
+	valueFile := fs.String("value-file", "", "write the value to this file instead of printing it")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -307,6 +308,13 @@ func cmdGet(args []string, stdout, stderr io.Writer) error {
 	}
 	if v == nil {
 		fmt.Fprintf(stdout, "(absent) at position %d\n", pos)
+		return nil
+	}
+	if *valueFile != "" {
+		if err := os.WriteFile(*valueFile, v, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d bytes written to %s (at position %d)\n", len(v), *valueFile, pos)
 		return nil
 	}
 	fmt.Fprintf(stdout, "%s\n(at position %d)\n", v, pos)

@@ -69,6 +69,14 @@ func TestPutAValueFromAFileOrStdin(t *testing.T) {
 		t.Fatalf("get: exit %d, %d bytes out, %q", code, len(out), errs)
 	}
 
+	back := filepath.Join(dir, "back.bin")
+	if code, out, errs := runCmd(t, "get", "--config", config, "--group", "g", "--key", "big", "--value-file", back); code != 0 || !strings.Contains(out, "5242880 bytes written") {
+		t.Fatalf("get --value-file: exit %d, %q %q", code, out, errs)
+	}
+	if b, err := os.ReadFile(back); err != nil || !bytes.Equal(b, value) {
+		t.Fatalf("get --value-file wrote %d bytes, %v", len(b), err)
+	}
+
 	stdin = bytes.NewReader([]byte("from stdin"))
 	defer func() { stdin = os.Stdin }()
 	if code, out, errs := runCmd(t, "put", "--config", config, "--group", "g", "--key", "s", "--value", "-"); code != 0 || !strings.Contains(out, "position 2") {
