@@ -47,6 +47,10 @@ type Bugs struct {
 	// ReadOnlyVotes makes read-only sites answer Prepare/Accept and proposers
 	// count their answers toward the majority of voters.
 	ReadOnlyVotes bool
+	// CoordinatorDownKeepsLease makes a coordinator an operator marked down
+	// keep its lease (and serve local reads) until the lease services'
+	// refusals run it out.
+	CoordinatorDownKeepsLease bool
 }
 
 // Config is a replica's configuration. All durations are in ticks.

@@ -1,6 +1,9 @@
 package core
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // The coordinator (full sites, §4.4.1, §4.7) and the lease service (every
 // site, standing in for Chubby [ours]). The coordinator holds a lease from
@@ -20,6 +23,9 @@ func (r *Replica) leaseStamp() uint64 {
 
 func (r *Replica) renewLeases() {
 	r.lastRenewal = r.now
+	if r.coordDown {
+		return
+	}
 	for _, s := range r.cfg.Sites {
 		r.send(Message{Type: MsgLeaseRequest, To: s.ID, Proposal: r.leaseStamp()})
 	}
@@ -34,7 +40,7 @@ func (r *Replica) refreshLease() {
 			n++
 		}
 	}
-	held := n >= r.majoritySites()
+	held := n >= r.majoritySites() && !r.coordDown
 	switch {
 	case r.leaseHeld && !held:
 		r.leaseHeld = false
@@ -88,7 +94,7 @@ func (r *Replica) handleLeaseService(m Message) {
 		// A restarted lease service forgot its grants and blocks: it grants
 		// nothing until any grant it may have made before has run out.
 		inGrace := r.incarnation > 1 && r.now < r.cfg.LeaseDurationTicks+r.cfg.ClockSkewTicks
-		if r.kinds[c] != Full || inGrace || r.now < lg.blockedUntil {
+		if r.kinds[c] != Full || inGrace || r.now < lg.blockedUntil || lg.down {
 			reply.Reject = true
 			r.send(reply)
 			return
@@ -179,4 +185,41 @@ func (r *Replica) validate(g *group, pos Position, epoch uint64, req RequestID) 
 		detail = "ignored"
 	}
 	r.trace(TraceEvent{Action: ActValidate, Group: g.id, Position: pos, Epoch: epoch, Request: req, Detail: detail})
+}
+
+// MarkCoordinatorDown is the operator's control of §4.9 [ours]: coordinator
+// c is down (or, with down false, up again). This site's lease service
+// refuses c's lease requests while it is down, so once a majority of sites
+// are told, c's lease runs out within one lease and writers that cannot
+// reach it wait at most that long (their WaitOutLease finds no grant
+// left), not once per write. At c itself the coordinator drops its lease at
+// once (LoseLease: no more local reads; current reads catch up through a
+// majority) and asks for none until it is marked up, when it regains one
+// in a new epoch with every group invalid. The mark is not persisted: a
+// restarted site starts up; mark it again.
+func (r *Replica) MarkCoordinatorDown(c SiteID, down bool) error {
+	if r.kinds[c] != Full {
+		return fmt.Errorf("%w: %q is not a full site: only full sites have coordinators", ErrMalformed, c)
+	}
+	lg := r.leaseService[c]
+	if lg == nil {
+		lg = &leaseGrant{}
+		r.leaseService[c] = lg
+	}
+	lg.down = down
+	if c != r.cfg.Self || r.coordDown == down || r.cfg.Bugs.CoordinatorDownKeepsLease {
+		return nil
+	}
+	r.coordDown = down
+	if down {
+		// NB: forget the grants too: marked up again, the coordinator must
+		// count a lease from a new request, never from one made before.
+		for s := range r.leaseExpiry {
+			delete(r.leaseExpiry, s)
+		}
+		r.refreshLease()
+		return nil
+	}
+	r.renewLeases()
+	return nil
 }

@@ -59,6 +59,9 @@ func (g *group) slot(p Position) *slot {
 type leaseGrant struct {
 	expiry       uint64 // in this site's ticks
 	blockedUntil uint64 // a writer waits this coordinator out: grant nothing before
+	// down: an operator marked the coordinator down (§4.9 [ours]): grant
+	// nothing until it is marked up again.
+	down bool
 }
 
 // Replica is one site's protocol state for every entity group hosted there.
@@ -88,6 +91,9 @@ type Replica struct {
 	renewedOnce  bool
 	lastScan     uint64
 	leaseService map[SiteID]*leaseGrant
+	// coordDown: an operator marked this site's own coordinator down: it
+	// holds no lease and asks for none until marked up.
+	coordDown bool
 
 	pending pendingReady
 }
@@ -495,8 +501,13 @@ type Status struct {
 	Incarnation uint64
 	Epoch       uint64
 	LeaseHeld   bool
-	InFlight    int
-	Groups      map[GroupID]GroupStatus
+	// CoordinatorDown: an operator marked this site's coordinator down.
+	CoordinatorDown bool
+	// DownCoordinators are the coordinators this site's lease service
+	// refuses because an operator marked them down.
+	DownCoordinators []SiteID
+	InFlight         int
+	Groups           map[GroupID]GroupStatus
 }
 
 // GroupStatus summarizes one group at one site.
@@ -513,7 +524,12 @@ func (r *Replica) Status() Status {
 	st := Status{
 		Site: r.cfg.Self, Kind: r.kind, Now: r.now, Incarnation: r.incarnation,
 		Epoch: r.epoch, LeaseHeld: r.leaseHeld, InFlight: len(r.proposals) + len(r.reads),
-		Groups: map[GroupID]GroupStatus{},
+		Groups: map[GroupID]GroupStatus{}, CoordinatorDown: r.coordDown,
+	}
+	for _, c := range sortedKeys(r.leaseService) {
+		if r.leaseService[c].down {
+			st.DownCoordinators = append(st.DownCoordinators, c)
+		}
 	}
 	for id, g := range r.groups {
 		st.Groups[id] = GroupStatus{Valid: g.valid, InvPos: g.invPos, Applied: g.applied,

@@ -205,8 +205,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	wirepb.RegisterPeerServer(peerSrv, ps)
 
+	op := &operator{}
 	clientSrv := grpc.NewServer(grpc.MaxRecvMsgSize(maxClientRequestBytes), grpc.ForceServerCodecV2(newLenientCodec()),
-		grpc.ChainUnaryInterceptor(recoverUnary(m, log)))
+		grpc.ChainUnaryInterceptor(recoverUnary(m, log), op.drainUnary(o.Site)))
 	clientSrv.RegisterService(decodeErrors(wirepb.Client_ServiceDesc, m), &service{self: o.Site, limits: limits, driver: d, m: m, log: log})
 	// The standard health service lets clients (impl/remote) stop using a
 	// site the moment it starts shutting down, instead of on its first
@@ -229,6 +230,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		fmt.Fprintf(w, "ok site=%s kind=%s lease_held=%v incarnation=%d\n", stat.Site, stat.Kind, stat.LeaseHeld, stat.Incarnation)
 	})
+	op.register(mux, d, log)
 	if o.TestAdmin {
 		registerAdmin(mux, clock, log)
 	}

@@ -533,3 +533,18 @@ func (d *Driver) Status(ctx context.Context) (core.Status, error) {
 		return core.Status{}, ctx.Err()
 	}
 }
+
+// MarkCoordinatorDown applies the operator's mark of coordinator c (see
+// core.Replica.MarkCoordinatorDown) on the driver's goroutine.
+func (d *Driver) MarkCoordinatorDown(ctx context.Context, c core.SiteID, down bool) error {
+	ch := make(chan error, 1)
+	if err := d.call(ctx, func(r *core.Replica) { ch <- r.MarkCoordinatorDown(c, down) }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -42,7 +42,7 @@ func ReproCommand(o Options) string {
 	}{{"groups", o.Groups, d.Groups}, {"writes", o.Writes, d.Writes}, {"reads", o.Reads, d.Reads},
 		{"snapshots", o.Snapshots, d.Snapshots}, {"inconsistent", o.Inconsistent, d.Inconsistent},
 		{"refused", o.Refused, d.Refused}, {"partitions", o.Partitions, d.Partitions},
-		{"crashes", o.Crashes, d.Crashes}, {"pauses", o.Pauses, d.Pauses}, {"drop", o.DropPercent, d.DropPercent}, {"dup", o.DupPercent, d.DupPercent}, {"drift", o.MaxDriftPPM, d.MaxDriftPPM}} {
+		{"crashes", o.Crashes, d.Crashes}, {"pauses", o.Pauses, d.Pauses}, {"operator-downs", o.OperatorDowns, d.OperatorDowns}, {"drop", o.DropPercent, d.DropPercent}, {"dup", o.DupPercent, d.DupPercent}, {"drift", o.MaxDriftPPM, d.MaxDriftPPM}} {
 		if f.got != f.want {
 			cmd += fmt.Sprintf(" -%s %d", f.name, f.got)
 		}

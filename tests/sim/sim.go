@@ -33,11 +33,14 @@ type Options struct {
 	// current read or a write at the witness or the read-only site).
 	Refused int
 
-	Partitions  int // partition episodes (random shapes, some asymmetric)
-	Crashes     int // crash-restart episodes
-	Pauses      int // process pauses (no ticks, messages wait; missed ticks first on resume)
-	DropPercent int // per message
-	DupPercent  int // per message
+	Partitions int // partition episodes (random shapes, some asymmetric)
+	Crashes    int // crash-restart episodes
+	Pauses     int // process pauses (no ticks, messages wait; missed ticks first on resume)
+	// OperatorDowns: episodes in which an operator marks a full site's
+	// coordinator down at every site that is up, then up again (§4.9).
+	OperatorDowns int
+	DropPercent   int // per message
+	DupPercent    int // per message
 	// MaxDriftPPM bounds each site's clock rate error; the lease safety
 	// argument needs 2*drift*lease plus tick rounding below ClockSkewTicks.
 	MaxDriftPPM int
@@ -63,7 +66,7 @@ func Defaults() Options {
 	return Options{
 		Sites:  []core.Site{{ID: "A", Kind: core.Full}, {ID: "B", Kind: core.Full}, {ID: "C", Kind: core.Full}, {ID: "W", Kind: core.Witness}, {ID: "R", Kind: core.ReadOnly}},
 		Groups: 2, Writes: 3, Reads: 3, Snapshots: 2, Inconsistent: 1, Refused: 1,
-		Partitions: 2, Crashes: 1, Pauses: 1, DropPercent: 3, DupPercent: 3, MaxDriftPPM: 20000,
+		Partitions: 2, Crashes: 1, Pauses: 1, OperatorDowns: 1, DropPercent: 3, DupPercent: 3, MaxDriftPPM: 20000,
 	}
 }
 
@@ -131,6 +134,10 @@ type site struct {
 	gen    uint64
 
 	reqOps map[core.RequestID]int // client request -> op index
+
+	// markedDown: an operator marked this site's coordinator down, and the
+	// mark reached the site itself: it must serve no local read.
+	markedDown bool
 
 	paused    bool
 	pauses    int      // overlapping pauses in force
@@ -273,7 +280,7 @@ func (s *Sim) crash(st *site) {
 		s.mapper.Crash(st.id, -1, tracemap.SyntheticCrash)
 		s.logSteps(n)
 	}
-	st.up, st.rep = false, nil
+	st.up, st.rep, st.markedDown = false, nil, false
 	st.paused, st.pauses, st.missed, st.held = false, 0, 0, nil
 	keep := s.rng.IntN(3) * 25
 	db, err := st.store.Crash(keep, rand.New(rand.NewPCG(s.opts.Seed, s.rng.Uint64())))
@@ -519,6 +526,12 @@ func (s *Sim) mapTrace(st *site, rd core.Ready) {
 	if err := st.rep.FillReadWrites(rd.Trace); err != nil {
 		s.fail("simulator", "%v", err)
 		return
+	}
+	for _, ev := range rd.Trace {
+		if ev.Action == core.ActReadLocal && st.markedDown {
+			s.fail("operator", "%s served a local read of %s/%d with its coordinator marked down", st.id, ev.Group, ev.Position)
+			return
+		}
 	}
 	for _, ev := range rd.Trace {
 		s.logf("trace %s %+v", st.id, ev)

@@ -79,6 +79,9 @@ type fault struct {
 	links   [][2]int // directed links a partition cuts
 	isCrash bool
 	isPause bool // the site (crash field) stops: no ticks, messages wait
+	// isOperator: an operator marks the coordinator of the site (crash
+	// field) down at every site up, and up again at the heal.
+	isOperator bool
 }
 
 // Fault is one schedule item: a crash-restart of Site, or a partition
@@ -132,7 +135,7 @@ func (s *Sim) generate() {
 			s.faults = append(s.faults, fault{at: int64(f.AtTick) * tickUnits, dur: int64(max(f.ForTicks, 1)) * tickUnits,
 				crash: f.Site % n, links: f.Links, isCrash: f.Crash, isPause: f.Pause && !f.Crash})
 		}
-		o.Partitions, o.Crashes = 0, 0
+		o.Partitions, o.Crashes, o.OperatorDowns = 0, 0, 0
 	}
 	for range o.Partitions {
 		f := fault{at: tickUnits + r.Int64N(window), dur: int64(5+r.IntN(50)) * tickUnits}
@@ -196,6 +199,17 @@ func (s *Sim) generate() {
 			}
 		}
 	}
+	// NB: drawn last, so every earlier schedule stays as it was.
+	var full []int
+	for i, st := range s.sites {
+		if st.kind == core.Full {
+			full = append(full, i)
+		}
+	}
+	for range o.OperatorDowns {
+		s.faults = append(s.faults, fault{at: tickUnits + r.Int64N(window), dur: int64(10+r.IntN(60)) * tickUnits,
+			crash: full[r.IntN(len(full))], isOperator: true})
+	}
 	for i, f := range s.faults {
 		if !slices.Contains(o.OmitFaults, i) {
 			s.schedule(&event{at: f.at, kind: evFault, index: i})
@@ -206,6 +220,26 @@ func (s *Sim) generate() {
 
 func (s *Sim) fault(e *event) {
 	f := s.faults[e.index]
+	if f.isOperator {
+		// The operator reaches the sites that are up and not paused; the
+		// others miss the mark (as an HTTP request to them would fail).
+		target := s.sites[f.crash].id
+		s.logf("operator marks coordinator %s down=%v", target, !e.heal)
+		for _, st := range s.sites {
+			if !st.up || st.paused {
+				continue
+			}
+			if err := st.rep.MarkCoordinatorDown(target, !e.heal); err != nil {
+				s.fail("simulator", "operator mark at %s: %v", st.id, err)
+				return
+			}
+			if st.id == target {
+				st.markedDown = !e.heal
+			}
+			s.drain(st, input{kind: "operator"})
+		}
+		return
+	}
 	if f.isPause {
 		st := s.sites[f.crash]
 		// NB: pauses of one site may overlap: it resumes when the last ends.

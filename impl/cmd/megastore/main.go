@@ -38,6 +38,9 @@ Talk to a site (--site defaults to the first full site of the config):
   megastore status  --config cluster.json [--site a] [--group G]
   megastore log     --config cluster.json [--site a] --group G [--from 1] [--to N]
 
+Operator controls (every site's HTTP port):
+  megastore operator --config cluster.json coordinator-down c | coordinator-up c | drain c | undrain c | show
+
 Run "megastore <command> -h" for a command's flags.
 `
 
@@ -58,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
 		"node": cmdNode, "cluster": cmdCluster, "put": cmdPut, "get": cmdGet,
-		"scan": cmdScan, "status": cmdStatus, "log": cmdLog,
+		"scan": cmdScan, "status": cmdStatus, "log": cmdLog, "operator": cmdOperator,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -33,6 +33,7 @@ func main() {
 	parts := flag.Int("partitions", d.Partitions, "partition episodes")
 	crashes := flag.Int("crashes", d.Crashes, "crash-restart episodes")
 	pauses := flag.Int("pauses", d.Pauses, "process pauses")
+	operatorDowns := flag.Int("operator-downs", d.OperatorDowns, "episodes of an operator marking a coordinator down")
 	drop := flag.Int("drop", d.DropPercent, "message loss, percent")
 	dup := flag.Int("dup", d.DupPercent, "message duplication, percent")
 	drift := flag.Int("drift", d.MaxDriftPPM, "bound on each site's clock rate error, parts per million")
@@ -44,6 +45,7 @@ func main() {
 	opts.Groups, opts.Writes, opts.Reads, opts.Snapshots = *groups, *writes, *reads, *snaps
 	opts.Partitions, opts.Crashes, opts.DropPercent, opts.DupPercent = *parts, *crashes, *drop, *dup
 	opts.Pauses, opts.Inconsistent, opts.Refused = *pauses, *incons, *refused
+	opts.OperatorDowns = *operatorDowns
 	opts.MaxDriftPPM = *drift
 	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFaults)
 	if *bug != "" {
