@@ -211,6 +211,14 @@ func TestReadsMatchLog(t *testing.T) {
 		t.Run(name, func(t *testing.T) { wantValid(t, ReadsMatchLog([]*Operation{o}, merged), Invalid) })
 	}
 	wantValid(t, ReadsMatchLog([]*Operation{read(1, "g", Snapshot, 0, 1, 5, "v5")}, merged), Unknown)
+
+	// An info transaction found in the log: its reads (at its read
+	// position, completed before its commit was sent) are checked too.
+	tx := rmw(1, "g", 0, 1, 1, "v0", "v2")
+	tx.Type, tx.Target, tx.Position = Info, 2, 0
+	ops := []*Operation{write(0, "g", 0, 1, 1, "v1"), tx}
+	Resolve(ops, merged)
+	wantValid(t, ReadsMatchLog(ops, merged), Invalid)
 }
 
 func TestLogsAgree(t *testing.T) {

@@ -39,7 +39,7 @@ func TestShortRun(t *testing.T) {
 	requireEngine(t)
 	store := t.TempDir()
 	cfg := Config{Workload: "register", TimeLimit: 20 * time.Second, Concurrency: 6, Seed: 1, Groups: 4, GroupWrites: 8, Traces: true,
-		Store: store, Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 4 * time.Second}
+		Nemeses: []string{"kill", "pause"}, Store: store, Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 4 * time.Second}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +77,8 @@ func TestBugSwitchesEndInvalid(t *testing.T) {
 		// A writer that skips invalidating a coordinator that did not
 		// accept commits a step the spec does not enable.
 		{"SkipInvalidation", nil, "real-node trace validation"},
+		// A coordinator paused past its lease reads locally on resume.
+		{"LocalReadAfterLeaseLoss", []string{"pause"}, "real-node trace validation"},
 	} {
 		t.Run(c.bug, func(t *testing.T) {
 			cfg := Config{Workload: "register", TimeLimit: 12 * time.Second, Concurrency: 6, Seed: 1, Groups: 4,

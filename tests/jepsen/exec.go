@@ -117,8 +117,10 @@ func execute(ctx context.Context, site *remote.Site, o *Operation, begin time.Ti
 	default:
 		o.Type, o.Error = Type(client.Classify(err).String()), err.Error()
 	}
-	if o.Type != OK {
-		// What a failed read saw is not an observation.
+	if o.Type != OK && o.Target == 0 {
+		// What a failed read saw is not an observation. (A transaction
+		// with a Target reached its commit: its reads completed, and if
+		// the log shows it committed they are checked.)
 		for i := range o.Reads {
 			o.Reads[i].V = ""
 		}

@@ -48,7 +48,7 @@ type Config struct {
 	// the run validates them through the spec mirror (tests/tracemap).
 	Traces bool
 	// Faults builds the named fault kinds for the cluster.
-	Faults func(c *nemesis.Cluster, kinds []string) ([]nemesis.Fault, error)
+	Faults func(env FaultEnv, kinds []string) ([]nemesis.Fault, error)
 	Out    io.Writer // progress and the report
 }
 
@@ -223,7 +223,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var faults []nemesis.Fault
 	if len(cfg.Nemeses) > 0 {
-		if faults, err = cfg.Faults(c.nem, cfg.Nemeses); err != nil {
+		if faults, err = cfg.Faults(FaultEnv{Cluster: c.nem, Run: c.run}, cfg.Nemeses); err != nil {
 			return nil, err
 		}
 	}
