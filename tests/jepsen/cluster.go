@@ -2,6 +2,7 @@ package jepsen
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/megastore-verified/megastore/impl/siteconfig"
 	"github.com/megastore-verified/megastore/nemesis"
+	"github.com/megastore-verified/megastore/nemesis/disk"
 	"github.com/megastore-verified/megastore/tests/containers"
 )
 
@@ -16,6 +18,7 @@ import (
 // client addresses, their logs, the nemesis' view, and teardown.
 type cluster struct {
 	run    *containers.Run
+	disks  map[string]*disk.FS // by site, with the disk layer
 	sites  []containers.Site
 	client map[string]string // site -> client gRPC address
 	nem    *nemesis.Cluster
@@ -26,6 +29,7 @@ type clusterOptions struct {
 	dir      string   // the run's directory: cluster.json is copied in
 	traceDir string   // host directory every node traces into ("": no traces)
 	nodeArgs []string // appended to every node's command line
+	disk     bool     // every node's data directory on the FUSE disk layer
 	say      func(format string, args ...any)
 }
 
@@ -43,8 +47,47 @@ func startCluster(ctx context.Context, o clusterOptions) (*cluster, error) {
 			mounts[s.ID] = containers.Mounts{Trace: o.traceDir}
 		}
 	}
+	disks := map[string]*disk.FS{}
+	unmount := func() {
+		for _, fs := range disks {
+			fs.Unmount()
+			os.RemoveAll(filepath.Dir(fs.Mountpoint()))
+		}
+	}
+	if o.disk {
+		if err := disk.Available(); err != nil {
+			return nil, fmt.Errorf("the disk nemesis needs FUSE: %w", err)
+		}
+		// The node data under the layer stays out of the results (it can
+		// be large); traces never go through it (a power loss must not drop
+		// trace lines).
+		for _, s := range containers.DefaultSites {
+			root, err := os.MkdirTemp("", "megastore-jepsen-disk-"+s.ID+"-")
+			if err != nil {
+				unmount()
+				return nil, err
+			}
+			backing, mnt := filepath.Join(root, "backing"), filepath.Join(root, "data")
+			for _, d := range []string{backing, mnt} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					unmount()
+					return nil, err
+				}
+			}
+			fs, err := disk.Mount(backing, mnt, disk.Options{Name: "megastore-jepsen-" + s.ID})
+			if err != nil {
+				unmount()
+				return nil, err
+			}
+			disks[s.ID] = fs
+			m := mounts[s.ID]
+			m.Data = mnt
+			mounts[s.ID] = m
+		}
+	}
 	r, err := containers.Up(ctx, containers.UpOptions{Mounts: mounts, Args: args, Progress: o.say})
 	if err != nil {
+		unmount()
 		return nil, err
 	}
 	cfg, err := siteconfig.Parse(r.Config)
@@ -56,7 +99,7 @@ func startCluster(ctx context.Context, o clusterOptions) (*cluster, error) {
 		r.Down(context.Background())
 		return nil, err
 	}
-	c := &cluster{run: r, sites: r.Sites, client: map[string]string{}, nem: r.Nemesis(), config: cfg}
+	c := &cluster{run: r, disks: disks, sites: r.Sites, client: map[string]string{}, nem: r.Nemesis(), config: cfg}
 	for _, s := range r.Sites {
 		c.client[s.ID] = netip.AddrPortFrom(r.Addrs[s.ID], containers.ClientPort).String()
 	}
@@ -67,4 +110,13 @@ func (c *cluster) logs(ctx context.Context, site string, w io.Writer) error {
 	return c.run.WriteLogs(ctx, site, w)
 }
 
-func (c *cluster) down(ctx context.Context) error { return c.run.Down(ctx) }
+func (c *cluster) down(ctx context.Context) error {
+	err := c.run.Down(ctx)
+	for _, fs := range c.disks {
+		if uerr := fs.Unmount(); uerr != nil && err == nil {
+			err = uerr
+		}
+		os.RemoveAll(filepath.Dir(fs.Mountpoint()))
+	}
+	return err
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/megastore-verified/megastore/nemesis"
+	"github.com/megastore-verified/megastore/nemesis/disk"
 	"github.com/megastore-verified/megastore/tests/containers"
 )
 
@@ -19,6 +20,7 @@ var Nemeses = []string{"kill", "pause", "partition", "link", "clock", "disk"}
 type FaultEnv struct {
 	Cluster *nemesis.Cluster
 	Run     *containers.Run
+	Disks   map[string]*disk.FS // by site, when the nodes run on the disk layer
 }
 
 // BuildFaults builds the named fault kinds for the run.
@@ -30,21 +32,32 @@ func BuildFaults(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
 			out = append(out, &processFault{env: env, kill: true})
 		case "pause":
 			out = append(out, &processFault{env: env})
+		case "disk":
+			if len(env.Disks) == 0 {
+				return nil, fmt.Errorf("nemesis disk: the nodes do not run on the disk layer")
+			}
+			out = append(out, &processFault{env: env, kill: true, powerLoss: true})
 		default:
-			return nil, fmt.Errorf("nemesis %q is not available yet (available: kill, pause)", k)
+			return nil, fmt.Errorf("nemesis %q is not available yet (available: kill, pause, disk)", k)
 		}
 	}
 	return out, nil
 }
 
 // processFault kills (SIGKILL, then a restart at the heal) or pauses
-// (the cgroup freezer) one site or a minority of the full sites.
+// (the cgroup freezer) one site or a minority of the full sites. With
+// powerLoss (the "disk" kind), each killed site, once dead, also loses every
+// write it had not fsynced (the disk layer's PowerLoss) before its restart.
 type processFault struct {
-	env  FaultEnv
-	kill bool
+	env       FaultEnv
+	kill      bool
+	powerLoss bool
 }
 
 func (f *processFault) Kind() string {
+	if f.powerLoss {
+		return "disk"
+	}
 	if f.kill {
 		return "kill"
 	}
@@ -60,12 +73,18 @@ func (f *processFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Appli
 		}
 	}
 	var sites []string
-	if rng.IntN(2) == 0 {
+	switch x := rng.IntN(3); {
+	case x == 0:
 		sites = []string{all[rng.IntN(len(all))]}
-	} else {
+	case x == 1 || !f.powerLoss:
 		// A minority of the full sites: the others keep a majority.
 		rng.Shuffle(len(full), func(i, j int) { full[i], full[j] = full[j], full[i] })
 		sites = slices.Clone(full[:(len(full)-1)/2])
+	default:
+		// A power loss at a majority at once: what was acknowledged is on
+		// a majority's disks, so it must survive even this.
+		rng.Shuffle(len(full), func(i, j int) { full[i], full[j] = full[j], full[i] })
+		sites = slices.Clone(full[:len(full)/2+1])
 	}
 	slices.Sort(sites)
 	a := &processApplied{f: f, sites: sites}
@@ -76,6 +95,9 @@ func (f *processFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Appli
 		} else {
 			err = f.env.Run.Pause(ctx, s)
 		}
+		if err == nil && f.powerLoss {
+			err = f.loseUnsynced(ctx, s, a)
+		}
 		if err != nil {
 			a.Heal(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("%s %s: %w", f.Kind(), s, err)
@@ -84,13 +106,49 @@ func (f *processFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Appli
 	return a, nil
 }
 
-type processApplied struct {
-	f     *processFault
-	sites []string
+// loseUnsynced waits until site's container is dead (a late write from a
+// live process would land after the revert), then reverts its disk.
+func (f *processFault) loseUnsynced(ctx context.Context, site string, a *processApplied) error {
+	fs := f.env.Disks[site]
+	if fs == nil {
+		return nil
+	}
+	id := f.env.Run.Containers[site]
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		st, err := f.env.Run.Cli.ContainerInspect(ctx, id)
+		if err != nil {
+			return err
+		}
+		if st.State != nil && !st.State.Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container of %s still running 20s after SIGKILL", site)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	loss, err := fs.PowerLoss()
+	if err != nil {
+		return err
+	}
+	a.losses = append(a.losses, fmt.Sprintf("%s: %+v", site, loss))
+	return nil
 }
 
+type processApplied struct {
+	f      *processFault
+	sites  []string
+	losses []string
+}
+
+// Detail names the sites and what each power loss reverted (fixed once
+// Start returns, so the heal names the fault as its start did).
 func (a *processApplied) Detail() string {
-	return "[" + strings.Join(a.sites, " ") + "]"
+	d := "[" + strings.Join(a.sites, " ") + "]"
+	if len(a.losses) > 0 {
+		d += " lost unsynced: " + strings.Join(a.losses, "; ")
+	}
+	return d
 }
 
 func (a *processApplied) Sites() []string { return a.sites }

@@ -186,7 +186,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Traces {
 		traceDir = filepath.Join(dir, "traces")
 	}
-	c, err := startCluster(ctx, clusterOptions{dir: dir, traceDir: traceDir, nodeArgs: nodeArgs, say: s.say})
+	c, err := startCluster(ctx, clusterOptions{dir: dir, traceDir: traceDir, nodeArgs: nodeArgs, say: s.say,
+		disk: slices.Contains(cfg.Nemeses, "disk")})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
@@ -223,7 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var faults []nemesis.Fault
 	if len(cfg.Nemeses) > 0 {
-		if faults, err = cfg.Faults(FaultEnv{Cluster: c.nem, Run: c.run}, cfg.Nemeses); err != nil {
+		if faults, err = cfg.Faults(FaultEnv{Cluster: c.nem, Run: c.run, Disks: c.disks}, cfg.Nemeses); err != nil {
 			return nil, err
 		}
 	}
