@@ -104,14 +104,14 @@ fuzz:
 	done; echo "=== fuzz rates:"; cat $$sum; rm -f $$sum
 
 ## jepsen: a short Jepsen-style run on the Docker cluster (WORKLOAD register|txn|scan,
-## NEMESIS a comma list or all, TIME, SEED, BUG a core.Bugs switch); the report is
+## NEMESIS a comma list, all, or none (default kill,pause), TIME, SEED, BUG a core.Bugs switch); the report is
 ## in store/latest; exits 0 valid, 1 invalid, 2 unknown.
 WORKLOAD ?= register
-NEMESIS ?=
+NEMESIS ?= kill,pause
 TIME ?= 30s
 .PHONY: jepsen chaos
 jepsen:
-	$(GO) run ./tests/cmd/jepsen --workload $(WORKLOAD) --nemesis "$(NEMESIS)" --time-limit $(TIME) --seed $(SEED) $(if $(BUG),--bug $(BUG))
+	$(GO) run ./tests/cmd/jepsen --workload $(WORKLOAD) --nemesis "$(filter-out none,$(NEMESIS))" --time-limit $(TIME) --seed $(SEED) $(if $(BUG),--bug $(BUG))
 
 ## chaos: the nightly: every nemesis for DURATION on the txn workload.
 DURATION ?= 1h

@@ -16,6 +16,9 @@ import (
 // Nemeses names every fault kind the runner can be asked for.
 var Nemeses = []string{"kill", "pause", "partition", "link", "clock", "disk"}
 
+// Available names the kinds BuildFaults builds today ("all" means these).
+var Available = []string{"kill", "pause", "disk"}
+
 // FaultEnv is what fault kinds act on: the run's own containers.
 type FaultEnv struct {
 	Cluster *nemesis.Cluster
@@ -38,7 +41,7 @@ func BuildFaults(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
 			}
 			out = append(out, &processFault{env: env, kill: true, powerLoss: true})
 		default:
-			return nil, fmt.Errorf("nemesis %q is not available yet (available: kill, pause, disk)", k)
+			return nil, fmt.Errorf("nemesis %q is not available yet (available: %v)", k, Available)
 		}
 	}
 	return out, nil

@@ -23,7 +23,7 @@ func main() {
 	cfg := jepsen.Config{Faults: jepsen.BuildFaults, Out: os.Stdout}
 	var nemeses string
 	flag.StringVar(&cfg.Workload, "workload", "register", "register, txn or scan")
-	flag.StringVar(&nemeses, "nemesis", "", "comma-separated fault kinds: "+strings.Join(jepsen.Nemeses, ",")+" (all: every kind; empty: none)")
+	flag.StringVar(&nemeses, "nemesis", "", "comma-separated fault kinds: "+strings.Join(jepsen.Nemeses, ",")+" (all: every kind available, "+strings.Join(jepsen.Available, ",")+"; empty: none)")
 	flag.DurationVar(&cfg.TimeLimit, "time-limit", 60*time.Second, "how long the workload runs")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 10, "client workers")
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()%1_000_000), "seed of the workload and the nemesis schedule")
@@ -40,7 +40,7 @@ func main() {
 	switch nemeses {
 	case "", "none":
 	case "all":
-		cfg.Nemeses = jepsen.Nemeses
+		cfg.Nemeses = jepsen.Available
 	default:
 		cfg.Nemeses = strings.Split(nemeses, ",")
 	}
