@@ -179,8 +179,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	s.say("results in %s", dir)
 	var nodeArgs []string
+	if cfg.Bug != "" || slices.Contains(cfg.Nemeses, "clock") {
+		nodeArgs = append(nodeArgs, "--test-admin")
+	}
 	if cfg.Bug != "" {
-		nodeArgs = append(nodeArgs, "--test-admin", "--test-bug", cfg.Bug)
+		nodeArgs = append(nodeArgs, "--test-bug", cfg.Bug)
 	}
 	traceDir := ""
 	if cfg.Traces {
