@@ -87,6 +87,22 @@ type LostEvents struct {
 	Events      []int  `json:"ev"` // indexes into that batch's Events
 }
 
+// knownCommitted reports whether st holds (g, p) as known committed with
+// value v: a chosen record, or a position at or below the applied one
+// (whose chosen record a storage may have truncated).
+func knownCommitted(st core.State) func(g core.GroupID, p core.Position, v core.ValueID) bool {
+	chosen := map[[2]any]core.ValueID{}
+	for _, e := range st.Chosen {
+		chosen[[2]any{e.Group, e.Position}] = e.Value.ID
+	}
+	return func(g core.GroupID, p core.Position, v core.ValueID) bool {
+		if id, ok := chosen[[2]any{g, p}]; ok {
+			return id == v
+		}
+		return st.Applied[g] >= p
+	}
+}
+
 // Forgotten compares the state a site restarts from with its own trace so
 // far (every batch of its earlier incarnations, in order). It returns the
 // events of the last batch that did not become durable (Lost: the process
@@ -109,9 +125,18 @@ func Forgotten(trace []TraceBatch, st core.State) (lost []int, forgot []string) 
 	}
 	want := map[[2]any]*slot{}
 	var order [][2]any
+	learned := map[[2]any]core.ValueID{}
+	var learnOrder [][2]any
 	for _, b := range trace[:len(trace)-1] {
 		for _, ev := range b.Events {
 			k := [2]any{ev.Group, ev.Position}
+			if ev.Action == core.ActLearn {
+				if _, ok := learned[k]; !ok {
+					learnOrder = append(learnOrder, k)
+				}
+				learned[k] = ev.Value
+				continue
+			}
 			s := want[k]
 			switch ev.Action {
 			case core.ActPromise, core.ActAccept, core.ActAcceptLeader:
@@ -132,6 +157,12 @@ func Forgotten(trace []TraceBatch, st core.State) (lost []int, forgot []string) 
 	recs := map[[2]any]core.AcceptorRecord{}
 	for _, a := range st.Acceptor {
 		recs[[2]any{a.Group, a.Position}] = a
+	}
+	known := knownCommitted(st)
+	for _, k := range learnOrder {
+		if !known(k[0].(core.GroupID), k[1].(core.Position), learned[k]) {
+			forgot = append(forgot, fmt.Sprintf("%s/%d: learned %s committed, restarted without knowing it", k[0], k[1], learned[k]))
+		}
 	}
 	for _, k := range order {
 		s, rec := want[k], recs[k]
@@ -156,11 +187,14 @@ func Lost(last TraceBatch, st core.State) []int {
 	for _, a := range st.Acceptor {
 		recs[[2]any{a.Group, a.Position}] = a
 	}
+	known := knownCommitted(st)
 	var lost []int
 	for i, ev := range last.Events {
 		rec, ok := recs[[2]any{ev.Group, ev.Position}]
 		var held bool
 		switch ev.Action {
+		case core.ActLearn:
+			held = known(ev.Group, ev.Position, ev.Value)
 		case core.ActPromise:
 			held = ok && rec.MaxBal >= ev.Ballot
 		case core.ActAccept, core.ActAcceptLeader:

@@ -14,23 +14,27 @@ func TestLostNamesTheAcceptorStepsTheRestoredStateLacks(t *testing.T) {
 	last := TraceBatch{Site: "b", Incarnation: 1, Seq: 9, Events: []core.TraceEvent{
 		{Action: core.ActPromise, Group: "g", Position: 4, Ballot: 7},
 		{Action: core.ActAccept, Group: "g", Position: 5, Ballot: 7, Value: v},
-		{Action: core.ActLearn, Group: "g", Position: 3},
+		{Action: core.ActLearn, Group: "g", Position: 3, Value: v},
 	}}
 	durable := core.State{Acceptor: []core.AcceptorRecord{
 		{Group: "g", Position: 4, MaxBal: 7},
 		{Group: "g", Position: 5, MaxBal: 7, Voted: true, VoteBal: 7, Vote: core.Value{ID: v}},
-	}}
+	}, Chosen: []core.Entry{{Group: "g", Position: 3, Value: core.Value{ID: v}}}}
 	if got := Lost(last, durable); len(got) != 0 {
 		t.Fatalf("everything persisted, Lost says %v", got)
 	}
 	before := core.State{Acceptor: []core.AcceptorRecord{{Group: "g", Position: 4, MaxBal: 2}}}
-	if got := Lost(last, before); !slices.Equal(got, []int{0, 1}) {
-		t.Fatalf("nothing persisted: Lost = %v, want [0 1] (the Learn has no acceptor effect)", got)
+	if got := Lost(last, before); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Fatalf("nothing persisted: Lost = %v, want [0 1 2]", got)
+	}
+	applied := core.State{Acceptor: durable.Acceptor, Applied: map[core.GroupID]core.Position{"g": 3}}
+	if got := Lost(last, applied); len(got) != 0 {
+		t.Fatalf("a Learn at or below the applied position is kept (its chosen record may be truncated): Lost = %v", got)
 	}
 	earlier := core.State{Acceptor: []core.AcceptorRecord{
 		{Group: "g", Position: 4, MaxBal: 9},
 		{Group: "g", Position: 5, MaxBal: 9, Voted: true, VoteBal: 9, Earlier: []core.Ballot{7}},
-	}}
+	}, Chosen: durable.Chosen}
 	if got := Lost(last, earlier); len(got) != 0 {
 		t.Fatalf("a vote kept among Earlier ballots: Lost = %v", got)
 	}
@@ -59,5 +63,13 @@ func TestForgottenTellsADurabilityBugFromADyingSave(t *testing.T) {
 	bug := core.State{Acceptor: []core.AcceptorRecord{{Group: "g", Position: 2, MaxBal: 7}}}
 	if _, forgot := Forgotten(trace, bug); len(forgot) != 1 {
 		t.Fatalf("a vote an earlier saved Ready made is gone: forgot %v, want one line", forgot)
+	}
+	learnt := append([]TraceBatch{{Incarnation: 1, Seq: 0, Events: []core.TraceEvent{{Action: core.ActLearn, Group: "g", Position: 1, Value: v}}}}, trace...)
+	if _, forgot := Forgotten(learnt, kept); len(forgot) != 1 {
+		t.Fatalf("a Learn an earlier saved Ready made durable is gone: forgot %v, want one line", forgot)
+	}
+	kept.Chosen = []core.Entry{{Group: "g", Position: 1, Value: core.Value{ID: v}}}
+	if _, forgot := Forgotten(learnt, kept); len(forgot) != 0 {
+		t.Fatalf("the Learn is durable: forgot %v", forgot)
 	}
 }
