@@ -32,14 +32,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// A short run on the real cluster with every nemesis that exists: every
+// A short run on the real cluster under kills, pauses, partitions and
+// clock faults (not yet the disk: see tests/README, found by the runner): every
 // checker valid, every node's trace step validated, and the report's
 // files written.
 func TestShortRun(t *testing.T) {
 	requireEngine(t)
 	store := t.TempDir()
 	cfg := Config{Workload: "register", TimeLimit: 20 * time.Second, Concurrency: 6, Seed: 1, Groups: 4, GroupWrites: 8, Traces: true,
-		Nemeses: []string{"kill", "pause"}, Store: store, Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 4 * time.Second}
+		Nemeses: []string{"kill", "pause", "partition", "clock"}, Store: store, Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 4 * time.Second}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -77,8 +78,9 @@ func TestBugSwitchesEndInvalid(t *testing.T) {
 		// A writer that skips invalidating a coordinator that did not
 		// accept commits a step the spec does not enable.
 		{"SkipInvalidation", nil, "real-node trace validation"},
-		// A coordinator paused past its lease reads locally on resume.
-		{"LocalReadAfterLeaseLoss", []string{"pause"}, "real-node trace validation"},
+		// A coordinator cut off past its lease keeps reading locally
+		// (porcupine and the real-time check usually see stale reads too).
+		{"LocalReadAfterLeaseLoss", []string{"partition"}, "real-node trace validation"},
 	} {
 		t.Run(c.bug, func(t *testing.T) {
 			cfg := Config{Workload: "register", TimeLimit: 12 * time.Second, Concurrency: 6, Seed: 1, Groups: 4,

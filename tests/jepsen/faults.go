@@ -19,7 +19,7 @@ import (
 var Nemeses = []string{"kill", "pause", "partition", "link", "clock", "disk"}
 
 // Available names the kinds BuildFaults builds today ("all" means these).
-var Available = []string{"kill", "pause", "clock", "disk"}
+var Available = []string{"kill", "pause", "partition", "clock", "disk"}
 
 // FaultEnv is what fault kinds act on: the run's own containers.
 type FaultEnv struct {
@@ -37,6 +37,8 @@ func BuildFaults(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
 			out = append(out, &processFault{env: env, kill: true})
 		case "pause":
 			out = append(out, &processFault{env: env})
+		case "partition":
+			out = append(out, &partitionFault{env: env})
 		case "clock":
 			out = append(out, &clockFault{env: env})
 		case "disk":
