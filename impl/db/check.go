@@ -1,11 +1,8 @@
 package db
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/schema"
@@ -70,29 +67,7 @@ func (tx *Tx) CheckIndexes() error {
 			cursor = next
 		}
 	}
-	var diffs []string
-	for k, v := range want {
-		if g, ok := got[k]; !ok {
-			diffs = append(diffs, fmt.Sprintf("missing entry %x", k))
-		} else if !bytes.Equal(g, v) {
-			diffs = append(diffs, fmt.Sprintf("entry %x stores %x, want %x", k, g, v))
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			diffs = append(diffs, fmt.Sprintf("extra entry %x", k))
-		}
-	}
-	if len(diffs) == 0 {
-		return nil
-	}
-	sort.Strings(diffs)
-	more := ""
-	if len(diffs) > 10 {
-		more = fmt.Sprintf(" (and %d more)", len(diffs)-10)
-		diffs = diffs[:10]
-	}
-	return fmt.Errorf("%w: group %s at position %d: %s%s", ErrIndexMismatch, tx.g.Name, tx.pos, strings.Join(diffs, "; "), more)
+	return diff(fmt.Sprintf("group %s at position %d", tx.g.Name, tx.pos), want, got)
 }
 
 // scanAll pages through a scan to its end.

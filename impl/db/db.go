@@ -28,9 +28,9 @@ var (
 	ErrTxDone = errors.New("db: transaction already finished")
 	// ErrBadCursor: a scan cursor outside the scanned range.
 	ErrBadCursor = errors.New("db: cursor outside the scanned range")
-	// ErrIndexMismatch: CheckIndexes found an index that differs from the
+	// ErrIndexMismatch: CheckIndexes or CheckGlobal found an index that differs from the
 	// data it indexes.
-	ErrIndexMismatch = errors.New("db: local index differs from its data")
+	ErrIndexMismatch = errors.New("db: index differs from the data it indexes")
 )
 
 // Options tune a DB; zero fields take the defaults.
@@ -147,6 +147,10 @@ func (d *DB) Update(ctx context.Context, root Ref, fn func(tx *Tx) error) (Resul
 	if err != nil {
 		return Result{}, err
 	}
+	return d.update(ctx, g, fn)
+}
+
+func (d *DB) update(ctx context.Context, g schema.Group, fn func(tx *Tx) error) (Result, error) {
 	var out Result
 	for attempt := 1; attempt <= d.opts.MaxAttempts; attempt++ {
 		if attempt > 1 {
@@ -197,6 +201,10 @@ func (d *DB) View(ctx context.Context, root Ref, mode core.ReadMode, fn func(tx 
 	if err != nil {
 		return Result{}, err
 	}
+	return d.view(ctx, g, mode, fn)
+}
+
+func (d *DB) view(ctx context.Context, g schema.Group, mode core.ReadMode, fn func(tx *Tx) error) (Result, error) {
 	var pos core.Position
 	switch mode {
 	case core.Current, core.Snapshot:
@@ -210,7 +218,7 @@ func (d *DB) View(ctx context.Context, root Ref, mode core.ReadMode, fn func(tx 
 		return Result{}, fmt.Errorf("%w: read mode %v", core.ErrMalformed, mode)
 	}
 	tx := d.newTx(ctx, g, mode, pos, true, 1)
-	err = fn(tx)
+	err := fn(tx)
 	tx.done = true
 	if err == nil {
 		err = tx.err

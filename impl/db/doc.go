@@ -49,6 +49,20 @@
 // (CheckIndexes verifies it). ScanIndex returns schema.IndexHit values: the
 // indexed values, the row's primary key and any STORING columns.
 //
+// # Committed-entry feed and global indexes
+//
+// Feed is the committed entries of a group, in log order, by client-side
+// polling of the site's Log (a current read first catches the site up):
+// nothing is pushed. A global index (schema.Index{Global: true}) lives in
+// its own group, GlobalGroup(name); GlobalIndexer.Sync(ctx, root) applies
+// the feed of root's group to it, each batch with its watermark in one
+// transaction, so every source entry is applied exactly once. Readers of
+// ScanGlobal may see an index that lags recent writes (Lag says by how many
+// positions); CheckGlobal verifies it equals the data as of its watermarks,
+// and after a Sync of every group Lag is zero: it has converged. Who calls
+// Sync and for which groups is the application's choice (a loop over its
+// groups, or after each write).
+//
 // # Scans
 //
 // Scan and ScanIndex take a key prefix, a limit and a cursor. The cursor

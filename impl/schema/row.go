@@ -343,10 +343,9 @@ type IndexEntry struct {
 	Key, Value []byte
 }
 
-// IndexEntries returns the entries of every index of table for a
-// normalized row in group g (a repeated column gives one entry per distinct
-// element; a row missing an indexed column has no entry in that index),
-// sorted by key.
+// IndexEntries returns the entries of every local index of table for a
+// normalized row (a repeated column gives one entry per distinct element; a
+// row missing an indexed column has no entry in that index), sorted by key.
 func (s *Schema) IndexEntries(tableName string, row Row) ([]IndexEntry, error) {
 	t, err := s.table(tableName)
 	if err != nil {
@@ -370,48 +369,136 @@ func (s *Schema) IndexEntries(tableName string, row Row) ([]IndexEntry, error) {
 	}
 	var out []IndexEntry
 	for _, ix := range t.indexes {
-		stored := Row{}
-		for _, c := range ix.Storing {
-			if v, ok := row[c]; ok {
-				stored[c] = v
-			}
+		es, err := ix.entries(row, appendBytes(append(slices.Clone(g.Prefix), markIndex), []byte(ix.Name)), rest)
+		if err != nil {
+			return nil, err
 		}
-		value := EncodeRow(stored)
-		prefixes := [][]byte{appendBytes(append(slices.Clone(g.Prefix), markIndex), []byte(ix.Name))}
-		for i, c := range ix.Columns {
-			v, ok := row[c]
-			if !ok {
-				prefixes = nil
-				break
-			}
-			vals := []any{v}
-			if t.cols[c].Repeated {
-				vals = listElems(v)
-			}
-			var next [][]byte
-			for _, p := range prefixes {
-				for _, e := range vals {
-					b, err := appendKey(slices.Clone(p), ix.kinds[i], e)
-					if err != nil {
-						return nil, fmt.Errorf("index %s: %w", ix.Name, err)
-					}
-					next = append(next, b)
-				}
-			}
-			prefixes = next
-		}
-		seen := map[string]bool{}
-		for _, p := range prefixes {
-			k := append(p, rest...)
-			if seen[string(k)] {
-				continue
-			}
-			seen[string(k)] = true
-			out = append(out, IndexEntry{Index: ix.Name, Key: k, Value: value})
-		}
+		out = append(out, es...)
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
 	return out, nil
+}
+
+// GlobalEntries returns the entries of global index indexName for a
+// normalized row of its table: keys are the indexed values then the row's
+// whole primary key (root key included), with no group prefix.
+func (s *Schema) GlobalEntries(indexName string, row Row) ([]IndexEntry, error) {
+	ix, err := s.index(indexName)
+	if err != nil {
+		return nil, err
+	}
+	if !ix.Global {
+		return nil, fmt.Errorf("%w: %s is a local index", ErrUnknownIndex, indexName)
+	}
+	key, err := s.KeyOf(ix.table.Name, row)
+	if err != nil {
+		return nil, err
+	}
+	full, err := EncodeKey(ix.table.keyKinds, key)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ix.entries(row, nil, full)
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	return out, err
+}
+
+// entries builds ix's entries for row: prefix, the indexed values, suffix.
+func (ix *index) entries(row Row, prefix, suffix []byte) ([]IndexEntry, error) {
+	stored := Row{}
+	for _, c := range ix.Storing {
+		if v, ok := row[c]; ok {
+			stored[c] = v
+		}
+	}
+	value := EncodeRow(stored)
+	prefixes := [][]byte{prefix}
+	for i, c := range ix.Columns {
+		v, ok := row[c]
+		if !ok {
+			return nil, nil
+		}
+		vals := []any{v}
+		if ix.table.cols[c].Repeated {
+			vals = listElems(v)
+		}
+		var next [][]byte
+		for _, p := range prefixes {
+			for _, e := range vals {
+				b, err := appendKey(slices.Clone(p), ix.kinds[i], e)
+				if err != nil {
+					return nil, fmt.Errorf("index %s: %w", ix.Name, err)
+				}
+				next = append(next, b)
+			}
+		}
+		prefixes = next
+	}
+	var out []IndexEntry
+	seen := map[string]bool{}
+	for _, p := range prefixes {
+		k := append(p, suffix...)
+		if seen[string(k)] {
+			continue
+		}
+		seen[string(k)] = true
+		out = append(out, IndexEntry{Index: ix.Name, Key: k, Value: value})
+	}
+	return out, nil
+}
+
+// GlobalRange returns the key range, in a global index's own key space, of
+// entries whose indexed values start with prefix.
+func (s *Schema) GlobalRange(indexName string, prefix Key) (start, end []byte, err error) {
+	ix, err := s.index(indexName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ix.Global {
+		return nil, nil, fmt.Errorf("%w: %s is a local index", ErrUnknownIndex, indexName)
+	}
+	p, err := EncodeKey(ix.kinds, prefix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prefix of index %s: %w", indexName, err)
+	}
+	return p, PrefixEnd(p), nil
+}
+
+// DecodeGlobalEntry decodes an entry of a global index (see GlobalEntries).
+func (s *Schema) DecodeGlobalEntry(indexName string, key, value []byte) (IndexHit, error) {
+	ix, err := s.index(indexName)
+	if err != nil {
+		return IndexHit{}, err
+	}
+	if !ix.Global {
+		return IndexHit{}, fmt.Errorf("%w: %s is a local index", ErrUnknownIndex, indexName)
+	}
+	var hit IndexHit
+	b := key
+	for _, k := range ix.kinds {
+		v, rest, err := decodeKey(b, k)
+		if err != nil {
+			return IndexHit{}, err
+		}
+		hit.Values = append(hit.Values, v)
+		b = rest
+	}
+	if hit.Key, err = DecodeKey(ix.table.keyKinds, b); err != nil {
+		return IndexHit{}, err
+	}
+	if hit.Stored, err = decodeRow(value); err != nil {
+		return IndexHit{}, fmt.Errorf("index %s: %w", indexName, err)
+	}
+	return hit, nil
+}
+
+// TableOf returns the table an index indexes.
+func (s *Schema) TableOf(indexName string) (string, error) {
+	ix, err := s.index(indexName)
+	if err != nil {
+		return "", err
+	}
+	return ix.table.Name, nil
 }
 
 // IndexHit is a decoded index entry: the indexed values, the primary key of

@@ -58,6 +58,10 @@ type Index struct {
 	Table   string
 	Columns []string
 	Storing []string
+	// Global indexes span groups: they are not written with the rows but
+	// updated asynchronously from the committed-entry feed (package db's
+	// GlobalIndexer) and may lag recent writes (§3.2).
+	Global bool
 }
 
 // Schema is a validated set of tables and indexes. It is immutable.
@@ -71,8 +75,9 @@ type table struct {
 	Table
 	cols     map[string]Column
 	keyKinds []Kind
-	root     *table // itself for a root table
-	indexes  []*index
+	root     *table   // itself for a root table
+	indexes  []*index // local
+	globals  []*index
 }
 
 type index struct {
@@ -208,7 +213,11 @@ func Define(tables []Table, indexes []Index) (*Schema, error) {
 			}
 		}
 		s.indexes[ix.Name] = ii
-		tt.indexes = append(tt.indexes, ii)
+		if ix.Global {
+			tt.globals = append(tt.globals, ii)
+		} else {
+			tt.indexes = append(tt.indexes, ii)
+		}
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidSchema, strings.Join(bad, "; "))
@@ -259,7 +268,16 @@ func (s *Schema) RootOf(name string) (string, error) {
 	return t.root.Name, nil
 }
 
-// Indexes returns the names of table's indexes, in declaration order.
+// Index returns the declaration of an index.
+func (s *Schema) Index(name string) (Index, error) {
+	ix, err := s.index(name)
+	if err != nil {
+		return Index{}, err
+	}
+	return ix.Index, nil
+}
+
+// Indexes returns the names of table's local indexes, in declaration order.
 func (s *Schema) Indexes(tableName string) []string {
 	t := s.tables[tableName]
 	if t == nil {
@@ -364,8 +382,8 @@ func (s *Schema) IndexRange(g Group, indexName string, prefix Key) (start, end [
 	if err != nil {
 		return nil, nil, err
 	}
-	if ix.table.root.Name != g.Root {
-		return nil, nil, fmt.Errorf("%w: index %s is not in groups of %s", ErrUnknownIndex, indexName, g.Root)
+	if ix.table.root.Name != g.Root || ix.Global {
+		return nil, nil, fmt.Errorf("%w: %s is not a local index of groups of %s", ErrUnknownIndex, indexName, g.Root)
 	}
 	p, err := EncodeKey(ix.kinds, prefix)
 	if err != nil {
