@@ -19,7 +19,10 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := res.Report(w); err != nil {
+	if res.Violation != nil && c.Mutations != 0 {
+		res.Violation.Mutation = c.Mutations.String()
+	}
+	if err := res.ReportStates(w, opt.FullStates); err != nil {
 		return false, err
 	}
 	if want, ok := Recorded[c.Name]; ok && c.Mutations == 0 {

@@ -61,6 +61,10 @@ type Options struct {
 	// Progress, if set, receives TLC-style progress lines so long CI runs
 	// show they are alive.
 	Progress io.Writer
+	// FullStates prints every variable of every state of a counterexample
+	// (Check only; Explore ignores it). By default a step shows only the
+	// variables it changed.
+	FullStates bool
 }
 
 // Result holds the figures TLC prints at the end of a run, with the same
@@ -78,6 +82,10 @@ type Result struct {
 type Violation struct {
 	Invariant string
 	Trace     []TraceStep
+	// Mutation names the deliberately broken step the mirror ran with
+	// (spec.Mutations' names, the same as impl/core's bug switches where
+	// both exist), empty for the protocol as specified.
+	Mutation string
 }
 
 // TraceStep is one state of a counterexample and the action that reached it.
@@ -289,11 +297,18 @@ func rebuildTrace[S any](m Model[S], seen map[string]int32, parent, action []int
 
 // Report writes the end-of-run summary in TLC's words, so CI logs read like
 // TLC's and can be compared with a real TLC run of the same config.
-func (r Result) Report(w io.Writer) error {
+func (r Result) Report(w io.Writer) error { return r.ReportStates(w, true) }
+
+// ReportStates is Report with a choice of how a counterexample is printed:
+// every variable of every state (fullStates, TLC's default) or only what
+// each step changed (DiffText).
+func (r Result) ReportStates(w io.Writer, fullStates bool) error {
 	var b strings.Builder
 	switch {
-	case r.Violation != nil:
+	case r.Violation != nil && fullStates:
 		b.WriteString(r.Violation.Text())
+	case r.Violation != nil:
+		b.WriteString(r.Violation.DiffText())
 	case r.Left == 0:
 		b.WriteString("Model checking completed. No error has been found.\n")
 	default:
@@ -312,15 +327,36 @@ func (r Result) Report(w io.Writer) error {
 	return err
 }
 
-// Text renders the counterexample exactly as TLC prints one.
-func (v *Violation) Text() string {
+// Text renders the counterexample exactly as TLC prints one: every
+// variable of every state.
+func (v *Violation) Text() string { return v.render(true) }
+
+// DiffText renders the counterexample as TLC's -difftrace does: the first
+// state whole, then per step only the variables that changed. Megastore's
+// states are a dozen nested functions of which one step changes one or
+// two, so this is the form an auditor can read.
+func (v *Violation) DiffText() string { return v.render(false) }
+
+func (v *Violation) render(full bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Error: Invariant %s is violated.\n", v.Invariant)
+	if v.Mutation != "" {
+		fmt.Fprintf(&b, "Mutation applied: %s (a deliberately broken step of the mirror; the replay module shows TLC refusing the step it invented).\n", v.Mutation)
+	}
 	b.WriteString("Error: The behavior up to this point is:\n")
 	for i, st := range v.Trace {
 		fmt.Fprintf(&b, "State %d: <%s>\n", i+1, st.Action)
-		for _, vv := range st.Vars {
+		changed := 0
+		for j, vv := range st.Vars {
+			if !full && i > 0 && j < len(v.Trace[i-1].Vars) && v.Trace[i-1].Vars[j].Name == vv.Name &&
+				v.Trace[i-1].Vars[j].Value.String() == vv.Value.String() {
+				continue
+			}
+			changed++
 			fmt.Fprintf(&b, "/\\ %s = %s\n", vv.Name, vv.Value)
+		}
+		if changed == 0 {
+			b.WriteString("\\* no variable changed (a stuttering step)\n")
 		}
 		b.WriteByte('\n')
 	}
@@ -350,6 +386,22 @@ type ReplayConfig struct {
 // a Next step of the .tla and land on the recorded state, and the last state
 // must violate the same invariant. An auditor thus checks the Go mirror's
 // finding with TLC instead of trusting the mirror.
+//
+// The module is built so that TLC can never answer "No error has been
+// found": the only clean outcome of the replay is the expected one.
+//   - State 1 is pinned outright and ReplayStartsInInit checks it is an
+//     Init state (so a bad first state is an invariant error, not an empty
+//     state space).
+//   - ReplayNext has exactly one successor per state, the next state of
+//     the trace, if Next allows it; CHECK_DEADLOCK is TRUE, so a replay that
+//     stops early (a step the spec does not take, e.g. one a mutation
+//     invented) is reported as "Deadlock reached" at the last state TLC
+//     could replay. Only the last state may stutter.
+//   - ReplayEndsInViolation says the last state violates the invariant, and
+//     the invariant itself is checked too; both cannot hold, so a trace that
+//     replays whole ends in exactly one error: the invariant violated at
+//     the last state (or, if the spec's invariant holds there and the
+//     mirror's does not, ReplayEndsInViolation violated).
 func (v *Violation) Replay(c ReplayConfig) (module, cfg string, err error) {
 	if c.Extends == "" {
 		return "", "", errors.New("replay: ReplayConfig.Extends (the model module) is required")
@@ -382,6 +434,11 @@ func (v *Violation) Replay(c ReplayConfig) (module, cfg string, err error) {
 	fmt.Fprintf(&b, "---- MODULE %s ----\n", c.Module)
 	fmt.Fprintf(&b, "EXTENDS %s, Sequences, TLC\n", c.Extends)
 	fmt.Fprintf(&b, "\\* Replays a counterexample to %s found by the Go explorer.\n", v.Invariant)
+	if v.Mutation != "" {
+		fmt.Fprintf(&b, "\\* The mirror ran with mutation %s: expect TLC to stop with \"Deadlock reached\" at the state before the step it invented.\n", v.Mutation)
+	}
+	fmt.Fprintf(&b, "\\* Expected: \"Invariant %s is violated\" at state %d. Any other outcome (\"Deadlock reached\": a step\n", v.Invariant, len(v.Trace))
+	b.WriteString("\\* the spec does not take; ReplayStartsInInit or ReplayEndsInViolation violated) rejects the trace.\n")
 	b.WriteString("VARIABLE replayStep\n")
 	const head = "ReplayTrace == << "
 	indent := strings.Repeat(" ", len(head))
@@ -403,21 +460,27 @@ func (v *Violation) Replay(c ReplayConfig) (module, cfg string, err error) {
 		}
 		fmt.Fprintf(&b, "  \\* State %d: <%s>\n", i+1, oneLine(st.Action))
 	}
-	fmt.Fprintf(&b, "ReplayState == %s\n", record(func(j int) string { return names[j] }))
-	fmt.Fprintf(&b, "ReplayInit == %s /\\ ReplayState = ReplayTrace[1] /\\ replayStep = 1\n", c.Init)
-	b.WriteString("ReplayNext == /\\ replayStep < Len(ReplayTrace)\n")
-	fmt.Fprintf(&b, "              /\\ %s\n", c.Next)
-	fmt.Fprintf(&b, "              /\\ %s = ReplayTrace[replayStep + 1]\n", record(func(j int) string { return names[j] + "'" }))
-	b.WriteString("              /\\ replayStep' = replayStep + 1\n")
+	b.WriteString("ReplayInit == /\\ replayStep = 1\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "              /\\ %s = ReplayTrace[1].%s\n", n, n)
+	}
+	b.WriteString("ReplayNext == \\/ /\\ replayStep < Len(ReplayTrace)\n")
+	fmt.Fprintf(&b, "                 /\\ %s\n", c.Next)
+	fmt.Fprintf(&b, "                 /\\ %s = ReplayTrace[replayStep + 1]\n", record(func(j int) string { return names[j] + "'" }))
+	b.WriteString("                 /\\ replayStep' = replayStep + 1\n")
+	b.WriteString("              \\/ /\\ replayStep = Len(ReplayTrace)\n")
+	fmt.Fprintf(&b, "                 /\\ UNCHANGED <<replayStep, %s>>\n", strings.Join(names, ", "))
+	fmt.Fprintf(&b, "ReplayStartsInInit == replayStep = 1 => %s\n", c.Init)
+	fmt.Fprintf(&b, "ReplayEndsInViolation == replayStep = Len(ReplayTrace) => ~%s\n", v.Invariant)
 	b.WriteString("====\n")
 	module = b.String()
 
 	b.Reset()
-	fmt.Fprintf(&b, "\\* TLC must report: Invariant %s is violated, at state %d.\n", v.Invariant, len(v.Trace))
+	fmt.Fprintf(&b, "\\* TLC must report: Invariant %s is violated, at state %d. Anything else rejects the trace.\n", v.Invariant, len(v.Trace))
 	b.WriteString("INIT ReplayInit\n")
 	b.WriteString("NEXT ReplayNext\n")
-	fmt.Fprintf(&b, "INVARIANT %s\n", v.Invariant)
-	b.WriteString("CHECK_DEADLOCK FALSE\n")
+	fmt.Fprintf(&b, "INVARIANTS ReplayStartsInInit %s ReplayEndsInViolation\n", v.Invariant)
+	b.WriteString("CHECK_DEADLOCK TRUE\n")
 	for _, l := range c.CfgLines {
 		b.WriteString(l)
 		b.WriteByte('\n')

@@ -264,23 +264,30 @@ func TestReplayModule(t *testing.T) {
 	wantModule := `---- MODULE DieHardReplay ----
 EXTENDS MCDieHard, Sequences, TLC
 \* Replays a counterexample to NotSolved found by the Go explorer.
+\* Expected: "Invariant NotSolved is violated" at state 3. Any other outcome ("Deadlock reached": a step
+\* the spec does not take; ReplayStartsInInit or ReplayEndsInViolation violated) rejects the trace.
 VARIABLE replayStep
 ReplayTrace == << [big |-> 0, small |-> 0],  \* State 1: <Initial predicate>
                   [big |-> 5, small |-> 0],  \* State 2: <FillBig>
                   [big |-> 2, small |-> 3] >>  \* State 3: <BigToSmall>
-ReplayState == [big |-> big, small |-> small]
-ReplayInit == Init /\ ReplayState = ReplayTrace[1] /\ replayStep = 1
-ReplayNext == /\ replayStep < Len(ReplayTrace)
-              /\ Spec_Next
-              /\ [big |-> big', small |-> small'] = ReplayTrace[replayStep + 1]
-              /\ replayStep' = replayStep + 1
+ReplayInit == /\ replayStep = 1
+              /\ big = ReplayTrace[1].big
+              /\ small = ReplayTrace[1].small
+ReplayNext == \/ /\ replayStep < Len(ReplayTrace)
+                 /\ Spec_Next
+                 /\ [big |-> big', small |-> small'] = ReplayTrace[replayStep + 1]
+                 /\ replayStep' = replayStep + 1
+              \/ /\ replayStep = Len(ReplayTrace)
+                 /\ UNCHANGED <<replayStep, big, small>>
+ReplayStartsInInit == replayStep = 1 => Init
+ReplayEndsInViolation == replayStep = Len(ReplayTrace) => ~NotSolved
 ====
 `
-	wantCfg := `\* TLC must report: Invariant NotSolved is violated, at state 3.
+	wantCfg := `\* TLC must report: Invariant NotSolved is violated, at state 3. Anything else rejects the trace.
 INIT ReplayInit
 NEXT ReplayNext
-INVARIANT NotSolved
-CHECK_DEADLOCK FALSE
+INVARIANTS ReplayStartsInInit NotSolved ReplayEndsInViolation
+CHECK_DEADLOCK TRUE
 CONSTANT Capacity = 5
 `
 	if module != wantModule {
@@ -304,6 +311,49 @@ CONSTANT Capacity = 5
 	}
 	if _, _, err := v.Replay(spec.ReplayConfig{}); err == nil {
 		t.Fatal("a replay without a model module must be rejected")
+	}
+
+	// A mutation is named in the module, so an auditor knows to expect
+	// TLC to refuse the step the mutation invented.
+	v.Mutation = "AcceptLowerBallot"
+	module, _, err = v.Replay(spec.ReplayConfig{Extends: "MCDieHard"})
+	if err != nil || !strings.Contains(module, "mutation AcceptLowerBallot") {
+		t.Fatalf("mutation not named (err %v):\n%s", err, module)
+	}
+}
+
+// The default rendering shows only what each step changed, names the
+// mutation, and loses nothing: the full form is still there on request.
+func TestDiffText(t *testing.T) {
+	vars := jugsModel().Vars
+	v := &spec.Violation{Invariant: "NotSolved", Mutation: "SkipInvalidation", Trace: []spec.TraceStep{
+		{Action: spec.InitialPredicate, Vars: vars(jugs{0, 0})},
+		{Action: "FillBig", Vars: vars(jugs{5, 0})},
+		{Action: "Stutter", Vars: vars(jugs{5, 0})},
+	}}
+	want := `Error: Invariant NotSolved is violated.
+Mutation applied: SkipInvalidation (a deliberately broken step of the mirror; the replay module shows TLC refusing the step it invented).
+Error: The behavior up to this point is:
+State 1: <Initial predicate>
+/\ big = 0
+/\ small = 0
+
+State 2: <FillBig>
+/\ big = 5
+
+State 3: <Stutter>
+\* no variable changed (a stuttering step)
+
+`
+	if got := v.DiffText(); got != want {
+		t.Errorf("DiffText:\n%s\nwant:\n%s", got, want)
+	}
+	if full := v.Text(); !strings.Contains(full, "State 2: <FillBig>\n/\\ big = 5\n/\\ small = 0\n") {
+		t.Errorf("Text must print whole states:\n%s", full)
+	}
+	var b strings.Builder
+	if err := (spec.Result{Violation: v}).ReportStates(&b, false); err != nil || !strings.Contains(b.String(), want) {
+		t.Errorf("ReportStates(diff) (err %v):\n%s", err, b.String())
 	}
 }
 
