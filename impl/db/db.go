@@ -84,8 +84,9 @@ type DB struct {
 	schema *schema.Schema
 	opts   Options
 
-	mu  sync.Mutex
-	rng *rand.Rand
+	mu       sync.Mutex
+	rng      *rand.Rand
+	handlers map[string]Handler
 }
 
 // Open returns a DB of s at site; opts may be nil.

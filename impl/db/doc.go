@@ -63,6 +63,16 @@
 // Sync and for which groups is the application's choice (a loop over its
 // groups, or after each write).
 //
+// # Queues between groups
+//
+// Tx.Send(to, queue, payload) queues a message to another group, committed
+// with the transaction's writes. DB.Deliver(ctx, from) applies the messages
+// waiting in from's outbox, each in a transaction of its receiver running
+// the handler registered with DB.Handle(queue, h): exactly once and in order
+// per (sender, receiver), whoever delivers and however often (see
+// queue.go). Deliverers are stateless; the application runs them (any site,
+// any number).
+//
 // # Scans
 //
 // Scan and ScanIndex take a key prefix, a limit and a cursor. The cursor
