@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Check explores one config, prints the report and, on a violation,
@@ -25,6 +26,9 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 	if err := res.ReportStates(w, opt.FullStates); err != nil {
 		return false, err
 	}
+	if err := res.WriteCoverage(w); err != nil {
+		return false, err
+	}
 	if want, ok := Recorded[c.Name]; ok && c.Mutations == 0 {
 		verdict := "equal to"
 		if want.Distinct != res.Distinct || want.Generated != res.Generated || want.Depth != res.Depth {
@@ -34,6 +38,9 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 			verdict, c.Name, want.Generated, want.Distinct, want.Depth)
 	}
 	if res.Violation == nil {
+		if v := res.Vacuous(); len(v) > 0 && res.Left == 0 {
+			return false, fmt.Errorf("%s lists invariants it never exercises (antecedent never reached): %s; reach them or drop them from its Checks", c.Name, strings.Join(v, ", "))
+		}
 		return true, nil
 	}
 	if traceDir != "" {

@@ -44,6 +44,42 @@ type Model[S any] struct {
 	// Vars gives the variables in declaration order, for printing traces;
 	// it is only called for the states of a counterexample.
 	Vars func(S) []VarValue
+
+	// Actions, if set, names every action of Next (the part of a label
+	// before "("), so coverage can report the ones never enabled.
+	Actions []string
+	// Antecedents, if set, say per invariant (by name) when it is not
+	// vacuous: a state predicate that holds once the situation the
+	// invariant is about has arisen (for ReadSeesAcked, a current read
+	// returned while an acknowledged write had to be seen). The explorer
+	// counts the states where each holds; an invariant whose antecedent
+	// holds nowhere proved nothing in that config.
+	Antecedents []Antecedent[S]
+}
+
+// Antecedent is the non-vacuity condition of one invariant.
+type Antecedent[S any] struct {
+	Invariant string // the invariant's name
+	Means     string // what "reached" means, for reports
+	Holds     func(S) bool
+}
+
+// ActionCoverage is TLC's coverage of one action: how many successors it
+// produced (the states where it was enabled, once per witness of its
+// existentials, duplicates included) and how many distinct states it was
+// the first to reach.
+type ActionCoverage struct {
+	Action    string
+	Generated int
+	Distinct  int
+}
+
+// AntecedentCount is how many distinct reachable states satisfied one
+// invariant's antecedent.
+type AntecedentCount struct {
+	Invariant string
+	Means     string
+	States    int
 }
 
 // VarValue is one variable of a state as TLC prints it.
@@ -76,6 +112,12 @@ type Result struct {
 	Left      int // states found but not (fully) expanded when the search stopped
 	Elapsed   time.Duration
 	Violation *Violation // nil if every invariant held in every reachable state
+
+	// Coverage has one entry per action: Model.Actions in order, then any
+	// other action seen, in order of first appearance.
+	Coverage []ActionCoverage
+	// Antecedents has one entry per Model.Antecedents, in order.
+	Antecedents []AntecedentCount
 }
 
 // Violation is a shortest counterexample (the search is breadth-first).
@@ -142,11 +184,35 @@ func Explore[S any](m Model[S], opt Options) (Result, error) {
 	// visit counts one generated state and, if it is new, records it,
 	// checks the invariants and queues it. Emits after a stop are ignored:
 	// Next cannot be interrupted midway.
+	var (
+		lastLabel = "\x00" // a one-entry cache: Next emits runs of one label
+		lastIdx   int32
+		genBy     []int // successors generated, per label
+		antCount  = make([]int, len(m.Antecedents))
+	)
+	intern := func(label string) int32 {
+		if label == lastLabel {
+			return lastIdx
+		}
+		a, ok := labelIdx[label]
+		if !ok {
+			a = int32(len(labels))
+			labels = append(labels, label)
+			labelIdx[label] = a
+		}
+		for len(genBy) <= int(a) {
+			genBy = append(genBy, 0)
+		}
+		lastLabel, lastIdx = label, a
+		return a
+	}
 	visit := func(label string, s S) {
 		if stopped {
 			return
 		}
 		res.Generated++
+		a := intern(label)
+		genBy[a]++
 		k := m.Key(s)
 		if _, ok := seen[k]; ok {
 			return
@@ -164,13 +230,12 @@ func Explore[S any](m Model[S], opt Options) (Result, error) {
 		}
 		seen[k] = int32(n)
 		parent = append(parent, from)
-		a, ok := labelIdx[label]
-		if !ok {
-			a = int32(len(labels))
-			labels = append(labels, label)
-			labelIdx[label] = a
-		}
 		action = append(action, a)
+		for i, ant := range m.Antecedents {
+			if ant.Holds(s) {
+				antCount[i]++
+			}
+		}
 		for _, inv := range m.Invariants {
 			if !inv.Holds(s) {
 				stopped = true
@@ -226,6 +291,10 @@ func Explore[S any](m Model[S], opt Options) (Result, error) {
 	res.Distinct = len(parent)
 	res.Depth = depth
 	res.Elapsed = time.Since(start)
+	res.Coverage = coverage(m.Actions, labels, genBy, action)
+	for i, ant := range m.Antecedents {
+		res.Antecedents = append(res.Antecedents, AntecedentCount{Invariant: ant.Invariant, Means: ant.Means, States: antCount[i]})
+	}
 	if opt.Progress != nil {
 		writeProgress(opt.Progress, depth, res.Generated, res.Distinct, res.Left, start)
 	}
@@ -240,6 +309,86 @@ func Explore[S any](m Model[S], opt Options) (Result, error) {
 		res.Violation = &Violation{Invariant: badInv, Trace: trace}
 	}
 	return res, nil
+}
+
+// coverage folds per-label counts into per-action ones: an action is the
+// label up to its first "(" (Accept("p1", "a") is Accept).
+func coverage(actions, labels []string, genBy []int, action []int32) []ActionCoverage {
+	idx := map[string]int{}
+	var out []ActionCoverage
+	get := func(name string) *ActionCoverage {
+		i, ok := idx[name]
+		if !ok {
+			i = len(out)
+			idx[name] = i
+			out = append(out, ActionCoverage{Action: name})
+		}
+		return &out[i]
+	}
+	for _, a := range actions {
+		get(a)
+	}
+	name := func(label string) string {
+		if i := strings.IndexByte(label, '('); i >= 0 {
+			return label[:i]
+		}
+		return label
+	}
+	distinctBy := make([]int, len(labels))
+	for _, a := range action {
+		distinctBy[a]++
+	}
+	for i, l := range labels {
+		if i == 0 {
+			continue // the initial predicate is not an action
+		}
+		c := get(name(l))
+		if i < len(genBy) {
+			c.Generated += genBy[i]
+		}
+		c.Distinct += distinctBy[i]
+	}
+	return out
+}
+
+// Vacuous lists the invariants whose antecedent no reachable state
+// satisfied: they proved nothing in this run.
+func (r Result) Vacuous() []string {
+	var out []string
+	for _, a := range r.Antecedents {
+		if a.States == 0 {
+			out = append(out, a.Invariant)
+		}
+	}
+	return out
+}
+
+// WriteCoverage prints the per-action coverage and the invariants'
+// antecedents, TLC's coverage report in the mirror's words.
+func (r Result) WriteCoverage(w io.Writer) error {
+	var b strings.Builder
+	if len(r.Coverage) > 0 {
+		b.WriteString("Coverage (per action: successors generated, i.e. times enabled; distinct states it found first):\n")
+		for _, c := range r.Coverage {
+			note := ""
+			if c.Generated == 0 {
+				note = "  never enabled"
+			}
+			fmt.Fprintf(&b, "  %-14s %12d %12d%s\n", c.Action, c.Generated, c.Distinct, note)
+		}
+	}
+	if len(r.Antecedents) > 0 {
+		b.WriteString("Non-vacuity (per invariant: distinct states where its antecedent holds):\n")
+		for _, a := range r.Antecedents {
+			note := ""
+			if a.States == 0 {
+				note = "  NEVER REACHED: the invariant is vacuous here"
+			}
+			fmt.Fprintf(&b, "  %-22s %12d  %s%s\n", a.Invariant, a.States, a.Means, note)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func writeProgress(w io.Writer, depth, generated, distinct, left int, start time.Time) {

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/megastore-verified/megastore/spec/tla"
@@ -137,8 +138,128 @@ func (c *Config) siteSet(m uint32) string {
 var InvariantNames = []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen",
 	"AckedAfterInvalidation", "ReadSeesAcked", "ReadSeesObserved", "WitnessNeverServes", "ReadOnlyNeverVotes"}
 
-// Invariants returns the named invariants as explorer predicates.
+// ActionNames lists the actions of Next in Megastore.tla, in its order.
+var ActionNames = []string{"BeginWrite", "BeginClose", "AcceptLeader", "Prepare", "Promise", "Propose",
+	"Accept", "Invalidate", "WaitOutLease", "Commit", "Learn", "LoseLease", "RegainLease",
+	"ReadBegin", "ReadLocal", "ReadFindPos", "ReadCatchUp", "Validate", "SnapshotRead"}
+
+// CheckedInvariants is the config's INVARIANTS: Checks, or every invariant.
+func (c *Config) CheckedInvariants() []string {
+	if c.Checks == nil {
+		return InvariantNames
+	}
+	return c.Checks
+}
+
+// Invariants returns the config's invariants (CheckedInvariants) as
+// explorer predicates.
 func (c *Config) Invariants() []Invariant[State] {
+	var out []Invariant[State]
+	for _, inv := range c.allInvariants() {
+		if slices.Contains(c.CheckedInvariants(), inv.Name) {
+			out = append(out, inv)
+		}
+	}
+	return out
+}
+
+// Antecedents returns, for each of the config's invariants, the condition
+// under which it says something (see Antecedent): TestNonVacuity fails a
+// config that lists an invariant whose antecedent no reachable state
+// satisfies.
+func (c *Config) Antecedents() []Antecedent[State] {
+	all := []Antecedent[State]{
+		{"TypeOK", "any state (TypeOK constrains every state)", func(State) bool { return true }},
+		{"AtMostOneChosen", "some value chosen at some position", c.someChosen},
+		{"AppliedIsChosenPrefix", "some data site applied a position", func(s State) bool {
+			for _, l := range s.Applied {
+				if l.Len > 0 {
+					return true
+				}
+			}
+			return false
+		}},
+		{"AckedIsChosen", "some write acknowledged", func(s State) bool {
+			for g := range c.Groups {
+				if c.Acked(s, g) != 0 {
+					return true
+				}
+			}
+			return false
+		}},
+		{"AckedAfterInvalidation", "a proposer committed while a full site had not accepted its value", c.committedPastMissingSite},
+		{"ReadSeesAcked", "a current read returned while an acknowledged write had to be seen", func(s State) bool {
+			for r, rs := range s.Rd {
+				if c.readers[r].current && (rs.Phase == ReadValidating || rs.Phase == ReadDone) && rs.MustSee != 0 {
+					return true
+				}
+			}
+			return false
+		}},
+		{"ReadSeesObserved", "a current read returned while an observed write had to be seen", func(s State) bool {
+			for r, rs := range s.Rd {
+				if c.readers[r].current && (rs.Phase == ReadValidating || rs.Phase == ReadDone) && rs.Seen != 0 {
+					return true
+				}
+			}
+			return false
+		}},
+		{"WitnessNeverServes", "a reader at a witness is idle while a write is acknowledged (it could have started)", func(s State) bool {
+			for r := range s.Rd {
+				if c.voters&^c.fullMask&(1<<c.readers[r].site) != 0 {
+					for g := range c.Groups {
+						if c.Acked(s, g) != 0 {
+							return true
+						}
+					}
+				}
+			}
+			return false
+		}},
+		{"ReadOnlyNeverVotes", "a read-only site exists while a quorum of voters accepted", func(s State) bool {
+			return c.readOnly != 0 && c.someChosen(s)
+		}},
+	}
+	var out []Antecedent[State]
+	for _, a := range all {
+		if slices.Contains(c.CheckedInvariants(), a.Invariant) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (c *Config) someChosen(s State) bool {
+	for g := range c.Groups {
+		for i := 1; i <= c.MaxPos; i++ {
+			for v := range c.values {
+				if c.ChosenAt(s, g, i, v) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// committedPastMissingSite: the situation AckedAfterInvalidation is about,
+// a commit that had to invalidate (or wait out) a full site.
+func (c *Config) committedPastMissingSite(s State) bool {
+	for p, pr := range s.Prop {
+		if pr.Phase != PhaseDone {
+			continue
+		}
+		cp := c.props[p]
+		for f := 0; f < c.numFull; f++ {
+			if !(pr.Bal >= 0 && c.hasVote(s.Votes[c.slot(cp.group, f, int(pr.Pos))], int(pr.Bal), int(pr.Val))) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (c *Config) allInvariants() []Invariant[State] {
 	return []Invariant[State]{
 		{"TypeOK", c.TypeOK},
 		{"AtMostOneChosen", c.AtMostOneChosen},
@@ -439,11 +560,13 @@ func (c *Config) Model() (Model[State], error) {
 		return Model[State]{}, err
 	}
 	return Model[State]{
-		Name:       c.Name,
-		Init:       func(emit func(State)) { emit(c.Init()) },
-		Next:       c.Next,
-		Invariants: c.Invariants(),
-		Key:        State.Key,
-		Vars:       c.Vars,
+		Name:        c.Name,
+		Init:        func(emit func(State)) { emit(c.Init()) },
+		Next:        c.Next,
+		Invariants:  c.Invariants(),
+		Actions:     ActionNames,
+		Antecedents: c.Antecedents(),
+		Key:         State.Key,
+		Vars:        c.Vars,
 	}, nil
 }
