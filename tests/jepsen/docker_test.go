@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/megastore-verified/megastore/nemesis"
+	"github.com/megastore-verified/megastore/nemesis/disk"
 	"github.com/megastore-verified/megastore/tests/containers"
 )
 
-// requireEngine skips with one line when there is no Docker engine,
-// except under CI=true, where a missing engine is a failure.
+// requireEngine skips with one line when there is no Docker engine or no
+// FUSE, except under CI=true, where either missing is a failure.
 func requireEngine(t *testing.T) {
 	t.Helper()
 	cli, err := containers.Connect(context.Background())
@@ -22,6 +24,12 @@ func requireEngine(t *testing.T) {
 		t.Skipf("skipping the Docker run: no Docker engine here (%v)", err)
 	}
 	cli.Close()
+	if err := disk.Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but FUSE (the disk layer) is unavailable: %v", err)
+		}
+		t.Skipf("skipping the Docker run: the disk layer needs FUSE (%v)", err)
+	}
 }
 
 // testWriter sends the runner's progress to the test log.
@@ -32,15 +40,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// A short run on the real cluster under kills, pauses, partitions and
-// clock faults (not yet the disk: see tests/README, found by the runner): every
+// A short run on the real cluster under every fault kind built (kills,
+// pauses, partitions, clock faults, power losses on the disk layer): every
 // checker valid, every node's trace step validated, and the report's
 // files written.
 func TestShortRun(t *testing.T) {
 	requireEngine(t)
 	store := t.TempDir()
 	cfg := Config{Workload: "register", TimeLimit: 20 * time.Second, Concurrency: 6, Seed: 1, Groups: 4, GroupWrites: 8, Traces: true,
-		Nemeses: []string{"kill", "pause", "partition", "clock"}, Store: store, Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 4 * time.Second}
+		Nemeses: []string{"kill", "pause", "partition", "clock", "disk"}, Store: store, Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 4 * time.Second}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -70,21 +78,31 @@ func TestShortRun(t *testing.T) {
 // run invalid, and the verdict names the checker that caught it.
 func TestBugSwitchesEndInvalid(t *testing.T) {
 	requireEngine(t)
+	majorityPowerLoss := func(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
+		return []nemesis.Fault{&processFault{env: env, kill: true, powerLoss: true, majorityOnly: true}}, nil
+	}
 	for _, c := range []struct {
 		bug      string
 		nemeses  []string
 		caughtBy string
+		faults   func(FaultEnv, []string) ([]nemesis.Fault, error)
 	}{
 		// A writer that skips invalidating a coordinator that did not
 		// accept commits a step the spec does not enable.
-		{"SkipInvalidation", nil, "real-node trace validation"},
+		{"SkipInvalidation", nil, "real-node trace validation", nil},
 		// A coordinator cut off past its lease keeps reading locally
 		// (porcupine and the real-time check usually see stale reads too).
-		{"LocalReadAfterLeaseLoss", []string{"partition"}, "real-node trace validation"},
+		{"LocalReadAfterLeaseLoss", []string{"partition"}, "real-node trace validation", nil},
+		// An acknowledgement before a majority fsynced, then a power loss
+		// at a majority: a value the spec saw chosen is lost.
+		{"AckBeforeMajorityFsync", []string{"disk"}, "real-node trace validation", majorityPowerLoss},
 	} {
 		t.Run(c.bug, func(t *testing.T) {
+			if c.faults == nil {
+				c.faults = BuildFaults
+			}
 			cfg := Config{Workload: "register", TimeLimit: 12 * time.Second, Concurrency: 6, Seed: 1, Groups: 4,
-				GroupWrites: 8, Traces: true, Bug: c.bug, Nemeses: c.nemeses, Store: t.TempDir(), Faults: BuildFaults,
+				GroupWrites: 8, Traces: true, Bug: c.bug, Nemeses: c.nemeses, Store: t.TempDir(), Faults: c.faults,
 				Out: testWriter{t}, NemesisInterval: 3 * time.Second}
 			rep, err := Run(context.Background(), cfg)
 			if err != nil {

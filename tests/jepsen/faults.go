@@ -61,6 +61,9 @@ type processFault struct {
 	env       FaultEnv
 	kill      bool
 	powerLoss bool
+	// majorityOnly: every power loss hits a majority of the full sites (a
+	// test's way to make AckBeforeMajorityFsync visible in a short run).
+	majorityOnly bool
 }
 
 func (f *processFault) Kind() string {
@@ -82,7 +85,11 @@ func (f *processFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Appli
 		}
 	}
 	var sites []string
-	switch x := rng.IntN(3); {
+	x := rng.IntN(3)
+	if f.majorityOnly {
+		x = 2
+	}
+	switch {
 	case x == 0:
 		sites = []string{all[rng.IntN(len(all))]}
 	case x == 1 || !f.powerLoss:
