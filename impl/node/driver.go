@@ -380,6 +380,10 @@ func (d *Driver) drain() error {
 			}
 			local := d.local
 			d.local = nil
+			// NB: a Save may have stalled for longer than a lease (a slow
+			// disk): hand over the missed time first, as after a pause, so
+			// no queued message is stepped at a time already past.
+			d.catchUpTicks()
 			for _, m := range local {
 				d.step(m)
 			}
