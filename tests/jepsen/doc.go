@@ -24,8 +24,25 @@
 //     return a value the key held.
 //   - LogsAgree: after the heal, any two sites agree at every position both
 //     know, and every full site knows the whole log.
-//   - TraceValidation: the nodes' spec-level traces replayed through the spec
-//     mirror (unknown when not run, never valid).
+//   - Refusals: a write or current read sent to the witness or the read-only
+//     site is refused with the right sentinel.
+//   - TraceValidation: every node's spec-level trace replayed through the
+//     spec mirror (tests/tracemap; unknown when not run or when a group
+//     outgrew the mirror's bounds, never valid then).
+//
+// # Nemeses (faults.go, partition.go; one fault at a time, drawn from the seed)
+//
+//   - kill: SIGKILL one site or a minority of the full sites; restart at the heal.
+//   - pause: the cgroup freezer on one site or a minority.
+//   - partition: iptables in the containers' netns: one site isolated, or halves.
+//   - clock: one site's test clock jumps 1..4 ticks or runs at 95..105 %.
+//   - disk: nodes on the FUSE layer (nemesis/disk); kill one site, a minority
+//     or a majority of the full sites, drop their unsynced writes, restart.
+//
+// # Usage
+//
+//	go run ./tests/cmd/jepsen --workload txn --nemesis all --time-limit 120s --seed 1
+//	rep, err := jepsen.Run(ctx, jepsen.Config{...}) // rep.Results.Valid, rep.Dir
 //
 // A run's verdict is the worst of them; the exit code is Jepsen's: 0 valid,
 // 1 invalid, 2 unknown.

@@ -222,7 +222,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	pool := newGroupPool(cfg.Groups, cfg.GroupWrites)
 	s.say("waiting for every full site to serve a current read of every group")
-	if err := recover_(ctx, sites, full, pool.Groups(), cfg.Recovery); err != nil {
+	if err := awaitRecovery(ctx, sites, full, pool.Groups(), cfg.Recovery); err != nil {
 		return nil, fmt.Errorf("cluster never served reads: %w", err)
 	}
 	var faults []nemesis.Fault
@@ -290,7 +290,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Recovery, then every site's log.
 	groups := pool.Groups()
 	s.say("healed; waiting up to %v for every full site to catch up", cfg.Recovery)
-	if err := recover_(ctx, sites, full, groups, cfg.Recovery); err != nil {
+	if err := awaitRecovery(ctx, sites, full, groups, cfg.Recovery); err != nil {
 		s.say("warning: not every full site recovered: %v", err)
 	}
 	logs := fetchLogs(ctx, sites, all, groups, s.say)
@@ -345,9 +345,9 @@ func storeDir(store, test string, t time.Time) (string, error) {
 	return abs, nil
 }
 
-// recover_ waits until every full site answers a current read of every
+// awaitRecovery waits until every full site answers a current read of every
 // group (a current read catches the site up first).
-func recover_(ctx context.Context, sites map[string]*remote.Site, full, groups []string, limit time.Duration) error {
+func awaitRecovery(ctx context.Context, sites map[string]*remote.Site, full, groups []string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	errs := make([]error, len(full))
 	var wg sync.WaitGroup
