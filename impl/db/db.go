@@ -87,6 +87,9 @@ type DB struct {
 	mu       sync.Mutex
 	rng      *rand.Rand
 	handlers map[string]Handler
+	// crashAfter, set by tests, stops a two-phase transaction after a step
+	// ("prepared" or "decided") as a crashed coordinator would.
+	crashAfter string
 }
 
 // Open returns a DB of s at site; opts may be nil.
@@ -152,6 +155,12 @@ func (d *DB) Update(ctx context.Context, root Ref, fn func(tx *Tx) error) (Resul
 }
 
 func (d *DB) update(ctx context.Context, g schema.Group, fn func(tx *Tx) error) (Result, error) {
+	return d.updateIntents(ctx, g, true, fn)
+}
+
+// updateIntents is update; honour says whether to settle another
+// transaction's two-phase intent in the group first (see twophase.go).
+func (d *DB) updateIntents(ctx context.Context, g schema.Group, honour bool, fn func(tx *Tx) error) (Result, error) {
 	var out Result
 	for attempt := 1; attempt <= d.opts.MaxAttempts; attempt++ {
 		if attempt > 1 {
@@ -167,6 +176,13 @@ func (d *DB) update(ctx context.Context, g schema.Group, fn func(tx *Tx) error) 
 		}
 		out.Attempts = attempt
 		tx := d.newTx(ctx, g, core.Current, res.Position, false, attempt)
+		if honour && g.Prefix != nil {
+			if err := d.honourIntent(tx); errors.Is(err, errSettled) {
+				continue
+			} else if err != nil {
+				return out, err
+			}
+		}
 		err = fn(tx)
 		tx.done = true
 		if err != nil {
@@ -209,11 +225,24 @@ func (d *DB) view(ctx context.Context, g schema.Group, mode core.ReadMode, fn fu
 	var pos core.Position
 	switch mode {
 	case core.Current, core.Snapshot:
-		res, err := d.site.Read(ctx, core.ReadRequest{Group: core.GroupID(g.Name), Mode: mode})
-		if err != nil {
-			return Result{}, err
+		for settle := 0; ; settle++ {
+			res, err := d.site.Read(ctx, core.ReadRequest{Group: core.GroupID(g.Name), Mode: mode})
+			if err != nil {
+				return Result{}, err
+			}
+			pos = res.Position
+			if g.Prefix == nil || settle == 3 {
+				break
+			}
+			// NB: a committed two-phase transaction is visible: roll it
+			// forward, then read again (twophase.go).
+			if err := d.rollForward(d.newTx(ctx, g, mode, pos, true, 1)); errors.Is(err, errSettled) {
+				continue
+			} else if err != nil {
+				return Result{}, err
+			}
+			break
 		}
-		pos = res.Position
 	case core.Inconsistent:
 	default:
 		return Result{}, fmt.Errorf("%w: read mode %v", core.ErrMalformed, mode)

@@ -73,6 +73,18 @@
 // queue.go). Deliverers are stateless; the application runs them (any site,
 // any number).
 //
+// # Two-phase commit across groups
+//
+// DB.TwoPhase(ctx, roots, fn) runs fn with one Tx per group and commits all
+// of their writes or none (§3.3.2; the protocol is ours, see twophase.go):
+// prepare writes an intent in each group (only if the group is unchanged
+// since fn read it), one decision key in the transaction's own group
+// TwoPhaseGroup(id) decides, then each intent is applied. Slow (2n+1 Paxos
+// writes) and blocking: writers of a group with an undecided intent wait
+// (IntentWaits reruns), then abort it. Nothing outside Paxos is needed to
+// recover a crashed coordinator: Updates settle intents, Views roll
+// committed ones forward before reading.
+//
 // # Scans
 //
 // Scan and ScanIndex take a key prefix, a limit and a cursor. The cursor
