@@ -231,8 +231,8 @@ func (d *DB) view(ctx context.Context, g schema.Group, mode core.ReadMode, fn fu
 				return Result{}, err
 			}
 			pos = res.Position
-			if g.Prefix == nil || settle == 3 {
-				break
+			if g.Prefix == nil || mode != core.Current || settle == 3 {
+				break // NB: a snapshot read writes nothing, even to roll forward
 			}
 			// NB: a committed two-phase transaction is visible: roll it
 			// forward, then read again (twophase.go).
@@ -444,6 +444,10 @@ func (tx *Tx) put(table string, row schema.Row) error {
 	value := schema.EncodeRow(n)
 	if len(value) > tx.d.opts.MaxValueBytes {
 		return fmt.Errorf("%w: row of %d bytes exceeds %d: %w", ErrTxTooLarge, len(value), tx.d.opts.MaxValueBytes, core.ErrValueTooLarge)
+	}
+	if len(s.Indexes(table)) == 0 {
+		tx.set(rk, value, false) // NB: nothing to maintain, so no need to read the old row
+		return nil
 	}
 	old, _, err := tx.oldEntries(table, rk)
 	if err != nil {

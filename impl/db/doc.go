@@ -82,8 +82,10 @@
 // TwoPhaseGroup(id) decides, then each intent is applied. Slow (2n+1 Paxos
 // writes) and blocking: writers of a group with an undecided intent wait
 // (IntentWaits reruns), then abort it. Nothing outside Paxos is needed to
-// recover a crashed coordinator: Updates settle intents, Views roll
-// committed ones forward before reading.
+// recover a crashed coordinator: Updates settle intents, current Views roll
+// committed ones forward before reading. A snapshot View writes nothing, so
+// it may miss a committed two-phase transaction not yet applied in its
+// group (as it may miss any recent write).
 //
 // # Scans
 //
