@@ -143,11 +143,13 @@ func Summary(ops []*Operation, ws []window) string {
 					sites = append(sites, k[0])
 				}
 			}
-			switch o.Type {
-			case OK:
+			switch {
+			case o.Resolved != "":
+				r.info++ // the client's view: it did not learn the outcome
+			case o.Type == OK:
 				r.ok++
 				r.lat = append(r.lat, float64(o.End-o.Start)/1e6)
-			case Fail:
+			case o.Type == Fail:
 				r.fail++
 				if o.Conflict {
 					r.conflict++

@@ -103,7 +103,7 @@ func latencySVG(ops []*Operation, ws []window, end time.Duration) string {
 	for _, o := range ops {
 		ms := math.Max(float64(o.End-o.Start)/1e6, p.yMin)
 		fmt.Fprintf(&p.b, `<circle cx="%.1f" cy="%.1f" r="1.6" fill="%s" fill-opacity="0.6"/>`+"\n",
-			p.x(time.Duration(o.Start)), p.y(ms), typeColor[o.Type])
+			p.x(time.Duration(o.Start)), p.y(ms), typeColor[clientType(o)])
 	}
 	p.legend([]Type{OK, Fail, Info})
 	return p.finish()
@@ -116,7 +116,7 @@ func throughputSVG(ops []*Operation, ws []window, end time.Duration) string {
 	top := 1
 	for _, o := range ops {
 		i := min(int(time.Duration(o.End)/time.Second), n-1)
-		if c, ok := counts[o.Type]; ok {
+		if c, ok := counts[clientType(o)]; ok {
 			c[i]++
 			top = max(top, c[i])
 		}
@@ -132,4 +132,13 @@ func throughputSVG(ops []*Operation, ws []window, end time.Duration) string {
 	}
 	p.legend([]Type{OK, Fail, Info})
 	return p.finish()
+}
+
+// clientType is the outcome as the client saw it: a write resolved from
+// the log afterwards was info when it returned.
+func clientType(o *Operation) Type {
+	if o.Resolved != "" {
+		return Info
+	}
+	return o.Type
 }
