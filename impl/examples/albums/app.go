@@ -31,6 +31,9 @@ func Schema() *schema.Schema {
 		[]schema.Index{
 			{Name: "PhotosByTime", Table: "Photo", Columns: []string{"time"}, Storing: []string{"caption"}},
 			{Name: "PhotosByTag", Table: "Photo", Columns: []string{"tags"}},
+			// Across users: kept up to date from the committed-entry feed,
+			// possibly behind the latest writes.
+			{Name: "EveryPhotoByTag", Table: "Photo", Columns: []string{"tags"}, Global: true},
 		})
 	if err != nil {
 		panic(err) // NB: a constant schema; a test covers it
@@ -43,7 +46,9 @@ var ErrNoUser = errors.New("no such user")
 
 // App is the application over one DB.
 type App struct {
-	DB   *db.DB
+	DB *db.DB
+	// Feed is the same site's log, for the global index.
+	Feed db.FeedSite
 	Mode core.ReadMode // for reads
 	Now  func() time.Time
 }
@@ -92,7 +97,40 @@ func (a *App) AddPhoto(ctx context.Context, user int64, photo, caption string, t
 		}
 		return tx.Put("Photo", row)
 	})
+	if err != nil {
+		return err
+	}
+	// NB: the global index follows the write asynchronously; this
+	// application brings it up to date right after each photo.
+	return a.Sync(ctx, user)
+}
+
+// Sync brings the global index up to date with a user's group.
+func (a *App) Sync(ctx context.Context, user int64) error {
+	gi, err := a.DB.NewGlobalIndexer(a.Feed, "EveryPhotoByTag")
+	if err != nil {
+		return err
+	}
+	_, err = gi.Sync(ctx, db.Root("User", user))
 	return err
+}
+
+// Everywhere lists every user's photos with a tag, from the global index.
+func (a *App) Everywhere(ctx context.Context, tag string, w io.Writer) error {
+	var cursor []byte
+	for {
+		hits, next, err := a.DB.ScanGlobal(ctx, "EveryPhotoByTag", a.Mode, db.ScanOptions{Prefix: schema.Key{tag}, Limit: 100, Cursor: cursor})
+		if err != nil {
+			return err
+		}
+		for _, h := range hits {
+			fmt.Fprintf(w, "  user %-6d %s\n", h.Key[0], h.Key[1])
+		}
+		if next == nil {
+			return nil
+		}
+		cursor = next
+	}
 }
 
 // Photos lists a user's photos, newest first, from the covering index.

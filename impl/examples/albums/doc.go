@@ -13,6 +13,12 @@
 //	go run ./impl/examples/albums -config run/cluster.json photos 7
 //	go run ./impl/examples/albums -config run/cluster.json tagged 7 sea
 //	go run ./impl/examples/albums -config run/cluster.json check 7
+//	go run ./impl/examples/albums -config run/cluster.json everywhere sun
+//
+// A third index, EveryPhotoByTag, is global: it spans users, lives in its
+// own group and follows the committed-entry feed; addphoto syncs it right
+// after its transaction (sync USER does it by hand), so `everywhere` may lag
+// a write whose sync failed.
 //
 // -site picks the site to talk to (default: the first full site); -snapshot
 // reads with a snapshot read instead of a current read.

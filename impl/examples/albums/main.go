@@ -22,7 +22,9 @@ const usage = `usage: albums -config cluster.json [-site ID] [-snapshot] COMMAND
   addphoto USER PHOTO [TAG,TAG [CAPTION]] add a photo to USER's album
   photos USER                             list USER's photos, newest first
   tagged USER TAG                         list USER's photos with TAG
-  check USER                              check USER's local indexes against the data`
+  check USER                              check USER's local indexes against the data
+  sync USER                               bring the global index up to date with USER
+  everywhere TAG                          list every user's photos with TAG (global index)`
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -66,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer site.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	app := &App{DB: db.Open(site, Schema(), nil), Mode: core.Current, Now: time.Now}
+	app := &App{DB: db.Open(site, Schema(), nil), Feed: site, Mode: core.Current, Now: time.Now}
 	if *snapshot {
 		app.Mode = core.Snapshot
 	}
@@ -79,6 +81,9 @@ var errUsage = errors.New("bad command line (see -h)")
 func (a *App) Command(ctx context.Context, args []string, w io.Writer) error {
 	if len(args) < 2 {
 		return errUsage
+	}
+	if args[0] == "everywhere" && len(args) == 2 {
+		return a.Everywhere(ctx, args[1], w)
 	}
 	user, err := strconv.ParseInt(args[1], 10, 64)
 	if err != nil {
@@ -102,6 +107,8 @@ func (a *App) Command(ctx context.Context, args []string, w io.Writer) error {
 		return a.Photos(ctx, user, w)
 	case args[0] == "tagged" && len(rest) == 1:
 		return a.Tagged(ctx, user, rest[0], w)
+	case args[0] == "sync" && len(rest) == 0:
+		return a.Sync(ctx, user)
 	case args[0] == "check" && len(rest) == 0:
 		if err := a.DB.CheckIndexes(ctx, db.Root("User", user), a.Mode); err != nil {
 			return err
