@@ -34,7 +34,8 @@
 //
 //   - kill: SIGKILL one site or a minority of the full sites; restart at the heal.
 //   - pause: the cgroup freezer on one site or a minority.
-//   - partition: iptables in the containers' netns: one site isolated, or halves.
+//   - partition: iptables in the containers' netns: one site isolated, halves,
+//     a bridge, or one direction of one link (asymmetric).
 //   - clock: one site's test clock jumps 1..4 ticks or runs at 95..105 %.
 //   - disk: nodes on the FUSE layer (nemesis/disk); kill one site, a minority
 //     or a majority of the full sites, drop their unsynced writes, restart.

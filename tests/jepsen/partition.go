@@ -18,8 +18,9 @@ const chain = "MEGASTORE-JEPSEN"
 
 // partitionFault cuts site-to-site traffic with iptables rules in the
 // containers' network namespaces (entered from the host with nsenter):
-// one site isolated from every other, or the sites split in two random
-// halves. The host's client traffic (from the network's gateway) is never
+// one site isolated from every other, the sites split in two random
+// halves, two sides bridged by one site that talks to both, or one
+// direction of one link cut (asymmetric). The host's client traffic (from the network's gateway) is never
 // cut, so clients see what a site in a minority answers.
 type partitionFault struct{ env FaultEnv }
 
@@ -28,23 +29,51 @@ func (f *partitionFault) Kind() string { return "partition" }
 func (f *partitionFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Applied, error) {
 	hosts := slices.Clone(f.env.Cluster.Hosts)
 	rng.Shuffle(len(hosts), func(i, j int) { hosts[i], hosts[j] = hosts[j], hosts[i] })
-	cut := 1 // isolate one
-	shape := "isolate"
-	if rng.IntN(2) == 1 {
-		cut, shape = len(hosts)/2, "halves"
+	a := &partitionApplied{f: f, hosts: hosts}
+	rules := map[string][][]string{}
+	cut := func(x, y nemesis.Host) { // both directions between x and y
+		rules[x.Site] = append(rules[x.Site], []string{"-A", chain, "-s", y.Addr.String(), "-j", "DROP"},
+			[]string{"-A", chain, "-d", y.Addr.String(), "-j", "DROP"})
+		rules[y.Site] = append(rules[y.Site], []string{"-A", chain, "-s", x.Addr.String(), "-j", "DROP"},
+			[]string{"-A", chain, "-d", x.Addr.String(), "-j", "DROP"})
 	}
-	a := &partitionApplied{f: f, sides: [2][]nemesis.Host{hosts[:cut], hosts[cut:]}, shape: shape}
-	for side := 0; side < 2; side++ {
-		for _, h := range a.sides[side] {
-			var rules [][]string
-			for _, o := range a.sides[1-side] {
-				rules = append(rules, []string{"-A", chain, "-s", o.Addr.String(), "-j", "DROP"},
-					[]string{"-A", chain, "-d", o.Addr.String(), "-j", "DROP"})
+	between := func(as, bs []nemesis.Host) {
+		for _, x := range as {
+			for _, y := range bs {
+				cut(x, y)
 			}
-			if err := f.apply(ctx, h, rules); err != nil {
-				a.Heal(context.WithoutCancel(ctx))
-				return nil, err
-			}
+		}
+	}
+	switch rng.IntN(4) {
+	case 0:
+		a.detail = fmt.Sprintf("isolate [%s] | [%s]", names(hosts[:1]), names(hosts[1:]))
+		between(hosts[:1], hosts[1:])
+	case 1:
+		half := len(hosts) / 2
+		a.detail = fmt.Sprintf("halves [%s] | [%s]", names(hosts[:half]), names(hosts[half:]))
+		between(hosts[:half], hosts[half:])
+	case 2:
+		// Two sides that cannot talk, and one site that talks to both.
+		half := (len(hosts) - 1) / 2
+		a.detail = fmt.Sprintf("bridge [%s] | %s | [%s]", names(hosts[:half]), hosts[half].Site, names(hosts[half+1:]))
+		between(hosts[:half], hosts[half+1:])
+	default:
+		// One way: x's messages to y are lost, y's to x arrive. Each
+		// direction of a link is its own connection (a site dials each peer's
+		// peer port), so y drops only connections from x to its peer port.
+		x, y := hosts[0], hosts[1]
+		a.detail = fmt.Sprintf("one-way %s -> %s", x.Site, y.Site)
+		rules[y.Site] = append(rules[y.Site], []string{"-A", chain, "-s", x.Addr.String(), "-p", "tcp",
+			"--dport", strconv.Itoa(int(y.PeerPort)), "-j", "DROP"})
+	}
+	for _, h := range hosts {
+		if len(rules[h.Site]) == 0 {
+			continue
+		}
+		a.touched = append(a.touched, h)
+		if err := f.apply(ctx, h, rules[h.Site]); err != nil {
+			a.Heal(context.WithoutCancel(ctx))
+			return nil, err
 		}
 	}
 	return a, nil
@@ -94,9 +123,10 @@ func (f *partitionFault) pid(ctx context.Context, h nemesis.Host) (int, error) {
 }
 
 type partitionApplied struct {
-	f     *partitionFault
-	sides [2][]nemesis.Host
-	shape string
+	f       *partitionFault
+	hosts   []nemesis.Host
+	touched []nemesis.Host // those with rules
+	detail  string
 }
 
 func names(hs []nemesis.Host) string {
@@ -108,26 +138,22 @@ func names(hs []nemesis.Host) string {
 	return strings.Join(s, " ")
 }
 
-func (a *partitionApplied) Detail() string {
-	return fmt.Sprintf("%s [%s] | [%s]", a.shape, names(a.sides[0]), names(a.sides[1]))
-}
+func (a *partitionApplied) Detail() string { return a.detail }
 
-func (a *partitionApplied) Sites() []string { return strings.Fields(names(a.sides[0])) }
+func (a *partitionApplied) Sites() []string { return strings.Fields(names(a.touched)) }
 
 // Heal flushes the chain in every container (a container that is not
 // running has no rules to flush).
 func (a *partitionApplied) Heal(ctx context.Context) error {
 	var errs []string
-	for _, side := range a.sides {
-		for _, h := range side {
-			pid, err := a.f.pid(ctx, h)
-			if err != nil {
-				continue
-			}
-			out, err := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(pid), "-n", "iptables", "-w", "-F", chain).CombinedOutput()
-			if err != nil && !strings.Contains(string(out), "No chain") {
-				errs = append(errs, fmt.Sprintf("site %s: %v: %s", h.Site, err, strings.TrimSpace(string(out))))
-			}
+	for _, h := range a.hosts {
+		pid, err := a.f.pid(ctx, h)
+		if err != nil {
+			continue
+		}
+		out, err := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(pid), "-n", "iptables", "-w", "-F", chain).CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "No chain") {
+			errs = append(errs, fmt.Sprintf("site %s: %v: %s", h.Site, err, strings.TrimSpace(string(out))))
 		}
 	}
 	if len(errs) > 0 {
