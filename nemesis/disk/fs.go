@@ -45,8 +45,13 @@ type FS struct {
 
 // Loss says what one PowerLoss threw away.
 type Loss struct {
-	Files int   // files reverted to their last sync
-	Bytes int64 // synced bytes written back over unsynced ones
+	Files   int   // files reverted to their last sync
+	Bytes   int64 // synced bytes written back over unsynced ones
+	Dropped int64 // unsynced bytes cut off past the files' synced sizes
+}
+
+func (l Loss) String() string {
+	return fmt.Sprintf("%d files reverted, %d bytes rewritten, %d cut", l.Files, l.Bytes, l.Dropped)
 }
 
 // Available says why FUSE cannot be mounted here, or nil.
@@ -153,6 +158,10 @@ func (f *FS) PowerLoss() (Loss, error) {
 	var errs []error
 	for ino, t := range f.trackers {
 		t.mu.Lock()
+		var st unix.Stat_t
+		if unix.Fstat(t.fd, &st) == nil && st.Size > t.syncedSize {
+			loss.Dropped += st.Size - t.syncedSize
+		}
 		if err := t.revertLocked(); err != nil {
 			errs = append(errs, fmt.Errorf("disk: reverting inode %d: %w", ino, err))
 		}
