@@ -59,7 +59,13 @@
 //	loss, err := f.PowerLoss()
 //	// restart it: it sees only what it synced
 //
-// The nemesis kind "disk" (Fault) does the kill, power loss and restart of
-// one site or a minority; "disk-corrupt" also flips a bit in or cuts a file
-// while the node is down, and is not in the default mix.
+// PowerLossFault is the nemesis kind "disk": it SIGKILLs one site or a
+// minority, waits until their containers are dead, calls PowerLoss on
+// their layers, and Heal starts them again. CorruptFault ("disk-corrupt",
+// not in the default mix) does the same to one site and then flips a bit
+// in or cuts one of its sstables. Only sstables: Pebble checks their block
+// checksums and sizes and fails Load with a corruption error, while a
+// damaged WAL or MANIFEST reads to it as the torn tail of a crash and
+// silently loses synced data (a cut MANIFEST did exactly that in a test),
+// which would be the disk's fault, not the protocol's.
 package disk
