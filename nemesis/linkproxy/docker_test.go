@@ -66,9 +66,12 @@ func TestContainersThroughProxies(t *testing.T) {
 				t.Logf("site %s log:\n%s", s.ID, logs)
 			}
 		}
+		set.Close()
+		t1 := time.Now()
 		if err := run.Down(context.Background()); err != nil {
 			t.Errorf("removing run %s: %v", run.ID, err)
 		}
+		say("run removed in %.1fs", time.Since(t1).Seconds())
 	}()
 	cliRetry := func(args ...string) string {
 		for {
