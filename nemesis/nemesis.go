@@ -6,10 +6,13 @@
 //
 // # Usage loop
 //
-//	faults := []nemesis.Fault{process.Kill(c), partition.New(c), ...}
+//	nc := cluster.Nemesis() // tests/containers
+//	faults := []nemesis.Fault{process.Kill(cli, nc, process.Options{}),
+//		partition.New(cli, nc, partition.Options{}), clock.New(nc, bounds, clock.Options{}), ...}
 //	plan := nemesis.Plan(seed, faults, duration, interval)
-//	nemesis.Run(ctx, plan, faults, record) // applies, heals, records
-//	nemesis.HealAll(ctx, faults)           // before the final checks
+//	record := nemesis.Printer(os.Stdout, t0, appendToHistory)
+//	nemesis.Run(ctx, plan, faults, record)  // applies, heals, records
+//	nemesis.HealAll(ctx, faults, record)    // before the cluster recovers and the final checks
 package nemesis
 
 import (
