@@ -65,10 +65,12 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 // it (TLC2 built from the public sources at rev cc6b616, tla/README.md).
 // The mirror must find exactly the same.
 var Recorded = map[string]struct{ Distinct, Generated, Depth int }{
-	"MCWriteRace":     {203_008, 1_071_489, 29},
-	"MCReadRace":      {116_504, 622_059, 24},
-	"MCVisibility":    {209_832, 1_165_485, 28},
-	"MCReplicaKinds":  {439_564, 2_636_998, 33},
-	"MCSnapshotReads": {435_316, 2_588_589, 31},
-	"MCTwoGroups":     {46_536, 276_009, 24},
+	"MCWriteRace":         {203_008, 1_071_489, 29},
+	"MCReadRace":          {116_504, 622_059, 24},
+	"MCVisibility":        {1_866_068, 11_304_303, 32},
+	"MCReplicaKinds":      {439_564, 2_636_998, 33},
+	"MCSnapshotReads":     {435_316, 2_588_589, 31},
+	"MCTwoGroups":         {46_536, 276_009, 24},
+	"MCConsecutiveWrites": {45_544, 211_637, 27},
+	"MCFiveSites":         {151_120, 963_917, 26},
 }

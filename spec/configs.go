@@ -7,12 +7,13 @@ package spec
 
 // Configs returns fresh copies of every shipped config.
 func Configs() []*Config {
-	return []*Config{WriteRace(), ReadRace(), Visibility(), ReplicaKinds(), SnapshotReads(), TwoGroups()}
+	return []*Config{WriteRace(), ReadRace(), Visibility(), ReplicaKinds(), SnapshotReads(), TwoGroups(),
+		ConsecutiveWrites(), FiveSites()}
 }
 
-// ConfigByName finds a shipped config.
+// ConfigByName finds a shipped config, TLC's or a deep one.
 func ConfigByName(name string) *Config {
-	for _, c := range Configs() {
+	for _, c := range append(Configs(), DeepConfigs()...) {
 		if c.Name == name {
 			return c
 		}
@@ -72,11 +73,12 @@ func Visibility() *Config {
 		Name: "MCVisibility",
 		Comment: `One writer (fast path or prepare) and a current reader at each full
 site: a write may be observed before it is acknowledged, and once observed
-at one site it must be observed by every later read at the other.`,
+at one site it must be observed by every later read at the other, while
+coordinators lose their lease and regain it once in a new epoch.`,
 		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
 		InitLeader: map[string]string{"g1": "a"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation", "ReadSeesAcked", "ReadSeesObserved"},
-		MaxPos:     1, MaxEpoch: 0,
+		MaxPos:     1, MaxEpoch: 1,
 		Proposers: []ProposerConst{
 			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{1}},
 		},
@@ -154,4 +156,74 @@ leases that may be lost and regained once, invalidating both groups.`,
 			{Name: "r2", Site: "a", Group: "g2", Kind: "current"},
 		},
 	}
+}
+
+// ConsecutiveWrites: three writes in a row over three log positions, the
+// second from another site than the first, each on the fast path: the
+// leader of position 2 is the site the first write nominated, and it grants
+// ballot 0 to a writer at another site, whose write nominates that other
+// site for position 3.
+func ConsecutiveWrites() *Config {
+	return &Config{
+		Name: "MCConsecutiveWrites",
+		Comment: `Three writers on the fast path over three log positions: a at position
+1 (the initial leader), then b, then a again. Each write nominates its own
+site to lead the next position, so the nominated leader's ballot 0 goes to
+a writer at another site; writers racing for one position leave the loser
+without a ballot.`,
+		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
+		InitLeader: map[string]string{"g1": "a"},
+		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation"},
+		MaxPos:     3, MaxEpoch: 0,
+		Proposers: []ProposerConst{
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{}},
+			{Name: "p2", Site: "b", Group: "g1", Value: "w2", Ballots: []int{}},
+			{Name: "p3", Site: "a", Group: "g1", Value: "w3", Ballots: []int{}},
+		},
+	}
+}
+
+// FiveSites: the paper's production shape in miniature, three full sites,
+// a witness and a read-only site, five acceptors' worth of sites with four
+// voters (majority three).
+func FiveSites() *Config {
+	return &Config{
+		Name: "MCFiveSites",
+		Comment: `Three full sites, a witness and a read-only site (four voters, majority
+three): a writer on the fast path, a current reader at a third full site,
+catch-up of the read-only site, and coordinators that lose their lease and
+regain it once in a new epoch.`,
+		Groups: []string{"g1"}, Full: []string{"a", "b", "c"}, Witness: []string{"w"}, ReadOnly: []string{"r"},
+		InitLeader: map[string]string{"g1": "a"},
+		Checks: []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation",
+			"ReadSeesAcked", "ReadOnlyNeverVotes"},
+		MaxPos: 1, MaxEpoch: 1,
+		Proposers: []ProposerConst{
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{}},
+		},
+		Readers: []ReaderConst{
+			{Name: "r1", Site: "c", Group: "g1", Kind: "current"},
+		},
+	}
+}
+
+// DeepConfigs are mirror-only: far past what TLC finishes in minutes on
+// this project's machines, checked with the explorer's -deep mode
+// (fingerprints, all cores). Their figures are the mirror's alone.
+func DeepConfigs() []*Config {
+	return []*Config{DeepConsecutiveReads()}
+}
+
+// DeepConsecutiveReads: ConsecutiveWrites with a current reader at the
+// second writer's site and coordinators that lose and regain their lease:
+// about 7.7 million distinct states.
+func DeepConsecutiveReads() *Config {
+	c := ConsecutiveWrites()
+	c.Name = "MCDeepConsecutiveReads"
+	c.Comment = `Mirror-only (-deep): MCConsecutiveWrites with a current reader at b and
+coordinators that lose their lease and regain it once in a new epoch.`
+	c.MaxEpoch = 1
+	c.Checks = append(c.Checks, "ReadSeesAcked")
+	c.Readers = []ReaderConst{{Name: "r1", Site: "b", Group: "g1", Kind: "current"}}
+	return c
 }

@@ -1,7 +1,8 @@
 --------------------------- MODULE MCVisibility ---------------------------
 \* One writer (fast path or prepare) and a current reader at each full
 \* site: a write may be observed before it is acknowledged, and once observed
-\* at one site it must be observed by every later read at the other.
+\* at one site it must be observed by every later read at the other, while
+\* coordinators lose their lease and regain it once in a new epoch.
 \* Generated from spec/configs.go by `go test ./spec -run TestMCModules -update`.
 EXTENDS Megastore, TLC
 
@@ -11,7 +12,7 @@ MCWitness    == {"c"}
 MCReadOnly   == {}
 MCInitLeader == ("g1" :> "a")
 MCMaxPos     == 1
-MCMaxEpoch   == 0
+MCMaxEpoch   == 1
 MCProposers  == {"p1"}
 MCPSite      == ("p1" :> "a")
 MCPGroup     == ("p1" :> "g1")

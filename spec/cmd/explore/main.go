@@ -26,6 +26,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	traceDir := fs.String("traces", "traces", "directory for counterexample traces and replay modules")
 	maxStates := fs.Int("max-states", 50_000_000, "give up (and fail) beyond this many distinct states")
 	mutate := fs.String("mutate", "", "break one protocol step on purpose (e.g. SkipInvalidation) to watch the checker catch it")
+	deep := fs.Bool("deep", false, "check the mirror-only deep configs (or -config, any config) with 64-bit fingerprints on all cores; no traces")
+	workers := fs.Int("workers", 0, "goroutines for -deep (default: every core)")
 	fullStates := fs.Bool("full-states", false, "print every variable of every state of a counterexample (default: only what each step changed)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -36,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *only != "" && spec.ConfigByName(*only) == nil {
 		var names []string
-		for _, c := range spec.Configs() {
+		for _, c := range append(spec.Configs(), spec.DeepConfigs()...) {
 			names = append(names, c.Name)
 		}
 		fmt.Fprintf(stderr, "explore: unknown config %q; the configs are: %s\n", *only, strings.Join(names, ", "))
@@ -57,6 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if *deep {
+		return runDeep(*only, mutations, *maxStates, *workers, stdout, stderr)
+	}
 	failed := false
 	for _, c := range spec.Configs() {
 		if *only != "" && c.Name != *only {
@@ -70,6 +75,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		failed = failed || !ok
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func runDeep(only string, mutations spec.Mutations, maxStates, workers int, stdout, stderr io.Writer) int {
+	configs := spec.DeepConfigs()
+	if only != "" {
+		configs = []*spec.Config{spec.ConfigByName(only)}
+	}
+	failed := false
+	for _, c := range configs {
+		c.Mutations = mutations
+		fmt.Fprintf(stdout, "=== %s (deep)\n", c.Name)
+		m, err := c.Model()
+		if err != nil {
+			fmt.Fprintln(stderr, "explore:", err)
+			return 2
+		}
+		res, err := spec.ExploreDeep(m, spec.DeepOptions{Workers: workers, MaxStates: maxStates, Progress: stderr})
+		if err != nil {
+			fmt.Fprintln(stderr, "explore:", err)
+			return 2
+		}
+		if err := res.Report(stdout); err != nil {
+			fmt.Fprintln(stderr, "explore:", err)
+			return 2
+		}
+		if want, ok := spec.Recorded[c.Name]; ok && mutations == 0 {
+			verdict := "equal to"
+			if want.Distinct != res.Distinct || want.Generated != res.Generated || want.Depth != res.Depth {
+				verdict, failed = "DIFFERENT FROM", true
+			}
+			fmt.Fprintf(stdout, "Deep figures %s the recorded ones for %s: %d states generated, %d distinct states found, depth %d.\n",
+				verdict, c.Name, want.Generated, want.Distinct, want.Depth)
+		}
+		if res.Violation != nil {
+			failed = true
+		} else if v := res.Vacuous(); len(v) > 0 {
+			fmt.Fprintf(stderr, "explore: %s lists invariants it never exercises: %s\n", c.Name, strings.Join(v, ", "))
+			return 2
+		}
 	}
 	if failed {
 		return 1

@@ -58,3 +58,18 @@ func TestMutatedRunReport(t *testing.T) {
 		}
 	}
 }
+
+// -deep runs any config by name and checks its figures against the
+// recorded ones.
+func TestDeepRun(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-deep", "-config", "MCConsecutiveWrites", "-workers", "2"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	for _, w := range []string{"=== MCConsecutiveWrites (deep)", "No error has been found", "Deep figures equal to the recorded ones",
+		"fingerprints", "Non-vacuity"} {
+		if !strings.Contains(out.String()+errb.String(), w) {
+			t.Errorf("output lacks %q:\n%s\n%s", w, out.String(), errb.String())
+		}
+	}
+}
