@@ -1,0 +1,125 @@
+package listappend
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"github.com/megastore-verified/megastore/impl/client"
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/db"
+	"github.com/megastore-verified/megastore/impl/schema"
+)
+
+// Schema is the workload's: a root table G (one row per group, never
+// written) and its child table List of repeated int64 values.
+func Schema() *schema.Schema {
+	s, err := schema.Define([]schema.Table{
+		{Name: "G", Key: []string{"g"}, Columns: []schema.Column{{Name: "g", Kind: schema.Int64}}},
+		{Name: "List", Root: "G", Key: []string{"g", "k"}, Columns: []schema.Column{
+			{Name: "g", Kind: schema.Int64}, {Name: "k", Kind: schema.String},
+			{Name: "values", Kind: schema.Int64, Repeated: true}}},
+	}, nil)
+	if err != nil {
+		panic(err) // NB: a constant schema; the tests cover it
+	}
+	return s
+}
+
+// Config shapes a run.
+type Config struct {
+	// Groups and Keys: transactions pick one group of Groups and use keys
+	// of Keys in it (a Megastore transaction lives in one group).
+	Groups, Keys int
+	// Txns is the number of transactions per DB (each DB runs its own
+	// goroutine, at its own site).
+	Txns int
+	// MaxOps bounds the micro-operations of one transaction.
+	MaxOps int
+	Seed   uint64
+	// FirstGroup offsets group ids, so runs can use fresh groups.
+	FirstGroup int64
+	// Broken reads each list for an append in a separate, earlier
+	// read-only transaction: a lost-update bug the checker must catch.
+	Broken bool
+}
+
+// Run runs the workload on dbs concurrently and returns the history.
+func Run(ctx context.Context, dbs []*db.DB, cfg Config) []Txn {
+	var next atomic.Int64 // NB: unique appended values
+	var mu sync.Mutex
+	var history []Txn
+	var wg sync.WaitGroup
+	for w, d := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
+			for i := 0; i < cfg.Txns; i++ {
+				g := cfg.FirstGroup + rng.Int64N(int64(cfg.Groups))
+				type plan struct {
+					append bool
+					key    string
+				}
+				var plans []plan
+				for j := 0; j < 1+rng.IntN(cfg.MaxOps); j++ {
+					plans = append(plans, plan{rng.IntN(2) == 0, fmt.Sprint("k", rng.IntN(cfg.Keys))})
+				}
+				var ops []Op
+				_, err := d.Update(ctx, db.Root("G", g), func(tx *db.Tx) error {
+					ops = ops[:0] // NB: only the last run's operations happened
+					for _, p := range plans {
+						values, err := readList(ctx, d, tx, g, p.key, cfg.Broken && p.append)
+						if err != nil {
+							return err
+						}
+						if !p.append {
+							ops = append(ops, Op{Key: fmt.Sprint(g, "/", p.key), List: values})
+							continue
+						}
+						v := next.Add(1)
+						if err := tx.Put("List", schema.Row{"g": g, "k": p.key, "values": append(values, v)}); err != nil {
+							return err
+						}
+						ops = append(ops, Op{Append: true, Key: fmt.Sprint(g, "/", p.key), Value: v})
+					}
+					return nil
+				})
+				t := Txn{Status: OK, Ops: ops}
+				if err != nil {
+					t.Status = Unknown
+					if client.Classify(err) == client.Failed {
+						t.Status = Failed
+					}
+				}
+				mu.Lock()
+				t.ID = len(history) + 1
+				history = append(history, t)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return history
+}
+
+// readList reads a list in tx, or (broken) in a separate earlier view.
+func readList(ctx context.Context, d *db.DB, tx *db.Tx, g int64, key string, broken bool) ([]int64, error) {
+	var row schema.Row
+	var err error
+	if broken {
+		_, err = d.View(ctx, db.Root("G", g), core.Inconsistent, func(v *db.Tx) error {
+			row, _, err = v.Get("List", g, key)
+			return err
+		})
+	} else {
+		row, _, err = tx.Get("List", g, key)
+	}
+	if err != nil || row == nil {
+		return nil, err
+	}
+	values, _ := row["values"].([]int64)
+	return values, nil
+}
