@@ -23,10 +23,16 @@ type Options struct {
 	Name string
 	// Debug logs every FUSE request (very verbose).
 	Debug bool
+	// SyncDelay makes every fsync take this long before it makes anything
+	// durable, as a real disk's flush does: the window in which written
+	// but unsynced data is at risk. A PowerLoss during the delay loses the
+	// data and the fsync fails. Zero: fsync is instant.
+	SyncDelay time.Duration
 }
 
 // FS is one mounted layer over one backing directory.
 type FS struct {
+	syncDelay  time.Duration
 	backing    string
 	mountpoint string
 	server     *fuse.Server
@@ -90,7 +96,7 @@ func Mount(backingDir, mountpoint string, opts Options) (*FS, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return nil, fmt.Errorf("disk: backing %s is not a directory", backing)
 	}
-	f := &FS{backing: backing, mountpoint: mnt, trackers: map[uint64]*tracker{}}
+	f := &FS{backing: backing, mountpoint: mnt, trackers: map[uint64]*tracker{}, syncDelay: opts.SyncDelay}
 	root := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
 	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
 		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fsys: f}

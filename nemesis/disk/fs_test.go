@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // requireFUSE skips with one line where FUSE cannot be mounted, except
@@ -278,4 +279,28 @@ func TestUnmountTwice(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.Mountpoint(), "x")); !os.IsNotExist(err) {
 		t.Fatalf("after unmount: %v", err)
 	}
+}
+
+// With SyncDelay, a power loss inside a slow fsync loses what the fsync
+// was flushing, and the fsync fails: the window a real disk's flush opens.
+func TestPowerLossInsideASlowSync(t *testing.T) {
+	requireFUSE(t)
+	backing, mnt := t.TempDir(), t.TempDir()
+	f, err := Mount(backing, mnt, Options{SyncDelay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Unmount() })
+	path := filepath.Join(mnt, "wal")
+	file := create(t, path)
+	writeAt(t, file, fill('a', 100), 0)
+	synced := make(chan error, 1)
+	go func() { synced <- file.Sync() }()
+	time.Sleep(100 * time.Millisecond) // inside the flush
+	powerLoss(t, f)
+	if err := <-synced; err == nil {
+		t.Fatal("an fsync a power loss interrupted reported success")
+	}
+	file.Close()
+	wantContent(t, path, nil)
 }

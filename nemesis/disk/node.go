@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -269,6 +270,11 @@ func (h *handle) truncateLocked(size int64) syscall.Errno {
 // synced to the host's disk: the host does not lose power, the layer's
 // model does.
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if d := h.fsys.syncDelay; d > 0 {
+		// NB: outside the lock, so a PowerLoss can land inside the flush
+		// and the handle is found dead below.
+		time.Sleep(d)
+	}
 	h.fsys.mu.RLock()
 	defer h.fsys.mu.RUnlock()
 	if !h.liveLocked() {
