@@ -32,6 +32,24 @@ func requireEngine(t *testing.T) {
 	}
 }
 
+// keptStore is a results directory removed when the test passes and kept,
+// with its path logged, when it fails: the report is the evidence.
+func keptStore(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "megastore-jepsen-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the run's report is kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
 // testWriter sends the runner's progress to the test log.
 type testWriter struct{ t *testing.T }
 
@@ -46,7 +64,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // files written.
 func TestShortRun(t *testing.T) {
 	requireEngine(t)
-	store := t.TempDir()
+	store := keptStore(t)
 	cfg := Config{Workload: "register", TimeLimit: 20 * time.Second, Concurrency: 6, Seed: 1, Groups: 4, GroupWrites: 8, Traces: true,
 		Nemeses: []string{"kill", "pause", "partition", "clock", "disk"}, Store: store, Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 4 * time.Second}
 	rep, err := Run(context.Background(), cfg)
@@ -78,8 +96,13 @@ func TestShortRun(t *testing.T) {
 // run invalid, and the verdict names the checker that caught it.
 func TestBugSwitchesEndInvalid(t *testing.T) {
 	requireEngine(t)
+	// The bug tests draw only the faults that expose their bug, so a short
+	// run does not depend on the draw.
 	majorityPowerLoss := func(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
 		return []nemesis.Fault{&processFault{env: env, kill: true, powerLoss: true, majorityOnly: true}}, nil
+	}
+	isolateFull := func(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
+		return []nemesis.Fault{&partitionFault{env: env, isolateFull: true}}, nil
 	}
 	for _, c := range []struct {
 		bug      string
@@ -92,7 +115,7 @@ func TestBugSwitchesEndInvalid(t *testing.T) {
 		{"SkipInvalidation", nil, "real-node trace validation", nil},
 		// A coordinator cut off past its lease keeps reading locally
 		// (porcupine and the real-time check usually see stale reads too).
-		{"LocalReadAfterLeaseLoss", []string{"partition"}, "real-node trace validation", nil},
+		{"LocalReadAfterLeaseLoss", []string{"partition"}, "real-node trace validation", isolateFull},
 		// An acknowledgement before a majority fsynced, then a power loss
 		// at a majority: a value the spec saw chosen is lost.
 		{"AckBeforeMajorityFsync", []string{"disk"}, "real-node trace validation", majorityPowerLoss},
@@ -102,7 +125,7 @@ func TestBugSwitchesEndInvalid(t *testing.T) {
 				c.faults = BuildFaults
 			}
 			cfg := Config{Workload: "register", TimeLimit: 12 * time.Second, Concurrency: 6, Seed: 1, Groups: 4,
-				GroupWrites: 8, Traces: true, Bug: c.bug, Nemeses: c.nemeses, Store: t.TempDir(), Faults: c.faults,
+				GroupWrites: 8, Traces: true, Bug: c.bug, Nemeses: c.nemeses, Store: keptStore(t), Faults: c.faults,
 				Out: testWriter{t}, NemesisInterval: 3 * time.Second}
 			rep, err := Run(context.Background(), cfg)
 			if err != nil {

@@ -22,7 +22,12 @@ const chain = "MEGASTORE-JEPSEN"
 // halves, two sides bridged by one site that talks to both, or one
 // direction of one link cut (asymmetric). The host's client traffic (from the network's gateway) is never
 // cut, so clients see what a site in a minority answers.
-type partitionFault struct{ env FaultEnv }
+type partitionFault struct {
+	env FaultEnv
+	// isolateFull: every partition isolates one full site (a test's way to
+	// make a coordinator lose its lease in a short run).
+	isolateFull bool
+}
 
 func (f *partitionFault) Kind() string { return "partition" }
 
@@ -44,7 +49,17 @@ func (f *partitionFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.App
 			}
 		}
 	}
-	switch rng.IntN(4) {
+	shape := rng.IntN(4)
+	if f.isolateFull {
+		for i, h := range hosts {
+			if h.Kind == "full" {
+				hosts[0], hosts[i] = hosts[i], hosts[0]
+				break
+			}
+		}
+		shape = 0
+	}
+	switch shape {
 	case 0:
 		a.detail = fmt.Sprintf("isolate [%s] | [%s]", names(hosts[:1]), names(hosts[1:]))
 		between(hosts[:1], hosts[1:])
