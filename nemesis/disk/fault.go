@@ -106,17 +106,27 @@ func (f *Fault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Applied, err
 		a.hosts = append(a.hosts, hosts[i])
 	}
 	var details []string
-	for _, h := range a.hosts {
-		if err := f.kill(ctx, h); err != nil {
-			return a, err
-		}
-	}
+	// NB: the disks lose power first, then the processes die: a process
+	// killed inside an fsync stays until the FUSE request returns, so a kill
+	// first would let every fsync in flight finish and nothing unsynced would
+	// be at risk. The second PowerLoss drops what was written in between.
+	first := map[string]Loss{}
 	for _, h := range a.hosts {
 		loss, err := f.disks[h.Site].PowerLoss()
 		if err != nil {
 			return a, fmt.Errorf("power loss of site %s: %w", h.Site, err)
 		}
-		details = append(details, fmt.Sprintf("%s: %v", h.Site, loss))
+		first[h.Site] = loss
+		if err := f.kill(ctx, h); err != nil {
+			return a, err
+		}
+	}
+	for _, h := range a.hosts {
+		late, err := f.disks[h.Site].PowerLoss()
+		if err != nil {
+			return a, fmt.Errorf("power loss of site %s: %w", h.Site, err)
+		}
+		details = append(details, fmt.Sprintf("%s: %v, then %v written before it died", h.Site, first[h.Site], late))
 	}
 	a.detail = fmt.Sprintf("power loss %v (%s)", a.Sites(), strings.Join(details, "; "))
 	if f.corrupt {

@@ -106,6 +106,14 @@ func (f *processFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Appli
 	a := &processApplied{f: f, sites: sites}
 	for _, s := range sites {
 		var err error
+		if fs := f.env.Disks[s]; f.powerLoss && fs != nil {
+			// NB: the disk loses power before the process dies: a process
+			// killed inside an fsync stays until the FUSE request returns,
+			// so a kill first would let every fsync in flight finish.
+			if _, err := fs.PowerLoss(); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", f.Kind(), s, err)
+			}
+		}
 		if f.kill {
 			err = f.env.Run.Kill(ctx, s)
 		} else {
@@ -122,8 +130,8 @@ func (f *processFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Appli
 	return a, nil
 }
 
-// loseUnsynced waits until site's container is dead (a late write from a
-// live process would land after the revert), then reverts its disk.
+// loseUnsynced waits until site's container is dead, then reverts its disk
+// again: what the dying process wrote after the power loss is lost too.
 func (f *processFault) loseUnsynced(ctx context.Context, site string, a *processApplied) error {
 	fs := f.env.Disks[site]
 	if fs == nil {
