@@ -30,15 +30,14 @@
 //     spec mirror (tests/tracemap; unknown when not run or when a group
 //     outgrew the mirror's bounds, never valid then).
 //
-// # Nemeses (faults.go, partition.go; one fault at a time, drawn from the seed)
+// # Nemeses
 //
-//   - kill: SIGKILL one site or a minority of the full sites; restart at the heal.
-//   - pause: the cgroup freezer on one site or a minority.
-//   - partition: iptables in the containers' netns: one site isolated, halves,
-//     a bridge, or one direction of one link (asymmetric).
-//   - clock: one site's test clock jumps 1..4 ticks or runs at 95..105 %.
-//   - disk: nodes on the FUSE layer (nemesis/disk); kill one site, a minority
-//     or a majority of the full sites, drop their unsynced writes, restart.
+// BuildFaults builds nemesis/process (kill, pause), nemesis/partition,
+// nemesis/clock (within the lease bound) and nemesis/disk (power loss on
+// the FUSE layer; the nodes' data directories are mounted on it when disk
+// is asked for); nemesis.Plan, Run and HealAll schedule them from the seed,
+// one at a time. "link" is not built yet (it needs link proxies in the
+// cluster's config).
 //
 // # Usage
 //

@@ -3,15 +3,17 @@ package jepsen
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/megastore-verified/megastore/impl/siteconfig"
 	"github.com/megastore-verified/megastore/nemesis"
+	"github.com/megastore-verified/megastore/nemesis/clock"
 	"github.com/megastore-verified/megastore/nemesis/disk"
+	"github.com/megastore-verified/megastore/nemesis/partition"
+	"github.com/megastore-verified/megastore/nemesis/process"
 	"github.com/megastore-verified/megastore/tests/containers"
 )
 
@@ -26,26 +28,33 @@ type FaultEnv struct {
 	Cluster *nemesis.Cluster
 	Run     *containers.Run
 	Disks   map[string]*disk.FS // by site, when the nodes run on the disk layer
+	Config  *siteconfig.File
 }
 
-// BuildFaults builds the named fault kinds for the run.
+// BuildFaults builds the named fault kinds for the run from the nemesis
+// packages (process, partition, clock, disk). "link" needs link proxies in
+// the cluster's config and is not built here yet.
 func BuildFaults(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
 	var out []nemesis.Fault
 	for _, k := range kinds {
 		switch k {
 		case "kill":
-			out = append(out, &processFault{env: env, kill: true})
+			out = append(out, process.Kill(env.Run.Cli, env.Cluster, process.Options{}))
 		case "pause":
-			out = append(out, &processFault{env: env})
+			out = append(out, process.Pause(env.Run.Cli, env.Cluster, process.Options{}))
 		case "partition":
-			out = append(out, &partitionFault{env: env})
+			out = append(out, partition.New(env.Run.Cli, env.Cluster, partition.Options{}))
 		case "clock":
-			out = append(out, &clockFault{env: env})
+			b, err := clock.BoundsOf(env.Config)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, clock.New(env.Cluster, b, clock.Options{}))
 		case "disk":
 			if len(env.Disks) == 0 {
 				return nil, fmt.Errorf("nemesis disk: the nodes do not run on the disk layer")
 			}
-			out = append(out, &processFault{env: env, kill: true, powerLoss: true})
+			out = append(out, disk.PowerLossFault(env.Run.Cli, env.Cluster, env.Disks))
 		default:
 			return nil, fmt.Errorf("nemesis %q is not available yet (available: %v)", k, Available)
 		}
@@ -53,7 +62,9 @@ func BuildFaults(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
 	return out, nil
 }
 
-// processFault kills (SIGKILL, then a restart at the heal) or pauses
+// processFault is the tests' own deterministic variant of the process and
+// disk faults (a power loss at a majority every time, so a short run sees
+// AckBeforeMajorityFsync). It kills (SIGKILL, then a restart at the heal) or pauses
 // (the cgroup freezer) one site or a minority of the full sites. With
 // powerLoss (the "disk" kind), each killed site, once dead, also loses every
 // write it had not fsynced (the disk layer's PowerLoss) before its restart.
@@ -191,72 +202,6 @@ func (a *processApplied) Heal(ctx context.Context) error {
 	}
 	if a.f.kill {
 		return a.f.env.Run.WaitHealthy(ctx, 30*time.Second, a.sites...)
-	}
-	return nil
-}
-
-// clockSkewTicks is the core's default bound on how far two sites' clocks
-// may drift apart over one lease (core.DefaultConfig's ClockSkewTicks,
-// which the suite's cluster.json leaves as is).
-const clockSkewTicks = 4
-
-// clockFault moves one site's test clock (--test-admin) within the lease
-// argument's bound: a jump forward of 1..clockSkewTicks ticks (healed by
-// the clock standing still as long), or a rate of 95..105 % of real time
-// (5 % of a 40-tick lease is 2 ticks, within the bound).
-type clockFault struct{ env FaultEnv }
-
-func (f *clockFault) Kind() string { return "clock" }
-
-func (f *clockFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Applied, error) {
-	hosts := f.env.Cluster.Hosts
-	h := hosts[rng.IntN(len(hosts))]
-	a := &clockApplied{host: h}
-	if rng.IntN(2) == 0 {
-		a.ticks = 1 + rng.Int64N(clockSkewTicks)
-		return a, admin(ctx, h, fmt.Sprintf("clock-offset?ticks=%d", a.ticks))
-	}
-	a.milli = 950 + rng.Int64N(101)
-	return a, admin(ctx, h, fmt.Sprintf("clock-rate?milli=%d", a.milli))
-}
-
-type clockApplied struct {
-	host         nemesis.Host
-	ticks, milli int64
-}
-
-func (a *clockApplied) Detail() string {
-	if a.ticks != 0 {
-		return fmt.Sprintf("%s jumps +%d ticks", a.host.Site, a.ticks)
-	}
-	return fmt.Sprintf("%s runs at %d/1000", a.host.Site, a.milli)
-}
-
-func (a *clockApplied) Sites() []string { return []string{a.host.Site} }
-
-func (a *clockApplied) Heal(ctx context.Context) error {
-	if a.ticks != 0 {
-		return admin(ctx, a.host, fmt.Sprintf("clock-offset?ticks=%d", -a.ticks))
-	}
-	return admin(ctx, a.host, "clock-rate?milli=1000")
-}
-
-// admin posts to a node's test-admin HTTP endpoint.
-func admin(ctx context.Context, h nemesis.Host, path string) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://%s/admin/%s", h.HTTPAddr, path), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("site %s /admin/%s: %s: %s", h.Site, path, resp.Status, strings.TrimSpace(string(b)))
 	}
 	return nil
 }

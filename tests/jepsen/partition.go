@@ -16,7 +16,9 @@ import (
 // container's network namespace; healing flushes it and nothing else.
 const chain = "MEGASTORE-JEPSEN"
 
-// partitionFault cuts site-to-site traffic with iptables rules in the
+// partitionFault is the tests' own deterministic variant of
+// nemesis/partition (isolateFull: a full site isolated every time, so a
+// short run sees LocalReadAfterLeaseLoss). It cuts site-to-site traffic with iptables rules in the
 // containers' network namespaces (entered from the host with nsenter):
 // one site isolated from every other, the sites split in two random
 // halves, two sides bridged by one site that talks to both, or one

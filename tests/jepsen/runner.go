@@ -227,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var faults []nemesis.Fault
 	if len(cfg.Nemeses) > 0 {
-		if faults, err = cfg.Faults(FaultEnv{Cluster: c.nem, Run: c.run, Disks: c.disks}, cfg.Nemeses); err != nil {
+		if faults, err = cfg.Faults(FaultEnv{Cluster: c.nem, Run: c.run, Disks: c.disks, Config: c.config}, cfg.Nemeses); err != nil {
 			return nil, err
 		}
 	}
@@ -265,7 +265,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	nemDone := make(chan struct{})
 	go func() {
 		defer close(nemDone)
-		runNemesis(wctx, s, faults, cfg.Seed, cfg.NemesisInterval)
+		runNemesis(wctx, s, faults, cfg.Seed, cfg.NemesisInterval, cfg.TimeLimit)
 	}()
 	progDone := make(chan struct{})
 	go func() {
@@ -438,39 +438,21 @@ func entryOf(e core.Entry) Entry {
 	return out
 }
 
-// runNemesis applies a fault every interval, drawn from the seed, holds it
-// for an interval, heals it, and heals whatever is in force at the end.
-func runNemesis(ctx context.Context, s *runState, faults []nemesis.Fault, seed uint64, interval time.Duration) {
+// runNemesis runs the seed's schedule (nemesis.Plan: faults one at a time,
+// gaps and lengths around interval) until ctx ends, then heals whatever the
+// faults may have left (nemesis.HealAll).
+func runNemesis(ctx context.Context, s *runState, faults []nemesis.Fault, seed uint64, interval, duration time.Duration) {
 	if len(faults) == 0 {
 		return
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x6e656d65))
-	heal := func(f nemesis.Fault, a nemesis.Applied) {
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		e := nemesis.Event{Time: time.Now(), Phase: nemesis.PhaseHeal, Kind: f.Kind(), Detail: a.Detail(), Sites: a.Sites()}
-		if err := a.Heal(hctx); err != nil {
-			e.Phase, e.Error = nemesis.PhaseFail, err.Error()
-		}
-		s.event(e)
+	plan := nemesis.Plan(seed, faults, duration, interval)
+	for _, p := range plan {
+		s.say("planned: %s", p)
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-		f := faults[rng.IntN(len(faults))]
-		a, err := f.Start(ctx, rng)
-		if err != nil {
-			s.event(nemesis.Event{Time: time.Now(), Phase: nemesis.PhaseFail, Kind: f.Kind(), Error: err.Error()})
-			continue
-		}
-		s.event(nemesis.Event{Time: time.Now(), Phase: nemesis.PhaseStart, Kind: f.Kind(), Detail: a.Detail(), Sites: a.Sites()})
-		select {
-		case <-ctx.Done():
-		case <-time.After(interval):
-		}
-		heal(f, a)
+	nemesis.Run(ctx, plan, faults, s.event)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	if err := nemesis.HealAll(hctx, faults, s.event); err != nil {
+		s.say("warning: healing all: %v", err)
 	}
 }
