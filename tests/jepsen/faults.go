@@ -12,6 +12,7 @@ import (
 	"github.com/megastore-verified/megastore/nemesis"
 	"github.com/megastore-verified/megastore/nemesis/clock"
 	"github.com/megastore-verified/megastore/nemesis/disk"
+	"github.com/megastore-verified/megastore/nemesis/linkproxy"
 	"github.com/megastore-verified/megastore/nemesis/partition"
 	"github.com/megastore-verified/megastore/nemesis/process"
 	"github.com/megastore-verified/megastore/tests/containers"
@@ -21,7 +22,7 @@ import (
 var Nemeses = []string{"kill", "pause", "partition", "link", "clock", "disk"}
 
 // Available names the kinds BuildFaults builds today ("all" means these).
-var Available = []string{"kill", "pause", "partition", "clock", "disk"}
+var Available = []string{"kill", "pause", "partition", "link", "clock", "disk"}
 
 // FaultEnv is what fault kinds act on: the run's own containers.
 type FaultEnv struct {
@@ -29,6 +30,7 @@ type FaultEnv struct {
 	Run     *containers.Run
 	Disks   map[string]*disk.FS // by site, when the nodes run on the disk layer
 	Config  *siteconfig.File
+	Links   *linkproxy.Set // the link proxies, when the run has them
 }
 
 // BuildFaults builds the named fault kinds for the run from the nemesis
@@ -50,6 +52,11 @@ func BuildFaults(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
 				return nil, err
 			}
 			out = append(out, clock.New(env.Cluster, b, clock.Options{}))
+		case "link":
+			if env.Links == nil {
+				return nil, fmt.Errorf("nemesis link: the run has no link proxies")
+			}
+			out = append(out, env.Links.Fault())
 		case "disk":
 			if len(env.Disks) == 0 {
 				return nil, fmt.Errorf("nemesis disk: the nodes do not run on the disk layer")

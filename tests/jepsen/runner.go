@@ -22,8 +22,12 @@ import (
 
 // Config is one run.
 type Config struct {
-	Workload    string        // register, txn or scan
-	Nemeses     []string      // fault kinds (kill, pause, partition, link, clock, disk); none: no faults
+	Workload string   // register, txn or scan
+	Nemeses  []string // fault kinds (kill, pause, partition, link, clock, disk); none: no faults
+	// LinkProfile, if set, puts a proxy on every site-to-site link with
+	// this nemesis/linkproxy profile (lan, three-regions, slow-link, ...);
+	// the link nemesis alone starts them on lan.
+	LinkProfile string
 	TimeLimit   time.Duration // of the workload (the heal and checks come after)
 	Concurrency int           // client workers
 	Seed        uint64        // workload draws and the nemesis schedule
@@ -189,8 +193,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Traces {
 		traceDir = filepath.Join(dir, "traces")
 	}
+	links := cfg.LinkProfile
+	if links == "" && slices.Contains(cfg.Nemeses, "link") {
+		links = "lan"
+	}
 	c, err := startCluster(ctx, clusterOptions{dir: dir, traceDir: traceDir, nodeArgs: nodeArgs, say: s.say,
-		disk: slices.Contains(cfg.Nemeses, "disk")})
+		disk: slices.Contains(cfg.Nemeses, "disk"), links: links})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
@@ -227,7 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var faults []nemesis.Fault
 	if len(cfg.Nemeses) > 0 {
-		if faults, err = cfg.Faults(FaultEnv{Cluster: c.nem, Run: c.run, Disks: c.disks, Config: c.config}, cfg.Nemeses); err != nil {
+		if faults, err = cfg.Faults(FaultEnv{Cluster: c.nem, Run: c.run, Disks: c.disks, Config: c.config, Links: c.links}, cfg.Nemeses); err != nil {
 			return nil, err
 		}
 	}

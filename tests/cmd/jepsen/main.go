@@ -34,6 +34,7 @@ func main() {
 	flag.StringVar(&cfg.Store, "store", "store", "results directory")
 	flag.DurationVar(&cfg.OpTimeout, "op-timeout", 5*time.Second, "one operation's timeout (then info or fail)")
 	flag.DurationVar(&cfg.NemesisInterval, "nemesis-interval", 10*time.Second, "pause between faults, and each fault's length")
+	flag.StringVar(&cfg.LinkProfile, "link-profile", "", "put a proxy on every site-to-site link with this profile (lan, three-regions, slow-link, three-regions-capped, narrow); the link nemesis alone uses lan")
 	flag.DurationVar(&cfg.Recovery, "recovery", 60*time.Second, "bound on the wait for every site to catch up after the heal")
 	flag.DurationVar(&cfg.LinearizableTimeout, "lin-timeout", 60*time.Second, "bound on porcupine (then: unknown)")
 	flag.Parse()
