@@ -7,8 +7,21 @@ export CI
 
 ## verify: the verification suite on the embedded default cluster: every spec
 ## config through the Go mirror, then the deterministic simulator of the real
-## core (SEEDS seeds, trace-validated against the mirror, histories checked).
-verify: build-verify spec sim
+## core (SEEDS seeds, trace-validated against the mirror, histories checked),
+## then a Jepsen-style run on five Docker nodes under every fault kind, every
+## node's steps validated through the mirror (skipped, with a line saying
+## so, where no Docker engine answers).
+VERIFY_TIME ?= 60s
+verify: build-verify spec sim verify-nodes
+
+.PHONY: verify-nodes
+verify-nodes:
+	@if [ -S /var/run/docker.sock ] || [ -n "$$DOCKER_HOST" ]; then \
+		echo "==> a Jepsen-style run on five Docker nodes: every fault kind for $(VERIFY_TIME), then every check (report in store/latest)"; \
+		$(GO) run ./tests/cmd/jepsen --workload txn --nemesis all --time-limit $(VERIFY_TIME) --seed $(SEED); \
+	else \
+		echo "==> skipping the run on real nodes: no Docker engine here (no /var/run/docker.sock, DOCKER_HOST unset)"; \
+	fi
 
 # build-verify: compile the two tools first, naming each package as it
 # compiles, so a fresh machine's minutes of compiling are not silent.
