@@ -19,7 +19,7 @@ func requireFUSE(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true but FUSE is unavailable: %v", err)
 		}
-		t.Skipf("skipping disk layer tests: %v", err)
+		t.Skipf("skipping disk layer tests (outside CI): no usable FUSE here: %v", err)
 	}
 }
 
