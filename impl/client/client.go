@@ -212,15 +212,19 @@ func positioned(mode core.ReadMode) core.ReadMode {
 	return mode
 }
 
-func (c *Client) get(ctx context.Context, group core.GroupID, key []byte, mode core.ReadMode) ([]byte, core.Position, error) {
-	req := core.ReadRequest{Group: group, Mode: positioned(mode), Keys: [][]byte{key}}
-	var res node.ReadResult
-	var err error
+// read performs a read in mode (an inconsistent one asked as a snapshot
+// read, see positioned); a current read may fall back to another site.
+func (c *Client) read(ctx context.Context, mode core.ReadMode, req core.ReadRequest) (node.ReadResult, error) {
+	req.Mode = positioned(mode)
 	if mode == core.Current {
-		_, res, err = c.currentRead(ctx, req)
-	} else {
-		res, err = c.site.Read(ctx, req)
+		_, res, err := c.currentRead(ctx, req)
+		return res, err
 	}
+	return c.site.Read(ctx, req)
+}
+
+func (c *Client) get(ctx context.Context, group core.GroupID, key []byte, mode core.ReadMode) ([]byte, core.Position, error) {
+	res, err := c.read(ctx, mode, core.ReadRequest{Group: group, Keys: [][]byte{key}})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -230,14 +234,7 @@ func (c *Client) get(ctx context.Context, group core.GroupID, key []byte, mode c
 // Scan reads the rows of group in r with the given consistency (Current
 // observes every acknowledged write), and the position it read at.
 func (c *Client) Scan(ctx context.Context, group core.GroupID, r core.KeyRange, mode core.ReadMode) ([]core.KeyValue, bool, core.Position, error) {
-	req := core.ReadRequest{Group: group, Mode: positioned(mode), Range: &r}
-	var res node.ReadResult
-	var err error
-	if mode == core.Current {
-		_, res, err = c.currentRead(ctx, req)
-	} else {
-		res, err = c.site.Read(ctx, req)
-	}
+	res, err := c.read(ctx, mode, core.ReadRequest{Group: group, Range: &r})
 	if err != nil {
 		return nil, false, 0, err
 	}
