@@ -140,7 +140,13 @@ func window(run Run, g string, readers map[string]Reader) ([]Step, map[string]in
 			base[site] = l.epoch - 1
 		}
 	}
-	for _, s := range run.Steps[first:] {
+	end := len(run.Steps)
+	if run.EndWindows {
+		for end > first && run.Steps[end-1].Group != g {
+			end--
+		}
+	}
+	for _, s := range run.Steps[first:end] {
 		switch {
 		case s.Group == "" && s.Action == "RegainLease":
 			s.Epoch -= base[s.Site]

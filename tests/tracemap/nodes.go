@@ -206,7 +206,9 @@ func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader c
 	for _, st := range m.Steps {
 		rep.Actions[st.Action]++
 	}
-	rep.Result = check.Trace(m.Run())
+	run := m.Run()
+	run.EndWindows = true
+	rep.Result = check.Trace(run)
 	return rep, nil
 }
 
