@@ -42,6 +42,8 @@ test:
 	$(GO) vet ./...
 	@echo "==> go test: each package prints a line when it is done; long ones print progress with -v"
 	$(GO) test -count=1 -timeout 25m ./...
+	@echo "==> tests/bench (its own module): vet, and a smoke run of the etcd comparison at tiny counts (about 10 s)"
+	cd tests/bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
 	@echo "==> fuzz: every target for $(FUZZTIME_CI)"
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_CI)
 
@@ -69,6 +71,16 @@ tlc:
 ## bench: the benchmarks whose figures the README quotes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./spec/
+
+## bench-etcd: this store and etcd side by side, three processes each on
+## loopback, then over link proxies (WAN); prints progress, then tables of
+## ratios and the load. BENCH_ETCD_FLAGS makes it longer, e.g.
+## BENCH_ETCD_FLAGS="-duration 10s -rounds 3" (see `go run . -h` in tests/bench).
+BENCH_ETCD_FLAGS ?=
+.PHONY: bench-etcd
+bench-etcd:
+	@echo "==> building tests/bench (its own module; the first build compiles etcd and takes minutes)"
+	cd tests/bench && $(GO) run . $(BENCH_ETCD_FLAGS)
 
 ## proto: regenerate impl/wire/wirepb from megastore.proto (protoc from apt
 ## protobuf-compiler; plugins: go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12

@@ -123,10 +123,12 @@ func bench(o options, out io.Writer) error {
 	for _, ph := range phases(o) {
 		fmt.Fprintf(out, "==> %s: starting 3 megastore sites and 3 etcd members\n", ph.name)
 		sub := filepath.Join(dir, strings.Fields(ph.name)[0])
+		t0 := time.Now()
 		ms, et, err := startBoth(sub, ph.wan)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ph.name, err)
 		}
+		fmt.Fprintf(out, "    both up after %.1fs\n", time.Since(t0).Seconds())
 		systems := []system{ms, et}
 		res := make([][2]result, len(ph.workloads))
 		for wi, w := range ph.workloads {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -99,18 +98,15 @@ func (p *procs) logTail() string {
 	return strings.Join(out, "\n")
 }
 
-// stop sends SIGTERM to every child and waits up to 10 s, then kills.
+// stop kills every child and waits for it: the data is thrown away, and a
+// graceful etcd stop takes seconds (its leader first tries to hand over
+// leadership to members that are stopping too).
 func (p *procs) stop() {
 	for _, c := range p.cmds {
-		_ = c.Process.Signal(syscall.SIGTERM)
+		_ = c.Process.Kill()
 	}
-	for i, d := range p.done {
-		select {
-		case <-d:
-		case <-time.After(10 * time.Second):
-			_ = p.cmds[i].Process.Kill()
-			<-d
-		}
+	for _, d := range p.done {
+		<-d
 	}
 }
 
