@@ -3,6 +3,11 @@
 GO ?= go
 export CI
 
+# BUGTAGS compiles impl/core's bug switches in (core.BugsCompiled): every
+# test, vet, fuzz and simulator run uses it; `go build` without it is the
+# production build, which refuses any bug switch.
+BUGTAGS = -tags megastore_bugs
+
 .PHONY: verify test spec tlc bench
 
 ## verify: the verification suite on the embedded default cluster: every spec
@@ -29,19 +34,21 @@ verify-nodes:
 build-verify:
 	@echo "==> building the spec explorer and the simulator (a fresh machine takes a few minutes; go build -v lists packages as they compile)"
 	$(GO) build -v -o /dev/null ./spec/cmd/explore
-	$(GO) build -v -o /dev/null ./tests/cmd/sim
+	$(GO) build -v $(BUGTAGS) -o /dev/null ./tests/cmd/sim
 	@echo "==> build done"
 
 ## test: every test, as CI runs it, then a short run of every fuzz target
 ## (FUZZTIME_CI each; `make fuzz` runs them longer).
 FUZZTIME_CI ?= 3s
 test:
-	@echo "==> building every package (a fresh machine takes a few minutes; go build -v lists packages as they compile)"
+	@echo "==> building every package, as a production build (no bug switches; a fresh machine takes a few minutes; go build -v lists packages as they compile)"
 	$(GO) build -v ./...
-	@echo "==> go vet (compiles the tests too)"
-	$(GO) vet ./...
-	@echo "==> go test: each package prints a line when it is done; long ones print progress with -v"
-	$(GO) test -count=1 -timeout 25m ./...
+	@echo "==> go vet (compiles the tests too, with the bug switches)"
+	$(GO) vet $(BUGTAGS) ./...
+	@echo "==> go test, with the bug switches: each package prints a line when it is done; long ones print progress with -v"
+	$(GO) test $(BUGTAGS) -count=1 -timeout 25m ./...
+	@echo "==> go test of impl/core as a production build: a bug switch is refused"
+	$(GO) test -count=1 -run '^TestBugsCompiledOut$$' ./impl/core/
 	@echo "==> tests/bench (its own module): vet, and a smoke run of the etcd comparison at tiny counts (about 10 s)"
 	cd tests/bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
 	@echo "==> fuzz: every target for $(FUZZTIME_CI)"
@@ -116,7 +123,7 @@ SEEDS ?= 1000
 SEED ?= 0
 .PHONY: sim fuzz
 sim:
-	$(GO) run ./tests/cmd/sim -seeds $(SEEDS) -seed $(SEED) $(if $(BUG),-bug $(BUG))
+	$(GO) run $(BUGTAGS) ./tests/cmd/sim -seeds $(SEEDS) -seed $(SEED) $(if $(BUG),-bug $(BUG))
 
 ## fuzz: every fuzz target of the repository for FUZZTIME each.
 FUZZTIME ?= 30s
@@ -127,7 +134,7 @@ fuzz:
 			echo "=== $$pkg $$t"; \
 			out=$$(mktemp); \
 			for try in 1 2; do \
-				$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tee $$out; \
+				$(GO) test $(BUGTAGS) -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tee $$out; \
 				if grep -q '^ok' $$out; then break; fi; \
 				if [ $$try = 1 ] && grep -q 'context deadline exceeded' $$out && ! grep -q 'Failing input written' $$out; then \
 					echo "=== $$t: the fuzzing engine timed out with no failing input (a known flake of short -fuzztime runs); once more"; \

@@ -1,6 +1,36 @@
 package core
 
-import "reflect"
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// BugTag is the build tag under which Config.Bugs is honoured (see
+// BugsCompiled).
+const BugTag = "megastore_bugs"
+
+// onBugs names the switches that are on in b.
+func onBugs(b Bugs) []string {
+	v := reflect.ValueOf(b)
+	var out []string
+	for i := range v.NumField() {
+		if v.Field(i).Bool() {
+			out = append(out, v.Type().Field(i).Name)
+		}
+	}
+	return out
+}
+
+// checkBugs refuses bug switches in a build without BugTag.
+func checkBugs(b Bugs) error {
+	if on := onBugs(b); len(on) > 0 && !BugsCompiled {
+		return fmt.Errorf("%w: bug switch %s is on, but this build has no bug switches "+
+			"(they are compiled in only with -tags %s, as make test and the test image do)",
+			ErrInvalidConfig, strings.Join(on, ", "), BugTag)
+	}
+	return nil
+}
 
 // BugNames lists the bug switches (the fields of Bugs), for flags and
 // reports.

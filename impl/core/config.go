@@ -10,7 +10,8 @@ type Rand interface {
 
 // Bugs are deliberate protocol faults, all off by default. Each breaks exactly
 // one step, so a simulator can prove that its checks catch that step going
-// wrong. Never turn one on outside tests.
+// wrong. They are honoured only in a build with -tags megastore_bugs
+// (BugsCompiled); any other build refuses a Config with one on.
 type Bugs struct {
 	// SkipInvalidation commits (acknowledges, marks known-committed) right
 	// after a majority accepted, without invalidating the coordinators of
@@ -104,6 +105,8 @@ type Config struct {
 	// MaxScanRows bounds KeyRange.Limit.
 	MaxScanRows int
 
+	// Bugs are test-only fault switches; a build without -tags
+	// megastore_bugs refuses any of them (see Bugs).
 	Bugs Bugs
 }
 
@@ -145,6 +148,9 @@ func DefaultConfig(self SiteID, sites []Site) Config {
 func (c *Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	if err := checkBugs(c.Bugs); err != nil {
+		return err
 	}
 	if len(c.Sites) == 0 || len(c.Sites) > 255 {
 		return bad("need 1..255 sites, have %d", len(c.Sites))

@@ -42,7 +42,8 @@ type Options struct {
 	// restarts, for tests/tracemap to validate against the spec.
 	TraceDir string
 	// TestBug turns on one bug switch: a core.Bugs field, or
-	// SendBeforePersist (the driver's). Only with TestAdmin.
+	// SendBeforePersist (the driver's). Only with TestAdmin, and only in a
+	// binary built with -tags megastore_bugs (core.BugsCompiled).
 	TestBug string
 	Logger  *slog.Logger
 	// Ready, if set, is called once every listener is up.
@@ -82,6 +83,10 @@ func Run(ctx context.Context, o Options) error {
 	if o.TestBug != "" {
 		if !o.TestAdmin {
 			return fmt.Errorf("%w: a test bug (%s) needs --test-admin", core.ErrInvalidConfig, o.TestBug)
+		}
+		if !core.BugsCompiled {
+			return fmt.Errorf("%w: a test bug (%s) needs a binary built with -tags %s; this one has no bug switches",
+				core.ErrInvalidConfig, o.TestBug, core.BugTag)
 		}
 		if o.TestBug == "SendBeforePersist" {
 			sendBeforePersist = true

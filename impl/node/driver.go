@@ -49,7 +49,8 @@ type Config struct {
 	WallClock func() time.Time
 	// TestSendBeforePersist breaks the persist-before-send contract of
 	// core/doc.go: a Ready's messages leave before its state is saved. For
-	// tests that show the suite catches such a driver; never in production.
+	// tests that show the suite catches such a driver; like core.Bugs,
+	// Start refuses it in a build without -tags megastore_bugs.
 	TestSendBeforePersist bool
 	// OnStepError, if set, receives errors returned by Step (bad messages).
 	OnStepError func(m core.Message, err error)
@@ -255,6 +256,9 @@ type Driver struct {
 func Start(cfg Config) (*Driver, error) {
 	if cfg.Storage == nil || cfg.Transport == nil || cfg.Clock == nil {
 		return nil, fmt.Errorf("%w: storage, transport and clock are required", core.ErrInvalidConfig)
+	}
+	if cfg.TestSendBeforePersist && !core.BugsCompiled {
+		return nil, fmt.Errorf("%w: TestSendBeforePersist needs a build with -tags %s", core.ErrInvalidConfig, core.BugTag)
 	}
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 4096

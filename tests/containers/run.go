@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
+	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/siteconfig"
 )
 
@@ -80,14 +81,17 @@ func RepoRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// BuildBinary builds the static node binary into dir.
+// BuildBinary builds the static node binary into dir. It is a test image's
+// binary: built with -tags megastore_bugs, so runs may start nodes with
+// --test-bug (which also needs --test-admin); a production build has no
+// bug switches.
 func BuildBinary(ctx context.Context, root, dir string) (string, error) {
 	out := filepath.Join(dir, "megastore")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./impl/cmd/megastore")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", core.BugTag, "-o", out, "./impl/cmd/megastore")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./impl/cmd/megastore: %v\n%s", err, b)
+		return "", fmt.Errorf("go build -tags %s ./impl/cmd/megastore: %v\n%s", core.BugTag, err, b)
 	}
 	return out, nil
 }
@@ -289,7 +293,7 @@ func Up(ctx context.Context, o UpOptions) (r *Run, err error) {
 	if err != nil {
 		return r, err
 	}
-	say("building the static binary (CGO_ENABLED=0 go build ./impl/cmd/megastore)")
+	say("building the static test binary (CGO_ENABLED=0 go build -tags %s ./impl/cmd/megastore)", core.BugTag)
 	bin, err := BuildBinary(ctx, root, o.Dir)
 	if err != nil {
 		return r, err

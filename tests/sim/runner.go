@@ -30,7 +30,7 @@ func bugName(b core.Bugs) string {
 func ReproCommand(o Options) string {
 	cmd := fmt.Sprintf("go run ./tests/cmd/sim -seeds 1 -seed %d", o.Seed)
 	if b := bugName(o.Bugs); b != "" {
-		cmd += " -bug " + b
+		cmd = fmt.Sprintf("go run -tags %s ./tests/cmd/sim -seeds 1 -seed %d -bug %s", core.BugTag, o.Seed, b)
 	}
 	if len(o.OmitOps) > 0 || len(o.OmitFaults) > 0 {
 		cmd += fmt.Sprintf(" -omit-ops %s -omit-faults %s", joinInts(o.OmitOps), joinInts(o.OmitFaults))

@@ -429,6 +429,12 @@ type Report struct {
 
 // Run runs one seed and checks it.
 func Run(opts Options) Report {
+	if opts.Bugs != (core.Bugs{}) && !core.BugsCompiled {
+		// NB: without the tag every replica would refuse its Config, and
+		// that refusal would pass for the bug being caught.
+		panic(fmt.Sprintf("tests/sim: bug switch %s needs a build with -tags %s (make test and make sim pass it)",
+			bugName(opts.Bugs), core.BugTag))
+	}
 	s := newSim(opts)
 	defer s.close()
 	s.run()

@@ -115,7 +115,7 @@ func cmdNode(args []string, _, stderr io.Writer) error {
 	data := fs.String("data", "", "data directory (default: data/<site> next to the config)")
 	testAdmin := fs.Bool("test-admin", false, "serve /admin/ clock controls (tests only: breaks lease safety on purpose)")
 	traceDir := fs.String("trace-dir", "", "append this site's spec-level trace (JSON lines) to DIR/<site>.trace.jsonl, for trace validation")
-	testBug := fs.String("test-bug", "", "turn on one bug switch (a core.Bugs field or SendBeforePersist); needs --test-admin")
+	testBug := fs.String("test-bug", "", "turn on one bug switch (a core.Bugs field or SendBeforePersist); needs --test-admin and a binary built with -tags megastore_bugs")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
 		return err

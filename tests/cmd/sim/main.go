@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/tests/sim"
 )
 
@@ -52,6 +53,11 @@ func main() {
 		b, ok := sim.Bug(*bug)
 		if !ok {
 			fmt.Fprintf(os.Stderr, "unknown bug %q; known: %s\n", *bug, strings.Join(sim.BugNames(), ", "))
+			os.Exit(2)
+		}
+		if !core.BugsCompiled {
+			fmt.Fprintf(os.Stderr, "-bug %s needs the bug switches compiled in: go run -tags %s ./tests/cmd/sim (make sim BUG=%s does)\n",
+				*bug, core.BugTag, *bug)
 			os.Exit(2)
 		}
 		opts.Bugs = b
