@@ -114,10 +114,15 @@
 //
 // # Bugs
 //
-// Config.Bugs holds compiled-in fault switches, all off by default, each
+// Config.Bugs holds fault switches for tests, all off by default, each
 // breaking exactly one step; see the Bugs type. random_test.go shows that
 // step-level trace checks or client-visible checks catch each of them
-// (ValidateWithoutPositionCheck by a directed test).
+// (ValidateWithoutPositionCheck by a directed test). They are honoured only
+// in a build with -tags megastore_bugs (BugsCompiled, as Pebble's
+// invariants tag): any other build, a production binary included, refuses
+// a Config with one on (ErrInvalidConfig naming the switch and the tag).
+// make test passes the tag; so must `go test` by hand of a package whose
+// tests turn a switch on.
 //
 // # Not bounded yet
 //
