@@ -42,6 +42,9 @@ type proposal struct {
 	own   Value // our own value, proposed again in each new round
 	ours  ValueID
 
+	// finished: answered and forgotten (no longer in Replica.proposals).
+	finished bool
+
 	phase    phase
 	ballot   Ballot
 	round    uint64
@@ -154,6 +157,7 @@ func (r *Replica) newProposal(kind proposalKind, g *group, pos Position, v Value
 		inv: map[SiteID]*invWait{}, promised: map[SiteID]bool{}, accepted: map[SiteID]bool{},
 		rejected: map[SiteID]bool{}}
 	r.proposals[p.id] = p
+	r.proposalOrder = append(r.proposalOrder, p)
 	g.active[pos] = p
 	return p
 }
@@ -436,6 +440,7 @@ func (r *Replica) maybeCommit(p *proposal) {
 // finishProposal answers everyone waiting on p and forgets it.
 func (r *Replica) finishProposal(p *proposal, err error) {
 	delete(r.proposals, p.id)
+	p.finished = true
 	if p.g.active[p.pos] == p {
 		delete(p.g.active, p.pos)
 	}

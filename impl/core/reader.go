@@ -13,6 +13,7 @@ const (
 // readOp is one current read in progress.
 type readOp struct {
 	id       RequestID
+	finished bool // answered and forgotten (no longer in Replica.reads)
 	g        *group
 	keys     [][]byte
 	keyRange *KeyRange
@@ -121,6 +122,7 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 		op.local = true
 	}
 	r.reads[id] = op
+	r.readOrder = append(r.readOrder, op)
 	g.reads[id] = op
 	detail := "invalid"
 	if op.local {
@@ -289,6 +291,7 @@ func (r *Replica) progressGroupReads(g *group) {
 
 func (r *Replica) finishRead(op *readOp) {
 	delete(r.reads, op.id)
+	op.finished = true
 	delete(op.g.reads, op.id)
 }
 
