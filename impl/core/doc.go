@@ -17,6 +17,7 @@
 //		}
 //		for r.HasReady() {
 //			rd := r.Ready()
+//			if rd.Fatal != nil { record(rd.Trace); stop(rd.Fatal) } // 0. assertion failed
 //			storage.Save(rd.Durable, rd.MustSync)   // 1. persist (+fsync)
 //			for _, m := range rd.Messages {          // 2. send
 //				if m.To == self { inbox <- m } else { transport.Send(m.To, m) }
@@ -48,6 +49,17 @@
 //     most Config.ClockSkewTicks over one lease. A driver that was paused must
 //     deliver the time it missed in one Elapse before it delivers queued
 //     messages: ticks replayed one by one would act at times already past.
+//  6. Stop the replica when Ready.Fatal is set, without persisting, sending
+//     or answering anything of that Ready (record its Trace first). It is an
+//     assertion failure: ErrDivergence, a second value learned at a
+//     position whose chosen value this site knows. Paxos chooses one value
+//     per position, so the protocol, a bug switch or the disk is broken, and
+//     a site that went on would serve one of two histories. A restart
+//     reloads the first value and fails again if the second is still
+//     offered: an operator must look (node.Driver and the daemon exit with
+//     an error naming site, group, position and both values). Peers are
+//     trusted members, as everywhere in Paxos: a forged commit from one
+//     stops a site rather than corrupting it.
 //
 // # Interfaces
 //

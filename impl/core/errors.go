@@ -31,6 +31,11 @@ var (
 	ErrUnknownSite = errors.New("megastore: message from a non-member site")
 	// ErrTooManyRequests: the replica's bound on in-flight operations is hit.
 	ErrTooManyRequests = errors.New("megastore: too many requests in flight")
+	// ErrDivergence: an assertion failure, in Ready.Fatal: a second value
+	// was learned at a position whose chosen value this site already knew.
+	// Paxos chooses one value per position, so the protocol (or a bug
+	// switch, or the storage) is broken; the driver must stop the replica.
+	ErrDivergence = errors.New("megastore: assertion failed: two values chosen at one position")
 	// ErrInvalidConfig: NewReplica/Restore got an inconsistent Config.
 	ErrInvalidConfig = errors.New("megastore: invalid configuration")
 )

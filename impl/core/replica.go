@@ -103,6 +103,8 @@ type Replica struct {
 	coordDown bool
 
 	pending pendingReady
+	// fatal is the first assertion failure (see Ready.Fatal).
+	fatal error
 }
 
 // pendingReady accumulates the next Ready.
@@ -259,10 +261,15 @@ func (r *Replica) learn(g *group, p Position, v Value) bool {
 	if old, ok := g.known[p]; ok {
 		if old.ID != v.ID {
 			// Two different values committed at one position: the protocol
-			// is broken (or a Bugs switch is on). Keep the first; a checker
-			// watching the trace will report it.
+			// is broken (or a Bugs switch is on). Keep the first, trace it
+			// for the checkers, and fail: every Ready from now on carries
+			// the error, and the driver stops the replica.
 			r.trace(TraceEvent{Action: "Divergence", Group: g.id, Position: p, Value: v.ID, NoOp: v.NoOp,
 				Detail: "known " + old.ID.String()})
+			if r.fatal == nil {
+				r.fatal = fmt.Errorf("%w: site %s, group %q, position %d: chosen value %s known, %s learned",
+					ErrDivergence, r.cfg.Self, g.id, p, old.ID, v.ID)
+			}
 		}
 		return false
 	}
@@ -477,6 +484,7 @@ func (r *Replica) Ready() Ready {
 		Apply:    p.apply,
 		Results:  p.results,
 		Trace:    p.trace,
+		Fatal:    r.fatal,
 	}
 	rd.HardState = p.hardState
 	rd.Chosen = p.chosen

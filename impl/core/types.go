@@ -316,6 +316,9 @@ const (
 //  3. Apply the Apply entries to the data rows, in order.
 //  4. Complete Results (reads are performed against Storage now).
 //  5. Call Advance(rd).
+//
+// If Fatal is set, do none of that: record Trace, then stop the replica
+// with Fatal as its error.
 type Ready struct {
 	Durable
 	MustSync bool
@@ -323,6 +326,11 @@ type Ready struct {
 	Apply    []Entry
 	Results  []Result
 	Trace    []TraceEvent
+	// Fatal is an assertion failure (ErrDivergence): the replica's state
+	// contradicts the protocol's safety property, so nothing it would
+	// persist, send or answer can be trusted. It stays set in every later
+	// Ready.
+	Fatal error
 }
 
 // IsEmpty reports whether the Ready carries no work.

@@ -397,6 +397,12 @@ func (d *Driver) drain() error {
 		if err := d.traceBatch(rd); err != nil {
 			return err
 		}
+		if rd.Fatal != nil {
+			// NB: an assertion failed (core.ErrDivergence): stop before
+			// persisting or sending anything of this Ready. Its trace,
+			// recorded above, shows the checkers what happened.
+			return fmt.Errorf("node: replica stopped: %w", rd.Fatal)
+		}
 		if d.cfg.TestSendBeforePersist {
 			d.send(rd.Messages)
 		}

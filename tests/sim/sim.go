@@ -187,6 +187,9 @@ func (s *Sim) logf(format string, args ...any) {
 	}
 }
 
+// checkAssertion names a failure a replica found itself (core.Ready.Fatal).
+const checkAssertion = "replica assertion"
+
 func (s *Sim) fail(check, format string, args ...any) {
 	if s.failure == "" {
 		s.failure = fmt.Sprintf(format, args...)
@@ -347,6 +350,16 @@ type input struct {
 func (s *Sim) drain(st *site, in input) {
 	for st.up && st.rep.HasReady() {
 		rd := st.rep.Ready()
+		if rd.Fatal != nil {
+			// As node.Driver does: an assertion failed, so the site stops
+			// before persisting or sending anything of this Ready; its
+			// trace goes to the checkers, whose report names the first
+			// step the spec does not enable (Run prefers it).
+			s.mapTrace(st, rd)
+			s.fail(checkAssertion, "site %s stopped: %v", st.id, rd.Fatal)
+			st.up = false
+			return
+		}
 		if !rd.Durable.IsEmpty() {
 			if err := st.store.Save(rd.Durable, rd.MustSync); err != nil {
 				s.fail("simulator", "save at %s: %v", st.id, err)
@@ -441,7 +454,7 @@ func Run(opts Options) Report {
 	rep := Report{Seed: s.opts.Seed, Opts: s.opts, Failure: s.failure, Check: s.check,
 		Events: s.events, Ops: s.opStats(), Steps: s.mapper.Steps}
 	rep.Trace = check.Trace(s.mapper.Run())
-	if rep.Failure == "" && rep.Trace.Failure != "" {
+	if (rep.Failure == "" || rep.Check == checkAssertion) && rep.Trace.Failure != "" {
 		rep.Failure, rep.Check = rep.Trace.Failure, rep.Trace.Check
 	}
 	if bad := s.agree(rep.Trace); rep.Failure == "" && bad != "" {
