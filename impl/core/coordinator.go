@@ -93,13 +93,17 @@ func (r *Replica) handleLeaseService(m Message) {
 		reply := Message{Type: MsgLeaseGrant, To: c, Proposal: m.Proposal}
 		// A restarted lease service forgot its grants and blocks: it grants
 		// nothing until any grant it may have made before has run out.
-		inGrace := r.incarnation > 1 && r.now < r.cfg.LeaseDurationTicks+r.cfg.ClockSkewTicks
+		inGrace := r.incarnation > 1 && r.now < r.cfg.LeaseDurationTicks+1+r.cfg.ClockSkewTicks
 		if r.kinds[c] != Full || inGrace || r.now < lg.blockedUntil || lg.down {
 			reply.Reject = true
 			r.send(reply)
 			return
 		}
-		lg.expiry = r.now + r.cfg.LeaseDurationTicks
+		// NB: the coordinator counts the grant from the tick it asked in,
+		// which began before this one: the service counts one tick more, so
+		// its grant never runs out before the coordinator's view of it, in
+		// real time, however the two sites' ticks are phased.
+		lg.expiry = r.now + r.cfg.LeaseDurationTicks + 1
 		reply.Ticks = r.cfg.LeaseDurationTicks
 		r.send(reply)
 	case MsgLeaseBlock:
@@ -118,7 +122,7 @@ func (r *Replica) handleLeaseService(m Message) {
 		// still counts that grant toward its majority (found by the
 		// simulator: 15 of 20,000 seeds, the service having crashed and
 		// restarted while the coordinator was cut off).
-		if grace := r.cfg.LeaseDurationTicks + r.cfg.ClockSkewTicks; r.incarnation > 1 && r.now < grace {
+		if grace := r.cfg.LeaseDurationTicks + 1 + r.cfg.ClockSkewTicks; r.incarnation > 1 && r.now < grace {
 			remaining = max(remaining, grace-r.now)
 		}
 		// NB: the block must outlast the coordinator's grants at EVERY
@@ -127,9 +131,10 @@ func (r *Replica) handleLeaseService(m Message) {
 		// could renew here while its grants elsewhere were still live, keep
 		// a majority throughout, and never lose its lease while the writer
 		// believes it waited it out (found by the simulator, seed 17 of the
-		// contention profile). No grant lasts longer than LeaseDurationTicks,
-		// so refusing for that plus the skew bound covers all of them.
-		if until := r.now + r.cfg.LeaseDurationTicks + r.cfg.ClockSkewTicks; until > lg.blockedUntil {
+		// contention profile). No grant lasts longer than LeaseDurationTicks
+		// (and the tick above), so refusing for that plus the skew bound
+		// covers all of them.
+		if until := r.now + r.cfg.LeaseDurationTicks + 1 + r.cfg.ClockSkewTicks; until > lg.blockedUntil {
 			lg.blockedUntil = until
 		}
 		r.send(Message{Type: MsgLeaseBlockResp, To: m.From, Coordinator: m.Coordinator,

@@ -350,7 +350,12 @@ func (r *Replica) handleProposerReply(m Message) {
 			for _, t := range w.blockAcks {
 				longest = max(longest, t)
 			}
-			w.waitUntil = r.now + longest + r.cfg.ClockSkewTicks
+			// NB: one tick more, since this wait starts part-way through
+			// the current tick: the writer acts more than ClockSkewTicks
+			// of real time after the longest grant ran out, and the skew
+			// bound is left whole for clock drift (tla/README.md, "Lease
+			// safety argument"; TestWaitOutLeaseOutlastsTheLeaseByTheSkewBound).
+			w.waitUntil = r.now + longest + r.cfg.ClockSkewTicks + 1
 		}
 	}
 }

@@ -468,6 +468,11 @@ func (r *Replica) checkMutations(ms []Mutation) error {
 	return nil
 }
 
+// PendingTrace is how many trace events the next Ready holds so far: a
+// driver that stamps events by when it read its clock marks with it where
+// the events after a reading begin.
+func (r *Replica) PendingTrace() int { return len(r.pending.trace) }
+
 // HasReady reports whether Ready would return work.
 func (r *Replica) HasReady() bool {
 	p := &r.pending

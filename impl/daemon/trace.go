@@ -109,15 +109,24 @@ func (t *traceWriter) onLoad(st core.State) {
 	if len(lost) == 0 && len(forgot) == 0 {
 		return
 	}
-	b := node.TraceBatch{Site: t.site, Incarnation: st.HardState.Incarnation + 1, UnixNanos: time.Now().UnixNano(), Forgot: forgot}
-	if len(lost) > 0 {
-		last := earlier[len(earlier)-1]
-		b.Lost = &node.LostEvents{Incarnation: last.Incarnation, Seq: last.Seq, Events: lost}
-	}
 	if len(forgot) > 0 {
 		fmt.Fprintf(os.Stderr, "megastore: site %s restarted without acceptor state its trace shows it saved: %v\n", t.site, forgot)
 	}
-	t.write(b)
+	// One marker per batch of the last Ready that lost steps (a Ready may
+	// have been traced as several batches); the first also says what was
+	// forgotten.
+	inc, now := st.HardState.Incarnation+1, time.Now().UnixNano()
+	if len(lost) == 0 {
+		t.write(node.TraceBatch{Site: t.site, Incarnation: inc, UnixNanos: now, Forgot: forgot})
+		return
+	}
+	for i, l := range lost {
+		b := node.TraceBatch{Site: t.site, Incarnation: inc, UnixNanos: now, Lost: &l}
+		if i == 0 {
+			b.Forgot = forgot
+		}
+		t.write(b)
+	}
 }
 
 func (t *traceWriter) write(b node.TraceBatch) {

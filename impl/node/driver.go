@@ -56,17 +56,30 @@ type Config struct {
 	OnStepError func(m core.Message, err error)
 }
 
-// TraceBatch is one Ready's trace events as a real node records them.
+// TraceBatch is trace events of one Ready as a real node records them: the
+// events that followed one reading of the node's clock (see UnixNanos), so
+// a Ready that gathered many messages is recorded as several batches.
 type TraceBatch struct {
 	Site        core.SiteID `json:"site"`
 	Incarnation uint64      `json:"inc"`
 	// Seq counts the batches of one incarnation from 1.
 	Seq uint64 `json:"seq"`
-	// UnixNanos is the wall-clock time of the batch (WallClock). A lease
-	// loss found when the driver hands the replica missed time is stamped
-	// just after the site's previous batch instead: the lease ran out at
-	// some point since, and the site took no step in between, so the spec's
-	// LoseLease may be taken anywhere in that interval.
+	// Ready counts the Readies of one incarnation from 1; the batches of
+	// one Ready are persisted by one Save (0 in traces written before
+	// batches were split: one batch per Ready).
+	Ready uint64 `json:"ready,omitempty"`
+	// UnixNanos is the wall-clock time (WallClock) read just before the
+	// node's tick clock, before the steps that produced the batch's events:
+	// every lease judgement among them was made at a tick reached by then,
+	// and every message they handled had already arrived. Stamping at the
+	// end of a Ready instead placed a step whose lease was judged before a
+	// writer waited the lease out after that wait, whenever stepping a long
+	// queue took longer than the safety margin (found by the ten-minute
+	// all-nemesis runs, seeds 1 and 2). A lease loss found when the driver
+	// hands the replica missed time is stamped just after the site's
+	// previous batch instead: the lease ran out at some point since, and
+	// the site took no step in between, so the spec's LoseLease may be
+	// taken anywhere in that interval.
 	UnixNanos int64             `json:"t"`
 	Events    []core.TraceEvent `json:"ev"`
 	// Lost, in a batch with no events written when a site restarts, names
@@ -104,21 +117,38 @@ func knownCommitted(st core.State) func(g core.GroupID, p core.Position, v core.
 	}
 }
 
+// lastReady is the index of the first batch of trace's last Ready.
+func lastReady(trace []TraceBatch) int {
+	i := len(trace) - 1
+	last := trace[i]
+	if last.Ready == 0 {
+		return i
+	}
+	for i > 0 && trace[i-1].Incarnation == last.Incarnation && trace[i-1].Ready == last.Ready {
+		i--
+	}
+	return i
+}
+
 // Forgotten compares the state a site restarts from with its own trace so
 // far (every batch of its earlier incarnations, in order). It returns the
-// events of the last batch that did not become durable (Lost: the process
-// died inside that Save), and, for every slot whose promise or vote an
-// earlier batch traced but st does not hold, a line saying what was
+// events of the last Ready's batches that did not become durable (Lost:
+// the process died inside that Save), and, for every slot whose promise or
+// vote an earlier Ready traced but st does not hold, a line saying what was
 // forgotten: only the last Ready may die before its Save, so anything else
 // missing is a durability bug (an acknowledgement before fsync, or a
 // message sent before its Ready was persisted, on a disk that lost what
 // was not synced).
-func Forgotten(trace []TraceBatch, st core.State) (lost []int, forgot []string) {
+func Forgotten(trace []TraceBatch, st core.State) (lost []LostEvents, forgot []string) {
 	if len(trace) == 0 {
 		return nil, nil
 	}
-	last := trace[len(trace)-1]
-	lost = Lost(last, st)
+	from := lastReady(trace)
+	for _, b := range trace[from:] {
+		if idx := Lost(b, st); len(idx) > 0 {
+			lost = append(lost, LostEvents{Incarnation: b.Incarnation, Seq: b.Seq, Events: idx})
+		}
+	}
 	type slot struct {
 		maxBal, voteBal core.Ballot
 		voted           bool
@@ -128,7 +158,7 @@ func Forgotten(trace []TraceBatch, st core.State) (lost []int, forgot []string) 
 	var order [][2]any
 	learned := map[[2]any]core.ValueID{}
 	var learnOrder [][2]any
-	for _, b := range trace[:len(trace)-1] {
+	for _, b := range trace[:from] {
 		for _, ev := range b.Events {
 			k := [2]any{ev.Group, ev.Position}
 			if ev.Action == core.ActLearn {
@@ -179,7 +209,7 @@ func Forgotten(trace []TraceBatch, st core.State) (lost []int, forgot []string) 
 }
 
 // Lost returns the indexes of the acceptor steps (AcceptLeader, Promise,
-// Accept) of last, the final trace batch of an earlier incarnation, whose
+// Accept) of last, a batch of the final Ready of an earlier incarnation, whose
 // effect the restored state st does not hold: the process died after
 // tracing the Ready and before its Save reached the disk. Nothing of such
 // a Ready was sent, so no other site saw those steps either.
@@ -241,12 +271,13 @@ type Driver struct {
 	r       *core.Replica
 	waiters map[core.RequestID]chan outcome
 	local   []core.Message
-	// Trace batches: the incarnation, the last batch's stamp, and whether
-	// missed time was handed over since the last drain.
+	// Trace batches: the incarnation, the counts of batches and Readies,
+	// the last batch's stamp, and the clock readings since the last Ready.
 	incarnation uint64
 	traceSeq    uint64
+	readySeq    uint64
 	lastStamp   int64
-	elapsed     bool
+	readings    []clockReading
 
 	mu  sync.Mutex
 	err error
@@ -337,6 +368,7 @@ func (d *Driver) run() {
 			for i := 0; i < maxBatch; i++ {
 				select {
 				case m := <-d.inbox:
+					d.catchUpTicks()
 					d.step(m)
 					continue
 				default:
@@ -358,14 +390,34 @@ func (d *Driver) run() {
 	}
 }
 
+// clockReading marks where, in the replica's pending trace, the events
+// that followed one reading of the clock begin, and when it was read.
+type clockReading struct {
+	at      int   // index into the pending trace
+	wall    int64 // WallClock, read just before the tick clock
+	elapsed bool  // the reading handed the replica missed ticks
+}
+
 // catchUpTicks tells the replica how much time passed, in one step however
-// many ticks were missed (core.Replica.Elapse says why).
+// many ticks were missed (core.Replica.Elapse says why). The driver calls
+// it before every message or call it steps, so each step's lease judgement
+// is made at a time after the step's input arrived, and each trace batch
+// can be stamped with the reading its steps were judged at.
 func (d *Driver) catchUpTicks() {
+	wall := d.cfg.WallClock().UnixNano()
+	rd := clockReading{at: d.r.PendingTrace(), wall: wall}
 	if now := d.cfg.Clock.Now(); d.ticked < now {
 		d.r.Elapse(now - d.ticked)
 		d.ticked = now
-		d.elapsed = true
+		rd.elapsed = true
 	}
+	if n := len(d.readings); n > 0 && d.readings[n-1].at == rd.at {
+		// NB: no event followed the previous reading; this one stands for
+		// the events to come.
+		d.readings[n-1] = rd
+		return
+	}
+	d.readings = append(d.readings, rd)
 }
 
 func (d *Driver) step(m core.Message) {
@@ -435,26 +487,46 @@ func (d *Driver) send(msgs []core.Message) {
 	}
 }
 
-// traceBatch hands a Ready's trace to OnTraceBatch (see TraceBatch).
+// traceBatch hands a Ready's trace to OnTraceBatch (see TraceBatch): one
+// batch per clock reading that events followed.
 func (d *Driver) traceBatch(rd core.Ready) error {
-	elapsed := d.elapsed
-	d.elapsed = false
+	readings := d.readings
+	// NB: events that come before the next reading (those Advance causes)
+	// were judged at the last one.
+	d.readings = nil
+	if n := len(readings); n > 0 {
+		d.readings = []clockReading{{wall: readings[n-1].wall}}
+	}
 	if d.cfg.OnTraceBatch == nil || len(rd.Trace) == 0 {
 		return nil
 	}
 	if err := d.r.FillReadWrites(rd.Trace); err != nil {
 		return fmt.Errorf("node: tracing: %w", err)
 	}
-	events := rd.Trace
-	now := d.cfg.WallClock().UnixNano()
-	if elapsed && events[0].Action == core.ActLoseLease {
-		// NB: Elapse judges the lease before any timer fires, so a lease
-		// it found lost is the Ready's first event.
-		d.emitBatch(d.lastStamp+1, events[:1])
-		events = events[1:]
+	if len(readings) == 0 || readings[0].at > 0 {
+		// Only a driver that never read the clock has events before its
+		// first reading; stamp them now.
+		readings = append([]clockReading{{wall: d.cfg.WallClock().UnixNano()}}, readings...)
 	}
-	if len(events) > 0 {
-		d.emitBatch(max(now, d.lastStamp+1), events)
+	d.readySeq++
+	for i, rdg := range readings {
+		end := len(rd.Trace)
+		if i+1 < len(readings) {
+			end = readings[i+1].at
+		}
+		events := rd.Trace[rdg.at:end]
+		if len(events) == 0 {
+			continue
+		}
+		if rdg.elapsed && events[0].Action == core.ActLoseLease {
+			// NB: Elapse judges the lease before any timer fires, so a
+			// lease it found lost is the first event after the reading.
+			d.emitBatch(d.lastStamp+1, events[:1])
+			events = events[1:]
+		}
+		if len(events) > 0 {
+			d.emitBatch(max(rdg.wall, d.lastStamp+1), events)
+		}
 	}
 	return nil
 }
@@ -463,7 +535,7 @@ func (d *Driver) emitBatch(stamp int64, events []core.TraceEvent) {
 	d.traceSeq++
 	d.lastStamp = stamp
 	d.cfg.OnTraceBatch(TraceBatch{Site: d.self, Incarnation: d.incarnation, Seq: d.traceSeq,
-		UnixNanos: stamp, Events: events})
+		Ready: d.readySeq, UnixNanos: stamp, Events: events})
 }
 
 func (d *Driver) complete(res core.Result) {

@@ -57,7 +57,7 @@ func TestForgottenTellsADurabilityBugFromADyingSave(t *testing.T) {
 		t.Fatalf("everything kept: lost %v forgot %v", lost, forgot)
 	}
 	dyingSave := core.State{Acceptor: kept.Acceptor[:1]}
-	if lost, forgot := Forgotten(trace, dyingSave); !slices.Equal(lost, []int{0}) || len(forgot) != 0 {
+	if lost, forgot := Forgotten(trace, dyingSave); len(lost) != 1 || lost[0].Seq != 2 || !slices.Equal(lost[0].Events, []int{0}) || len(forgot) != 0 {
 		t.Fatalf("the last Ready lost: lost %v forgot %v", lost, forgot)
 	}
 	bug := core.State{Acceptor: []core.AcceptorRecord{{Group: "g", Position: 2, MaxBal: 7}}}
@@ -71,5 +71,28 @@ func TestForgottenTellsADurabilityBugFromADyingSave(t *testing.T) {
 	kept.Chosen = []core.Entry{{Group: "g", Position: 1, Value: core.Value{ID: v}}}
 	if _, forgot := Forgotten(learnt, kept); len(forgot) != 0 {
 		t.Fatalf("the Learn is durable: forgot %v", forgot)
+	}
+}
+
+// A Ready traced as several batches (one per clock reading) may lose all of
+// them in a dying Save: a step lost from any of them is the last Ready's,
+// not a durability bug.
+func TestForgottenCountsEveryBatchOfTheLastReady(t *testing.T) {
+	v := core.ValueID{Site: "a", Incarnation: 1, Seq: 1}
+	trace := []TraceBatch{
+		{Incarnation: 1, Seq: 1, Ready: 1, Events: []core.TraceEvent{{Action: core.ActAccept, Group: "g", Position: 1, Ballot: 5, Value: v}}},
+		{Incarnation: 1, Seq: 2, Ready: 2, Events: []core.TraceEvent{{Action: core.ActPromise, Group: "g", Position: 2, Ballot: 7}}},
+		{Incarnation: 1, Seq: 3, Ready: 2, Events: []core.TraceEvent{{Action: core.ActPromise, Group: "g", Position: 3, Ballot: 7}}},
+	}
+	firstOnly := core.State{Acceptor: []core.AcceptorRecord{
+		{Group: "g", Position: 1, MaxBal: 5, Voted: true, VoteBal: 5, Vote: core.Value{ID: v}},
+	}}
+	lost, forgot := Forgotten(trace, firstOnly)
+	if len(forgot) != 0 || len(lost) != 2 || lost[0].Seq != 2 || lost[1].Seq != 3 {
+		t.Fatalf("both batches of the last Ready lost: lost %+v forgot %v", lost, forgot)
+	}
+	trace[2].Ready = 3
+	if _, forgot := Forgotten(trace, firstOnly); len(forgot) != 1 {
+		t.Fatalf("a promise of an earlier Ready is gone: forgot %v, want one line", forgot)
 	}
 }

@@ -240,13 +240,14 @@ func TestShrinkKeepsTheFailure(t *testing.T) {
 
 // TestDriftBeyondTheBoundIsCaught breaks the assumption the lease argument
 // rests on (clocks drift apart by less than ClockSkewTicks over a lease,
-// here 25 % against the 2 % the default allows) and shows the checks
+// here 40 % against the 2 % the default allows; the tick of rounding each
+// side adds makes 25 % pass) and shows the checks
 // noticing: a writer waits out a coordinator's lease by its own fast clock
 // while the coordinator, by its slow one, still holds it.
 func TestDriftBeyondTheBoundIsCaught(t *testing.T) {
 	o := Defaults()
 	o.Groups, o.Writes, o.Reads, o.Partitions, o.Crashes = 1, 6, 6, 4, 0
-	o.MaxDriftPPM = 250_000
+	o.MaxDriftPPM = 400_000
 	for _, r := range runSeeds(o, 0, 100) {
 		if r.Failure != "" {
 			if !strings.Contains(r.Failure, "WaitOutLease") {
