@@ -287,7 +287,7 @@ func TestTraceIsStampedWhenTheClockWasRead(t *testing.T) {
 	clock := &descheduledClock{ManualClock: NewManualClock(), wall: &wall, gap: time.Second}
 	batches := make(chan TraceBatch, 1024)
 	d, err := Start(Config{Core: cfg, Storage: mem, Transport: dropTransport{}, Clock: clock,
-		WallClock: func() time.Time { mu.Lock(); defer mu.Unlock(); return wall },
+		WallClock:    func() time.Time { mu.Lock(); defer mu.Unlock(); return wall },
 		OnTraceBatch: func(b TraceBatch) { batches <- b }})
 	if err != nil {
 		t.Fatal(err)

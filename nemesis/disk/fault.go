@@ -46,6 +46,18 @@ type Fault struct {
 	cluster *nemesis.Cluster
 	disks   map[string]*FS // by site
 	corrupt bool
+	o       DrawOptions
+}
+
+// DrawOptions narrow what a power loss draws.
+type DrawOptions struct {
+	// Sites to draw from (default: every site with a layer).
+	Sites []string
+	// Sizes (nemesis.One, Minority, Majority) of Sites to draw (default:
+	// one site, or up to a minority of the whole cluster). A run that
+	// must see an acknowledgement made before a majority fsynced lost
+	// names Majority and the voting sites.
+	Sizes []string
 }
 
 var _ nemesis.Fault = (*Fault)(nil)
@@ -54,6 +66,11 @@ var _ nemesis.Fault = (*Fault)(nil)
 // layer in disks (sites without one are never drawn).
 func PowerLossFault(docker Docker, c *nemesis.Cluster, disks map[string]*FS) *Fault {
 	return &Fault{docker: docker, cluster: c, disks: disks}
+}
+
+// PowerLossFaultWith is PowerLossFault drawing as o says.
+func PowerLossFaultWith(docker Docker, c *nemesis.Cluster, disks map[string]*FS, o DrawOptions) *Fault {
+	return &Fault{docker: docker, cluster: c, disks: disks, o: o}
 }
 
 // CorruptFault returns the "disk-corrupt" fault over the same sites.
@@ -74,7 +91,7 @@ func (f *Fault) Kind() string {
 func (f *Fault) candidates() []nemesis.Host {
 	var hs []nemesis.Host
 	for _, h := range f.cluster.Hosts {
-		if f.disks[h.Site] != nil {
+		if f.disks[h.Site] != nil && (len(f.o.Sites) == 0 || slices.Contains(f.o.Sites, h.Site)) {
 			hs = append(hs, h)
 		}
 	}
@@ -93,6 +110,9 @@ func (f *Fault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Applied, err
 	n := 1
 	if minority := (len(f.cluster.Hosts) - 1) / 2; !f.corrupt && minority > 1 {
 		n = 1 + rng.IntN(minority)
+	}
+	if sizes := f.o.Sizes; len(sizes) > 0 && !f.corrupt {
+		n = nemesis.Size(sizes[rng.IntN(len(sizes))], len(hosts))
 	}
 	n = min(n, len(hosts))
 	perm := rng.Perm(len(hosts))[:n]

@@ -157,3 +157,31 @@ func TestCorruptFault(t *testing.T) {
 		t.Fatalf("disk-corrupt left the table intact: %s", a.Detail())
 	}
 }
+
+// DrawOptions narrow the draw: a majority of the named sites, every time.
+func TestPowerLossFaultDrawsAsTold(t *testing.T) {
+	d, c, disks := fiveSites(t)
+	pool := []string{c.Hosts[0].Site, c.Hosts[1].Site, c.Hosts[2].Site}
+	f := PowerLossFaultWith(d, c, disks, DrawOptions{Sites: pool, Sizes: []string{nemesis.Majority}})
+	for seed := uint64(0); seed < 10; seed++ {
+		a, err := f.Start(context.Background(), rand.New(rand.NewPCG(seed, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sites := a.Sites()
+		if len(sites) != 2 {
+			t.Fatalf("seed %d drew %v, want a majority (2) of %v", seed, sites, pool)
+		}
+		for _, s := range sites {
+			if !slices.Contains(pool, s) {
+				t.Fatalf("seed %d drew %s, outside %v", seed, s, pool)
+			}
+		}
+		if err := a.Heal(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range sites {
+			os.WriteFile(filepath.Join(disks[s].Mountpoint(), "wal"), []byte("unsynced"), 0o644)
+		}
+	}
+}

@@ -129,6 +129,10 @@ func Draw(shape Shape, rng *rand.Rand, sites []string) (string, []Link) {
 // Options narrow what the "partition" fault draws from.
 type Options struct {
 	Shapes []Shape // default Shapes
+	// Isolate, if set, is where the Isolate shape draws the site it cuts
+	// off (default: any site). A run that must see a coordinator lose its
+	// lease names the full sites.
+	Isolate []string
 }
 
 type partitionFault struct {
@@ -147,9 +151,24 @@ func New(cli *client.Client, c *nemesis.Cluster, o Options) nemesis.Fault {
 
 func (f *partitionFault) Kind() string { return "partition" }
 
+// draw picks a shape and its links as the options say (Shapes set).
+func (o Options) draw(rng *rand.Rand, sites []string) (string, []Link) {
+	shape := o.Shapes[rng.IntN(len(o.Shapes))]
+	if shape != Isolate || len(o.Isolate) == 0 {
+		return Draw(shape, rng, sites)
+	}
+	x := o.Isolate[rng.IntN(len(o.Isolate))]
+	var links []Link
+	for _, y := range sites {
+		if y != x {
+			links = append(links, Link{x, y}, Link{y, x})
+		}
+	}
+	return fmt.Sprintf("isolate %s", x), links
+}
+
 func (f *partitionFault) Start(ctx context.Context, rng *rand.Rand) (nemesis.Applied, error) {
-	shape := f.o.Shapes[rng.IntN(len(f.o.Shapes))]
-	detail, links := Draw(shape, rng, f.c.SiteIDs())
+	detail, links := f.o.draw(rng, f.c.SiteIDs())
 	return Cut(ctx, f.cli, f.c, detail, links)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/megastore-verified/megastore/nemesis"
 	"github.com/megastore-verified/megastore/nemesis/disk"
+	"github.com/megastore-verified/megastore/nemesis/partition"
 	"github.com/megastore-verified/megastore/tests/containers"
 )
 
@@ -98,11 +99,22 @@ func TestBugSwitchesEndInvalid(t *testing.T) {
 	requireEngine(t)
 	// The bug tests draw only the faults that expose their bug, so a short
 	// run does not depend on the draw.
+	full := func(env FaultEnv) []string {
+		var out []string
+		for _, h := range env.Cluster.Hosts {
+			if h.Kind == "full" {
+				out = append(out, h.Site)
+			}
+		}
+		return out
+	}
 	majorityPowerLoss := func(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
-		return []nemesis.Fault{&processFault{env: env, kill: true, powerLoss: true, majorityOnly: true}}, nil
+		return []nemesis.Fault{disk.PowerLossFaultWith(env.Run.Cli, env.Cluster, env.Disks,
+			disk.DrawOptions{Sites: full(env), Sizes: []string{nemesis.Majority}})}, nil
 	}
 	isolateFull := func(env FaultEnv, kinds []string) ([]nemesis.Fault, error) {
-		return []nemesis.Fault{&partitionFault{env: env, isolateFull: true}}, nil
+		return []nemesis.Fault{partition.New(env.Run.Cli, env.Cluster,
+			partition.Options{Shapes: []partition.Shape{partition.Isolate}, Isolate: full(env)})}, nil
 	}
 	for _, c := range []struct {
 		bug      string
