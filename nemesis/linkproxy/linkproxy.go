@@ -13,6 +13,7 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+	zlog "github.com/rs/zerolog/log"
 
 	"github.com/megastore-verified/megastore/impl/siteconfig"
 )
@@ -51,6 +52,11 @@ func Start(host netip.Addr, sites []Target, base Profile) (*Set, error) {
 	if len(sites) < 2 {
 		return nil, fmt.Errorf("linkproxy: %d sites; a link needs two", len(sites))
 	}
+	// NB: Toxiproxy's toxics log through zerolog's global logger, at trace
+	// level, whatever logger the server was given: a bandwidth cap healed
+	// mid-run printed a JSON line per interrupted connection among the
+	// runner's progress lines. Nothing else in this module uses zerolog.
+	zlog.Logger = zerolog.Nop()
 	s := &Set{
 		base:    base,
 		api:     toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),

@@ -220,3 +220,84 @@ func TestSnapshotReadAtPosition(t *testing.T) {
 		}
 	}
 }
+
+// Inside a group's window, 150 lease losses and regains at B between two
+// of the group's steps exceed the mirror's epoch bound unless collapsed
+// (Run.CollapseLease): collapsed, every step validates. Collapsing keeps
+// the checks: a reader whose epoch is that of a regain before the last
+// still fails, and so does a WaitOutLease of B while B holds its lease
+// again at the end of the run of losses and regains.
+func TestCollapsedLeaseStepsKeepTheChecks(t *testing.T) {
+	p := Proposer{Name: "A.1.p1.r0", Site: "A", Group: "g", Value: "A/1/1", Pos: 1}
+	r := Reader{Name: "B.1.q1", Site: "B", Group: "g", Kind: "current"}
+	churn := func(from, n int) []Step {
+		var out []Step
+		for e := from; e < from+n; e++ {
+			out = append(out, Step{Action: "LoseLease", Site: "B"}, Step{Action: "RegainLease", Site: "B", Epoch: e})
+		}
+		return out
+	}
+	run := func(collapse bool, readerEpoch int) Result {
+		steps := []Step{{Action: "LoseLease", Site: "A"}, {Action: "LoseLease", Site: "B"}, {Action: "LoseLease", Site: "C"},
+			{Action: "RegainLease", Site: "B", Epoch: 1},
+			{Action: "BeginWrite", Group: "g", Prop: p.Name, Pos: 1},
+			{Action: "AcceptLeader", Group: "g", Prop: p.Name, Site: "A", Pos: 1},
+			{Action: ExtProposeFast, Group: "g", Prop: p.Name, Pos: 1},
+			{Action: "Accept", Group: "g", Prop: p.Name, Site: "C", Pos: 1, Value: p.Value},
+			{Action: "Accept", Group: "g", Prop: p.Name, Site: "B", Pos: 1, Value: p.Value},
+			{Action: "Commit", Group: "g", Prop: p.Name, Pos: 1, Value: p.Value},
+			{Action: "Learn", Group: "g", Site: "B", Pos: 1, Value: p.Value}}
+		steps = append(steps, churn(2, 150)...)
+		steps = append(steps,
+			Step{Action: "ReadBegin", Group: "g", Reader: r.Name, Epoch: readerEpoch},
+			Step{Action: "ReadFindPos", Group: "g", Reader: r.Name, Quorum: []string{"A", "B"}, Target: 1},
+			Step{Action: "ReadCatchUp", Group: "g", Reader: r.Name, Target: 1, Result: []string{p.Value}},
+			Step{Action: "Validate", Group: "g", Reader: r.Name, Target: 1, Flag: true})
+		return Trace(Run{Full: []string{"A", "B", "C"}, InitLeader: "A", Proposers: []Proposer{p},
+			Readers: []Reader{r}, Steps: steps, EndWindows: true, CollapseLease: collapse})
+	}
+	if res := run(false, 151); res.Deviations[DevBudget] == 0 {
+		t.Fatalf("without collapsing, 150 regains inside the window fit the mirror: %+v", res)
+	}
+	res := run(true, 151)
+	if res.Failure != "" || res.Deviations[DevBudget] != 0 || res.Validated != res.Steps {
+		t.Fatalf("collapsed: failure %q, %d of %d steps validated, %d beyond the bounds",
+			res.Failure, res.Validated, res.Steps, res.Deviations[DevBudget])
+	}
+	if res := run(true, 150); !strings.Contains(res.Failure, "epoch") {
+		t.Fatalf("a reader at the epoch of an earlier regain passed: %+v", res.Failure)
+	}
+
+	// A writer waits out C's lease (C did not accept) after C's losses and
+	// regains ended with C lease-less: a step. If the losses and regains
+	// were B's and C held its lease all along, the wait is not a step of
+	// the spec, collapsed or not.
+	waitRun := func(endHeld bool) Run {
+		steps := []Step{{Action: "LoseLease", Site: "A"}, {Action: "LoseLease", Site: "B"}, {Action: "LoseLease", Site: "C"},
+			{Action: "RegainLease", Site: "C", Epoch: 1},
+			{Action: "BeginWrite", Group: "g", Prop: p.Name, Pos: 1},
+			{Action: "AcceptLeader", Group: "g", Prop: p.Name, Site: "A", Pos: 1},
+			{Action: ExtProposeFast, Group: "g", Prop: p.Name, Pos: 1},
+			{Action: "Accept", Group: "g", Prop: p.Name, Site: "B", Pos: 1, Value: p.Value}}
+		for _, st := range churn(2, 150) {
+			if !endHeld {
+				st.Site = "C"
+			}
+			steps = append(steps, st)
+		}
+		if !endHeld {
+			steps = append(steps, Step{Action: "LoseLease", Site: "C"})
+		}
+		steps = append(steps, Step{Action: "WaitOutLease", Group: "g", Prop: p.Name, Site: "C", Pos: 1},
+			Step{Action: "Commit", Group: "g", Prop: p.Name, Pos: 1, Value: p.Value})
+		return Run{Full: []string{"A", "B", "C"}, InitLeader: "A", Proposers: []Proposer{p}, Steps: steps,
+			EndWindows: true, CollapseLease: true}
+	}
+	if res := Trace(waitRun(false)); res.Failure != "" || res.Validated != res.Steps {
+		t.Fatalf("a WaitOutLease after C's lease ran out: failure %q, %d of %d validated", res.Failure, res.Validated, res.Steps)
+	}
+	wait := waitRun(true)
+	if res := Trace(wait); !strings.Contains(res.Failure, "WaitOutLease") {
+		t.Fatalf("a WaitOutLease of a coordinator that held its lease throughout passed: %+v", res)
+	}
+}

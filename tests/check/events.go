@@ -128,4 +128,12 @@ type Run struct {
 	// run's end. The simulator leaves it off: its mirror agreement compares
 	// the final lease state of every group's mirror.
 	EndWindows bool
+	// CollapseLease collapses, in each group's window, the lease steps
+	// between two of the group's steps into the fewest with the same
+	// effect on the group (see collapser). Real-node validation sets it;
+	// the simulator leaves it off (its mirror agreement compares epochs).
+	CollapseLease bool
+	// Progress, if set, is told before each group is validated (done of
+	// total groups): a long real-node run takes a while.
+	Progress func(done, total int)
 }

@@ -330,13 +330,13 @@ type TraceValidator func(dir string) (check.Result, error)
 // NodeTraces validates the trace files real nodes wrote (tests/tracemap):
 // every spec-level step through the mirror, and durability across restarts
 // (a site that restarted without acceptor state it had saved fails).
-func NodeTraces(members []core.Site, leader core.SiteID) TraceValidator {
+func NodeTraces(members []core.Site, leader core.SiteID, progress func(msg string)) TraceValidator {
 	return func(dir string) (check.Result, error) {
 		batches, err := tracemap.LoadDir(dir)
 		if err != nil {
 			return check.Result{}, err
 		}
-		rep, err := tracemap.ValidateNodes(batches, members, leader)
+		rep, err := tracemap.ValidateNodesWith(batches, members, leader, tracemap.Options{Progress: progress})
 		if err != nil {
 			return check.Result{}, err
 		}

@@ -318,7 +318,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var validate TraceValidator
 	if cfg.Traces {
 		s.say("validating every node's trace through the spec mirror")
-		validate = NodeTraces(c.config.Members(), core.SiteID(c.config.InitialLeader))
+		validate = NodeTraces(c.config.Members(), core.SiteID(c.config.InitialLeader),
+			func(msg string) { s.say("  %s", msg) })
 	}
 	verdicts = append(verdicts, TraceValidation(validate, traceDir))
 	res := Results{Valid: Combine(verdicts), Verdicts: verdicts}

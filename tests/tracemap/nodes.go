@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/node"
@@ -153,6 +154,18 @@ func Merge(batches []node.TraceBatch) ([]node.TraceBatch, error) {
 // events of it that the next incarnation found lost (node.Lost) are
 // dropped: the process died inside Save and sent nothing of them.
 func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader core.SiteID) (NodeReport, error) {
+	return ValidateNodesWith(batches, sites, initialLeader, Options{})
+}
+
+// Options tune ValidateNodesWith.
+type Options struct {
+	// Progress, if set, hears how far validation got, every few seconds:
+	// a ten-minute run's traces take minutes.
+	Progress func(msg string)
+}
+
+// ValidateNodesWith is ValidateNodes with options.
+func ValidateNodesWith(batches []node.TraceBatch, sites []core.Site, initialLeader core.SiteID, o Options) (NodeReport, error) {
 	var forgot []string
 	for _, b := range batches {
 		for _, f := range b.Forgot {
@@ -208,6 +221,17 @@ func ValidateNodes(batches []node.TraceBatch, sites []core.Site, initialLeader c
 	}
 	run := m.Run()
 	run.EndWindows = true
+	run.CollapseLease = true
+	if o.Progress != nil {
+		o.Progress(fmt.Sprintf("mapped %d batches to %d spec steps", rep.Batches, len(run.Steps)))
+		last := time.Now()
+		run.Progress = func(done, total int) {
+			if time.Since(last) >= 5*time.Second {
+				last = time.Now()
+				o.Progress(fmt.Sprintf("validated %d of %d entity groups", done, total))
+			}
+		}
+	}
 	rep.Result = check.Trace(run)
 	return rep, nil
 }

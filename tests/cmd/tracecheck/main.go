@@ -51,7 +51,8 @@ func main() {
 		os.Exit(2)
 	}
 	fmt.Printf("validating %d batches through the spec mirror\n", len(batches))
-	rep, err := tracemap.ValidateNodes(batches, f.Members(), core.SiteID(f.InitialLeader))
+	rep, err := tracemap.ValidateNodesWith(batches, f.Members(), core.SiteID(f.InitialLeader),
+		tracemap.Options{Progress: func(msg string) { fmt.Printf("  %s (%.0fs)\n", msg, time.Since(t0).Seconds()) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tracecheck:", err)
 		os.Exit(2)
