@@ -505,53 +505,63 @@ func (c *Config) Vars(s State) []VarValue {
 	invPos := perGroupSite(full, func(g, f int) tla.Value { return tla.Int(int(s.InvPos[c.coordSlot(g, f)])) })
 	epoch := perFull(func(f int) tla.Value { return tla.Int(int(s.Epoch[f])) })
 	lease := perFull(func(f int) tla.Value { return tla.Bool(s.LeaseHeld[f]) })
-	valueSet := func(m uint32) tla.Value {
-		var vs []tla.Value
-		for v := range c.values {
-			if m&(1<<v) != 0 {
-				vs = append(vs, tla.Str(c.values[v]))
-			}
-		}
-		return tla.Set(vs...)
-	}
-	siteSet := func(m uint32) tla.Value {
-		var vs []tla.Value
-		for a := range c.sites {
-			if m&(1<<a) != 0 {
-				vs = append(vs, tla.Str(c.sites[a]))
-			}
-		}
-		return tla.Set(vs...)
-	}
 	var pnames, rnames []string
 	var pvals, rvals []tla.Value
 	for p, pr := range s.Prop {
 		pnames = append(pnames, c.Proposers[p].Name)
-		pvals = append(pvals, tla.Record(
-			tla.Field{Name: "phase", Value: tla.Str(pr.Phase.String())},
-			tla.Field{Name: "pos", Value: tla.Int(int(pr.Pos))},
-			tla.Field{Name: "bal", Value: tla.Int(int(pr.Bal))},
-			tla.Field{Name: "val", Value: tla.Str(c.values[pr.Val])},
-			tla.Field{Name: "acks", Value: siteSet(pr.Acks)},
-			tla.Field{Name: "inval", Value: siteSet(pr.Inval)},
-		))
+		pvals = append(pvals, c.propRecord(pr))
 	}
 	for r, rs := range s.Rd {
 		rnames = append(rnames, c.Readers[r].Name)
-		rvals = append(rvals, tla.Record(
-			tla.Field{Name: "phase", Value: tla.Str(rs.Phase.String())},
-			tla.Field{Name: "target", Value: tla.Int(int(rs.Target))},
-			tla.Field{Name: "epoch", Value: tla.Int(int(rs.Epoch))},
-			tla.Field{Name: "mustSee", Value: valueSet(rs.MustSee)},
-			tla.Field{Name: "seen", Value: valueSet(rs.Seen)},
-			tla.Field{Name: "result", Value: valueSet(rs.Result)},
-		))
+		rvals = append(rvals, c.readerRecord(rs))
 	}
 	return []VarValue{
 		{"maxBal", maxBal}, {"votes", votes}, {"applied", applied},
 		{"coordValid", coordValid}, {"invPos", invPos}, {"epoch", epoch}, {"leaseHeld", lease},
 		{"prop", tla.Fn(strs(pnames), pvals)}, {"rd", tla.Fn(strs(rnames), rvals)},
 	}
+}
+
+func (c *Config) propRecord(pr Proposer) tla.Value {
+	return tla.Record(
+		tla.Field{Name: "phase", Value: tla.Str(pr.Phase.String())},
+		tla.Field{Name: "pos", Value: tla.Int(int(pr.Pos))},
+		tla.Field{Name: "bal", Value: tla.Int(int(pr.Bal))},
+		tla.Field{Name: "val", Value: tla.Str(c.values[pr.Val])},
+		tla.Field{Name: "acks", Value: c.siteSetValue(pr.Acks)},
+		tla.Field{Name: "inval", Value: c.siteSetValue(pr.Inval)},
+	)
+}
+
+func (c *Config) readerRecord(rs Reader) tla.Value {
+	return tla.Record(
+		tla.Field{Name: "phase", Value: tla.Str(rs.Phase.String())},
+		tla.Field{Name: "target", Value: tla.Int(int(rs.Target))},
+		tla.Field{Name: "epoch", Value: tla.Int(int(rs.Epoch))},
+		tla.Field{Name: "mustSee", Value: c.valueSetValue(rs.MustSee)},
+		tla.Field{Name: "seen", Value: c.valueSetValue(rs.Seen)},
+		tla.Field{Name: "result", Value: c.valueSetValue(rs.Result)},
+	)
+}
+
+func (c *Config) valueSetValue(m uint32) tla.Value {
+	var vs []tla.Value
+	for v := range c.values {
+		if m&(1<<v) != 0 {
+			vs = append(vs, tla.Str(c.values[v]))
+		}
+	}
+	return tla.Set(vs...)
+}
+
+func (c *Config) siteSetValue(m uint32) tla.Value {
+	var vs []tla.Value
+	for a := range c.sites {
+		if m&(1<<a) != 0 {
+			vs = append(vs, tla.Str(c.sites[a]))
+		}
+	}
+	return tla.Set(vs...)
 }
 
 // Model wires a config into the explorer.

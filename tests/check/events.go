@@ -31,6 +31,10 @@ type Step struct {
 	// (initial lease loss, a crash).
 	Synthetic string
 	Origin    string
+	// ID names the step within its run (from 1, in the order the
+	// simulator logged the steps), so a failure report can find it in the
+	// event log; 0 for a step a validator adds (a group's window start).
+	ID int
 }
 
 // Actions that are not steps of Megastore.tla but checks the validator

@@ -53,6 +53,9 @@ type Result struct {
 	Validated  int            // of which the mirror took or checked
 	Deviations map[string]int // class -> count
 	Context    []string       // the steps leading to the failure
+	// Fail is the failing step with the mirrored state around it (nil
+	// when validation passed or failed before any step).
+	Fail *Failing
 	// Mirrors are the final mirrored state of each group whose validation
 	// ran to the end, and Ballots the spec ballot of each proposer, for
 	// tests that compare the implementation's state with the mirror's.
@@ -336,6 +339,18 @@ type validator struct {
 	pending []string
 	fired   map[string]bool
 	done    []Step
+	// cur is the step being validated, before the mirror's state when it
+	// began; event the spec event it tried last, taken whether the mirror
+	// took it. A failure report shows them.
+	cur    Step
+	before spec.State
+	event  *spec.Event
+	taken  bool
+}
+
+// begin notes that s is about to be validated from the current state.
+func (v *validator) begin(s Step) {
+	v.cur, v.before, v.event, v.taken = s, v.t.State(), nil, false
 }
 
 func (v *validator) fail(check, format string, args ...any) bool {
@@ -346,7 +361,35 @@ func (v *validator) fail(check, format string, args ...any) bool {
 	for _, s := range v.done[from:] {
 		v.res.Context = append(v.res.Context, s.String())
 	}
+	if v.t != nil {
+		f := &Failing{Group: v.group, Step: v.cur, Taken: v.taken}
+		f.Before, f.Omitted = v.t.Focus(v.before, v.focus())
+		if v.event != nil {
+			f.Event = v.event.String()
+		}
+		if v.taken {
+			f.After, _ = v.t.Focus(v.t.State(), v.focus())
+		}
+		v.res.Fail = f
+	}
 	return false
+}
+
+// focus chooses the proposers and readers a failure report shows: the
+// step's own, the other attempts at its position (all begun ones for a step
+// without a position), and the reads in progress.
+func (v *validator) focus() func(name, phase string, pos int) bool {
+	s := v.cur
+	at := max(s.Pos, v.props[s.Prop].Pos)
+	return func(name, phase string, pos int) bool {
+		if name == s.Prop || name == s.Reader {
+			return true
+		}
+		if _, isProp := v.props[name]; isProp {
+			return phase != "idle" && (at == 0 || pos == at)
+		}
+		return phase != "idle" && phase != "done"
+	}
 }
 
 // budget returns how many of steps fit the mirror's encoding bounds.
@@ -532,7 +575,7 @@ func (v *validator) validate(all []Step) bool {
 		}
 		for _, j := range early[k] {
 			w := steps[j]
-			if v.do(spec.Event{Action: "WaitOutLease", Args: []any{w.Prop, w.Site}}) == nil {
+			if v.t.Step(spec.Event{Action: "WaitOutLease", Args: []any{w.Prop, w.Site}}) == nil {
 				movedWait[j] = true
 				v.res.Deviations[DevWaitOutLeaseMoved]++
 			}
@@ -542,6 +585,7 @@ func (v *validator) validate(all []Step) bool {
 			v.res.Validated++
 			continue
 		}
+		v.begin(s)
 		ok := v.step(s)
 		v.done = append(v.done, s)
 		if !ok {
@@ -561,7 +605,11 @@ func (v *validator) validate(all []Step) bool {
 	return true
 }
 
-func (v *validator) do(e spec.Event) error { return v.t.Step(e) }
+func (v *validator) do(e spec.Event) error {
+	err := v.t.Step(e)
+	v.event, v.taken = &e, err == nil
+	return err
+}
 
 // step takes s; ok is false after a failure; stop names a deviation that
 // ends this group's validation.
@@ -777,6 +825,7 @@ func (v *validator) fireFindPos(next Step) bool {
 			keep = append(keep, r)
 			continue
 		}
+		v.begin(s)
 		if err := v.do(spec.Event{Action: "ReadFindPos", Args: []any{r, q}}); err != nil {
 			return v.fail("trace validation", "%s (taken early): %v", s, err)
 		}

@@ -132,6 +132,9 @@ func main() {
 			fmt.Println("  ", c)
 		}
 	}
+	if rep.Trace.Fail != nil {
+		fmt.Print(rep.Trace.Fail.Text())
+	}
 	_ = os.MkdirAll(*out, 0o755)
 	if len(rep.Trace.Context) == 0 {
 		fmt.Println("shrunk run, last spec-level steps:")
