@@ -38,9 +38,9 @@ func (f *Failing) Text() string {
 	fmt.Fprintf(&b, "failing step (group %s): %s\n", f.Group, f.Step)
 	switch {
 	case f.Event == "":
-		b.WriteString("  spec action: none tried (a check before the mapping failed)\n")
+		b.WriteString("  spec action: none tried (a check of the step against the mirror failed first)\n")
 	case f.Taken:
-		fmt.Fprintf(&b, "  spec action: %s, enabled and taken; a check after it failed\n", f.Event)
+		fmt.Fprintf(&b, "  spec action: %s, enabled and taken; the check after it failed\n", f.Event)
 	default:
 		fmt.Fprintf(&b, "  spec action: %s, not enabled in the state before it\n", f.Event)
 	}

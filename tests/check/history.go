@@ -103,9 +103,12 @@ func Linearizable(h []Op) LinResult {
 	return r
 }
 
-// Visualize writes porcupine's HTML visualization of a checked history.
-func (r LinResult) Visualize(path string) error {
-	return porcupine.VisualizePath(Model, r.Info, path)
+// Visualize writes porcupine's HTML visualization of a checked history,
+// with the annotations notes (faults, the failing step).
+func (r LinResult) Visualize(path string, notes ...porcupine.Annotation) error {
+	info := r.Info
+	info.AddAnnotations(notes)
+	return porcupine.VisualizePath(Model, info, path)
 }
 
 // Snapshot is a completed snapshot (or inconsistent) read.

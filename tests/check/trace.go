@@ -366,6 +366,9 @@ func (v *validator) fail(check, format string, args ...any) bool {
 		f.Before, f.Omitted = v.t.Focus(v.before, v.focus())
 		if v.event != nil {
 			f.Event = v.event.String()
+			if !v.taken {
+				f.Guards = v.t.Why(*v.event)
+			}
 		}
 		if v.taken {
 			f.After, _ = v.t.Focus(v.t.State(), v.focus())

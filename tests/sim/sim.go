@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/anishathalye/porcupine"
+
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/storage"
 	"github.com/megastore-verified/megastore/tests/check"
@@ -170,6 +172,8 @@ type Sim struct {
 	faults  []fault
 	failure string
 	check   string
+	// stepAt[ID-1]: when each spec-level step was logged, and where.
+	stepAt []stepMark
 }
 
 func (s *Sim) schedule(e *event) {
@@ -271,8 +275,9 @@ func (s *Sim) crash(st *site) {
 		// Crashed while paused: the lease ran out during the pause, as
 		// on resume (see resume), so its LoseLease goes where the pause
 		// began; the site took no step since.
-		s.logf("step %s", check.Step{Action: "LoseLease", Site: string(st.id), Synthetic: check.SyntheticPausedLease})
+		at := min(st.pauseStep, len(s.mapper.Steps))
 		s.mapper.Crash(st.id, st.pauseStep, check.SyntheticPausedLease)
+		s.noteStep(&s.mapper.Steps[at])
 		for _, o := range s.sites {
 			if o != st && o.pauseStep > st.pauseStep {
 				o.pauseStep++
@@ -438,6 +443,12 @@ type Report struct {
 	Ops     OpStats
 	Log     []string
 	Steps   []check.Step
+	// FailAt and FailLine: the simulated time of the step at which trace
+	// validation failed, and its line in Log (-1: none); Notes annotate
+	// porcupine's page (see failure.go).
+	FailAt   int64
+	FailLine int
+	Notes    []porcupine.Annotation
 }
 
 // Run runs one seed and checks it.
@@ -473,6 +484,7 @@ func Run(opts Options) Report {
 	}
 	rep.Hash = hex.EncodeToString(s.log.Sum(nil))
 	rep.Log = s.logKept
+	s.explain(&rep)
 	return rep
 }
 
@@ -531,8 +543,8 @@ func (s *Sim) run() {
 
 // logSteps logs the spec-level steps from index n on.
 func (s *Sim) logSteps(n int) {
-	for _, st := range s.mapper.Steps[n:] {
-		s.logf("step %s", st)
+	for i := n; i < len(s.mapper.Steps); i++ {
+		s.noteStep(&s.mapper.Steps[i])
 	}
 }
 

@@ -143,9 +143,9 @@ func main() {
 		}
 	}
 	logPath := filepath.Join(*out, fmt.Sprintf("seed-%d.log", f.Seed))
-	_ = os.WriteFile(logPath, []byte(strings.Join(rep.Log, "\n")+"\n"), 0o644)
+	_ = os.WriteFile(logPath, []byte(strings.Join(rep.MarkedLog(), "\n")+"\n"), 0o644)
 	vis := filepath.Join(*out, fmt.Sprintf("seed-%d-porcupine.html", f.Seed))
-	if err := rep.Lin.Visualize(vis); err == nil {
+	if err := rep.Lin.Visualize(vis, rep.Notes...); err == nil {
 		fmt.Printf("event log: %s\nporcupine visualization: %s\n", logPath, vis)
 	}
 	os.Exit(1)
