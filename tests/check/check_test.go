@@ -95,6 +95,19 @@ func TestTraceRejectsCommitBeforeQuorum(t *testing.T) {
 	if r.Failure == "" || r.Check != "trace validation" || !strings.Contains(r.Failure, "Commit") {
 		t.Fatalf("a commit before a quorum accepted passed: %+v", r)
 	}
+	// The report names the step, the spec action refused, the false
+	// conjunct, and the mirrored state it was tried from.
+	f := r.Fail
+	if f == nil || f.Step.Action != "Commit" || f.Taken || f.After != nil {
+		t.Fatalf("failing step reported as %+v", f)
+	}
+	text := f.Text()
+	for _, want := range []string{"spec action: Commit(", "not enabled", "false guard: HasQuorum(prop[",
+		"mirrored state of group g before the step:", "/\\ prop = "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the report lacks %q:\n%s", want, text)
+		}
+	}
 }
 
 // A catch-up read: each of its values must be the spec's, or trace
