@@ -5,7 +5,10 @@ export CI
 
 # BUGTAGS compiles impl/core's bug switches in (core.BugsCompiled): every
 # test, vet, fuzz and simulator run uses it; `go build` without it is the
-# production build, which refuses any bug switch.
+# production build, which refuses any bug switch. make test builds with it
+# (one build for build, vet and test); the production build is checked by
+# an untagged go test of impl/core and by impl/multiproc, whose tests run
+# the node binary built without it.
 BUGTAGS = -tags megastore_bugs
 
 .PHONY: verify test spec tlc bench
@@ -41,13 +44,13 @@ build-verify:
 ## (FUZZTIME_CI each; `make fuzz` runs them longer).
 FUZZTIME_CI ?= 3s
 test:
-	@echo "==> building every package, as a production build (no bug switches; a fresh machine takes a few minutes; go build -v lists packages as they compile)"
-	$(GO) build -v ./...
-	@echo "==> go vet (compiles the tests too, with the bug switches)"
+	@echo "==> building every package with the bug switches, as every test below (a fresh machine takes a few minutes; go build -v lists packages as they compile)"
+	$(GO) build -v $(BUGTAGS) ./...
+	@echo "==> go vet (compiles the tests too)"
 	$(GO) vet $(BUGTAGS) ./...
 	@echo "==> go test, with the bug switches: each package prints a line when it is done; long ones print progress with -v"
 	$(GO) test $(BUGTAGS) -count=1 -timeout 25m ./...
-	@echo "==> go test of impl/core as a production build: a bug switch is refused"
+	@echo "==> go test of impl/core as a production build: a bug switch is refused (impl/multiproc's tests build the production binary and check it too)"
 	$(GO) test -count=1 -run '^TestBugsCompiledOut$$' ./impl/core/
 	@echo "==> tests/bench (its own module): vet, and a smoke run of the etcd comparison at tiny counts (about 10 s)"
 	cd tests/bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
