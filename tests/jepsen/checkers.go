@@ -373,6 +373,11 @@ func TraceValidation(validate TraceValidator, dir string) Verdict {
 		v.Valid = Invalid
 		v.Explanation = fmt.Sprintf("%s failed in group %s: %s", res.Check, res.Group, res.Failure)
 		v.Problems = append(v.Problems, res.Context...)
+		if res.Fail != nil {
+			// The failing step, the spec action refused or taken, and the
+			// group's mirrored state before (and after) it.
+			v.Problems = append(v.Problems, strings.Split(strings.TrimSuffix(res.Fail.Text(), "\n"), "\n")...)
+		}
 		return v
 	}
 	if n := res.Deviations[check.DevBudget]; n > 0 {

@@ -60,6 +60,9 @@ func main() {
 	fmt.Printf("%s (%.1fs)\n", rep.Summary(), time.Since(t0).Seconds())
 	if !rep.Valid() {
 		fmt.Println(strings.Join(rep.Context, "\n"))
+		if rep.Fail != nil {
+			fmt.Print(rep.Fail.Text())
+		}
 		os.Exit(1)
 	}
 	if rep.Unvalidated() > 0 {
