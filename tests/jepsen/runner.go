@@ -230,7 +230,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	pool := newGroupPool(cfg.Groups, cfg.GroupWrites)
 	s.say("waiting for every full site to serve a current read of every group")
-	if err := awaitRecovery(ctx, sites, full, pool.Groups(), cfg.Recovery); err != nil {
+	if err := awaitRecovery(ctx, sites, full, pool.Groups(), cfg.Recovery, s.say); err != nil {
 		return nil, fmt.Errorf("cluster never served reads: %w", err)
 	}
 	var faults []nemesis.Fault
@@ -298,7 +298,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Recovery, then every site's log.
 	groups := pool.Groups()
 	s.say("healed; waiting up to %v for every full site to catch up", cfg.Recovery)
-	if err := awaitRecovery(ctx, sites, full, groups, cfg.Recovery); err != nil {
+	if err := awaitRecovery(ctx, sites, full, groups, cfg.Recovery, s.say); err != nil {
 		s.say("warning: not every full site recovered: %v", err)
 	}
 	logs := fetchLogs(ctx, sites, all, groups, s.say)
@@ -356,23 +356,50 @@ func storeDir(store, test string, t time.Time) (string, error) {
 
 // awaitRecovery waits until every full site answers a current read of every
 // group (a current read catches the site up first).
-func awaitRecovery(ctx context.Context, sites map[string]*remote.Site, full, groups []string, limit time.Duration) error {
+func awaitRecovery(ctx context.Context, sites map[string]*remote.Site, full, groups []string, limit time.Duration,
+	say func(string, ...any)) error {
 	deadline := time.Now().Add(limit)
 	errs := make([]error, len(full))
+	var done atomic.Int64
+	stop := every(5*time.Second, func() {
+		say("  %d of %d (site, group) pairs serve a current read", done.Load(), len(full)*len(groups))
+	})
+	defer stop()
 	var wg sync.WaitGroup
 	for i, site := range full {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = recoverSite(ctx, sites[site], site, groups, deadline)
+			errs[i] = recoverSite(ctx, sites[site], site, groups, deadline, &done)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func recoverSite(ctx context.Context, rs *remote.Site, site string, groups []string, deadline time.Time) error {
+// every calls f every d until the returned stop is called: progress for a
+// phase of the run's end that takes a while (thousands of groups, one
+// request each per site).
+func every(d time.Duration, f func()) (stop func()) {
+	quit := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				f()
+			}
+		}
+	}()
+	return func() { close(quit) }
+}
+
+func recoverSite(ctx context.Context, rs *remote.Site, site string, groups []string, deadline time.Time, done *atomic.Int64) error {
 	for _, g := range groups {
+		done.Add(1)
 		for {
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, err := rs.Read(rctx, core.ReadRequest{Group: core.GroupID(g), Mode: core.Current, Keys: [][]byte{[]byte("r")}})
@@ -395,11 +422,17 @@ func fetchLogs(ctx context.Context, sites map[string]*remote.Site, all, groups [
 	out := Logs{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var done atomic.Int64
+	say("fetching every site's committed log: %d groups at %d sites", len(groups), len(all))
+	stop := every(5*time.Second, func() {
+		say("  %d of %d (site, group) logs fetched", done.Load(), len(all)*len(groups))
+	})
+	defer stop()
 	for _, site := range all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if m, err := siteLog(ctx, sites[site], groups); err != nil {
+			if m, err := siteLog(ctx, sites[site], groups, &done); err != nil {
 				say("site %s: no log: %v", site, err)
 			} else {
 				mu.Lock()
@@ -412,10 +445,11 @@ func fetchLogs(ctx context.Context, sites map[string]*remote.Site, all, groups [
 	return out
 }
 
-func siteLog(ctx context.Context, rs *remote.Site, groups []string) (map[string][]Entry, error) {
+func siteLog(ctx context.Context, rs *remote.Site, groups []string, done *atomic.Int64) (map[string][]Entry, error) {
 	const page = 4096
 	m := map[string][]Entry{}
 	for _, g := range groups {
+		done.Add(1)
 		for from := core.Position(1); ; from += page {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			es, err := rs.Log(lctx, core.GroupID(g), from, from+page-1)
