@@ -356,8 +356,15 @@ func (r *Replica) scan() {
 	for _, gid := range sortedKeys(r.groups) {
 		g := r.groups[gid]
 		if r.kind == Full {
-			for _, p := range sortedKeys(g.slots) {
+			// NB: only positions above the known prefix can be in doubt:
+			// every position up to it is known (or, after a restart,
+			// applied), and a slot is voted only at or below highest. Walking every slot of the group's whole
+			// log here cost each scan time in the log's length.
+			for p := g.knownPrefix + 1; p <= g.highest; p++ {
 				s := g.slots[p]
+				if s == nil {
+					continue
+				}
 				if _, ok := g.known[p]; ok || !s.voted {
 					s.inDoubtSince = 0
 					continue
