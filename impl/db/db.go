@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -51,6 +52,31 @@ type Options struct {
 	ScanPage int
 	// Seed seeds the backoff jitter.
 	Seed uint64
+	// Sleep waits out a backoff (nil: a real timer). The deterministic
+	// simulator passes one that waits in simulated time.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// IDs is where two-phase transaction ids come from (nil:
+	// crypto/rand). Ids must be unique across every DB of a store; the
+	// simulator passes a seeded stream so that a seed replays.
+	IDs io.Reader
+	// Bugs break the DB on purpose, to show that the suite's workload
+	// checkers catch it. Never set them outside tests.
+	Bugs Bugs
+}
+
+// Bugs are deliberate breakages of the DB for the suite's checkers (see
+// tests/sim's bank and queue workloads).
+type Bugs struct {
+	// TwoPhaseOneSide: a committed two-phase transaction applies its
+	// intent in the first group only and drops the others.
+	TwoPhaseOneSide bool
+	// QueueApplyTwice: a delivery ignores the receiver's mark, so a
+	// message delivered twice (two deliverers, or one that died before
+	// clearing the outbox) is applied twice.
+	QueueApplyTwice bool
+	// QueueLoseBatch: a Deliver runs the handler of the first message it
+	// read only; the others are marked applied (and cleared) without it.
+	QueueLoseBatch bool
 }
 
 func (o *Options) fill() {
@@ -134,6 +160,9 @@ func (d *DB) backoff(ctx context.Context, attempt int) error {
 	d.mu.Lock()
 	wait := time.Duration(d.rng.Int64N(int64(max)) + 1)
 	d.mu.Unlock()
+	if d.opts.Sleep != nil {
+		return d.opts.Sleep(ctx, wait)
+	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {

@@ -162,8 +162,9 @@ func (d *DB) Deliver(ctx context.Context, from Ref) (int, error) {
 		return 0, err
 	}
 	applied := 0
-	for _, m := range msgs {
-		ok, err := d.deliverOne(ctx, m)
+	for k, m := range msgs {
+		// NB: the bug QueueLoseBatch: only the first message's handler runs.
+		ok, err := d.deliverOne(ctx, m, d.opts.Bugs.QueueLoseBatch && k > 0)
 		if err != nil {
 			return applied, err
 		}
@@ -195,7 +196,7 @@ func decodeMessage(src schema.Group, kv core.KeyValue) (Message, error) {
 }
 
 // deliverOne applies m in its receiver unless it was applied already.
-func (d *DB) deliverOne(ctx context.Context, m Message) (bool, error) {
+func (d *DB) deliverOne(ctx context.Context, m Message, skipHandler bool) (bool, error) {
 	dest, err := groupByName(m.To)
 	if err != nil {
 		return false, err
@@ -213,15 +214,17 @@ func (d *DB) deliverOne(ctx context.Context, m Message) (bool, error) {
 			return err
 		}
 		switch last := readSeq(b); {
-		case m.Seq <= last:
+		case m.Seq <= last && !tx.d.opts.Bugs.QueueApplyTwice:
 			return nil // NB: applied before, by us or another deliverer
 		case m.Seq > last+1:
 			return fmt.Errorf("%w: message %d from %s arrives at %s after %d", core.ErrMalformed, m.Seq, m.From, m.To, last)
 		}
-		if err := h(tx, m); err != nil {
-			return err
+		if !skipHandler {
+			if err := h(tx, m); err != nil {
+				return err
+			}
 		}
-		tx.set(ik, seqBytes(m.Seq), false)
+		tx.set(ik, seqBytes(max(m.Seq, readSeq(b))), false)
 		applied = true
 		return nil
 	})

@@ -147,7 +147,7 @@ func TestAMessageDeliveredButNotRemovedIsNotAppliedAgain(t *testing.T) {
 	src, _ := d.Group(Root("Account", 1))
 	dest, _ := d.Group(Root("Account", 2))
 	// A deliverer that dies after applying, before cleaning the outbox.
-	if ok, err := d.deliverOne(cx, Message{From: src.Name, To: dest.Name, Queue: "credit", Seq: 1, Payload: []byte("7")}); err != nil || !ok {
+	if ok, err := d.deliverOne(cx, Message{From: src.Name, To: dest.Name, Queue: "credit", Seq: 1, Payload: []byte("7")}, false); err != nil || !ok {
 		t.Fatalf("deliverOne: %v %v", ok, err)
 	}
 	if n, err := d.Deliver(cx, Root("Account", 1)); err != nil || n != 0 {

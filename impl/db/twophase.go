@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 
@@ -297,7 +298,13 @@ func (d *DB) twoPhaseOnce(ctx context.Context, groups []schema.Group, attempt in
 		return err
 	}
 	var rawID [12]byte
-	crand.Read(rawID[:])
+	ids := d.opts.IDs
+	if ids == nil {
+		ids = crand.Reader
+	}
+	if _, err := io.ReadFull(ids, rawID[:]); err != nil {
+		return fmt.Errorf("db: two-phase transaction id: %w", err)
+	}
 	id := hex.EncodeToString(rawID[:])
 	order := make([]int, len(groups))
 	for i := range order {
@@ -367,8 +374,12 @@ func (d *DB) twoPhaseOnce(ctx context.Context, groups []schema.Group, attempt in
 		return errCrashed
 	}
 	// 4. Apply.
-	for _, i := range order {
-		if err := d.settle(ctx, groups[i], id, decisionCommit); err != nil {
+	for k, i := range order {
+		dec := decisionCommit
+		if d.opts.Bugs.TwoPhaseOneSide && k > 0 {
+			dec = decisionAbort // NB: the bug: the intent is dropped unapplied
+		}
+		if err := d.settle(ctx, groups[i], id, dec); err != nil {
 			return err // NB: committed; whoever meets the intent rolls it forward
 		}
 	}

@@ -56,44 +56,10 @@ func Run(ctx context.Context, dbs []*db.DB, cfg Config) []Txn {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
+			c := Client{DB: d, Rng: rand.New(rand.NewPCG(cfg.Seed, uint64(w))), Cfg: cfg, Next: func() int64 { return next.Add(1) }}
 			for i := 0; i < cfg.Txns; i++ {
-				g := cfg.FirstGroup + rng.Int64N(int64(cfg.Groups))
-				type plan struct {
-					append bool
-					key    string
-				}
-				var plans []plan
-				for j := 0; j < 1+rng.IntN(cfg.MaxOps); j++ {
-					plans = append(plans, plan{rng.IntN(2) == 0, fmt.Sprint("k", rng.IntN(cfg.Keys))})
-				}
-				var ops []Op
-				_, err := d.Update(ctx, db.Root("G", g), func(tx *db.Tx) error {
-					ops = ops[:0] // NB: only the last run's operations happened
-					for _, p := range plans {
-						values, err := readList(ctx, d, tx, g, p.key, cfg.Broken && p.append)
-						if err != nil {
-							return err
-						}
-						if !p.append {
-							ops = append(ops, Op{Key: fmt.Sprint(g, "/", p.key), List: values})
-							continue
-						}
-						v := next.Add(1)
-						if err := tx.Put("List", schema.Row{"g": g, "k": p.key, "values": append(values, v)}); err != nil {
-							return err
-						}
-						ops = append(ops, Op{Append: true, Key: fmt.Sprint(g, "/", p.key), Value: v})
-					}
-					return nil
-				})
-				t := Txn{Status: OK, Ops: ops}
-				if err != nil {
-					t.Status = Unknown
-					if client.Classify(err) == client.Failed {
-						t.Status = Failed
-					}
-				}
+				var t Txn
+				c.Do(ctx, &t)
 				mu.Lock()
 				t.ID = len(history) + 1
 				history = append(history, t)
@@ -103,6 +69,61 @@ func Run(ctx context.Context, dbs []*db.DB, cfg Config) []Txn {
 	}
 	wg.Wait()
 	return history
+}
+
+// Client runs the workload's transactions at one DB, one at a time.
+type Client struct {
+	DB  *db.DB
+	Rng *rand.Rand
+	Cfg Config
+	// Next returns a value never appended before (unique in the run).
+	Next func() int64
+}
+
+// Do runs one transaction and records it in t. t is Unknown, with the
+// operations of the run being committed, from before the commit is sent
+// until it returns: a caller cut off mid-transaction (the simulator ends
+// a run) keeps it as a transaction that may have happened.
+func (c *Client) Do(ctx context.Context, t *Txn) {
+	cfg, rng, d := c.Cfg, c.Rng, c.DB
+	g := cfg.FirstGroup + rng.Int64N(int64(cfg.Groups))
+	type plan struct {
+		append bool
+		key    string
+	}
+	var plans []plan
+	for j := 0; j < 1+rng.IntN(cfg.MaxOps); j++ {
+		plans = append(plans, plan{rng.IntN(2) == 0, fmt.Sprint("k", rng.IntN(cfg.Keys))})
+	}
+	t.Status = Unknown
+	_, err := d.Update(ctx, db.Root("G", g), func(tx *db.Tx) error {
+		var ops []Op // NB: only the last run's operations happened
+		t.Ops = nil
+		for _, p := range plans {
+			values, err := readList(ctx, d, tx, g, p.key, cfg.Broken && p.append)
+			if err != nil {
+				return err
+			}
+			if !p.append {
+				ops = append(ops, Op{Key: fmt.Sprint(g, "/", p.key), List: values})
+				continue
+			}
+			v := c.Next()
+			if err := tx.Put("List", schema.Row{"g": g, "k": p.key, "values": append(values, v)}); err != nil {
+				return err
+			}
+			ops = append(ops, Op{Append: true, Key: fmt.Sprint(g, "/", p.key), Value: v})
+		}
+		t.Ops = ops
+		return nil
+	})
+	t.Status = OK
+	if err != nil {
+		t.Status = Unknown
+		if client.Classify(err) == client.Failed {
+			t.Status = Failed
+		}
+	}
 }
 
 // readList reads a list in tx, or (broken) in a separate earlier view.

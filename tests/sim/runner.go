@@ -35,6 +35,18 @@ func ReproCommand(o Options) string {
 	if len(o.OmitOps) > 0 || len(o.OmitFaults) > 0 {
 		cmd += fmt.Sprintf(" -omit-ops %s -omit-faults %s", joinInts(o.OmitOps), joinInts(o.OmitFaults))
 	}
+	if o.Workload != "" {
+		cmd += " -workload " + o.Workload
+		if o.WorkloadBug != "" {
+			cmd += " -workload-bug " + o.WorkloadBug
+		}
+		if o.Clients != 0 && o.Clients != defaultClients {
+			cmd += fmt.Sprintf(" -clients %d", o.Clients)
+		}
+		if o.ClientOps != 0 && o.ClientOps != defaultClientOps {
+			cmd += fmt.Sprintf(" -client-ops %d", o.ClientOps)
+		}
+	}
 	d := Defaults()
 	for _, f := range []struct {
 		name      string
@@ -110,6 +122,8 @@ func Shrink(o Options, check string) Options {
 // Totals aggregates reports.
 type Totals struct {
 	Runs, Failures, Steps, Validated int
+	// WorkloadChecked sums what the workload checkers judged.
+	WorkloadChecked int
 	Ops                              OpStats
 	Deviations                       map[string]int
 	ByCheck                          map[string]int
@@ -124,6 +138,9 @@ func (t *Totals) Add(r Report) {
 	if r.Failure != "" {
 		t.Failures++
 		t.ByCheck[r.Check]++
+	}
+	if r.Workload != nil {
+		t.WorkloadChecked += r.Workload.Checked
 	}
 	t.Steps += r.Trace.Steps
 	t.Validated += r.Trace.Validated
@@ -140,6 +157,9 @@ func (t *Totals) Add(r Report) {
 func (t Totals) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "runs %d, failing %d %v\n", t.Runs, t.Failures, t.ByCheck)
+	if t.WorkloadChecked > 0 {
+		fmt.Fprintf(&b, "workload: %d committed operations (or dependency edges) checked\n", t.WorkloadChecked)
+	}
 	fmt.Fprintf(&b, "ops: %d returned (%d after failing over to another site), %d without effect, %d unknown outcome\n",
 		t.Ops.Done, t.Ops.FailedOver, t.Ops.NoEffect, t.Ops.Unknown)
 	pct := 0.0

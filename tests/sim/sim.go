@@ -16,6 +16,7 @@ import (
 	"github.com/megastore-verified/megastore/impl/storage"
 	"github.com/megastore-verified/megastore/tests/check"
 	"github.com/megastore-verified/megastore/tests/tracemap"
+	"github.com/megastore-verified/megastore/tests/workloads"
 )
 
 // tickUnits is one nominal tick in simulated time units.
@@ -60,6 +61,17 @@ type Options struct {
 	Manual bool
 	// KeepLog keeps the event log lines (for -v and failure reports).
 	KeepLog bool
+
+	// Workload, if set, runs one of tests/workloads (bank, queue,
+	// listappend) over impl/db instead of the register ops (Writes, Reads,
+	// Snapshots, Inconsistent, Refused are not used): Clients processes of
+	// ClientOps operations each, then a final phase after the faults heal,
+	// then the workload's checker (see dbwork.go).
+	Workload string
+	// WorkloadBug turns on one of the workload's bug switches
+	// (workloads.BugNames).
+	WorkloadBug        string
+	Clients, ClientOps int
 }
 
 // Defaults is the per-seed size the CI test runs (TestHeavierProfiles runs
@@ -80,6 +92,14 @@ func (o Options) withDefaults() Options {
 	if o.Groups == 0 {
 		o.Groups = d.Groups
 	}
+	if o.Workload != "" {
+		if o.Clients == 0 {
+			o.Clients = defaultClients
+		}
+		if o.ClientOps == 0 {
+			o.ClientOps = defaultClientOps
+		}
+	}
 	return o
 }
 
@@ -92,6 +112,10 @@ const (
 	evFault
 	evRetry
 	evReadDeadline
+	evProcStart    // index: process
+	evProc         // resume the process with its answer
+	evProcRetry    // issue the process's call again
+	evProcDeadline // gen: the read's generation
 )
 
 type event struct {
@@ -136,6 +160,8 @@ type site struct {
 	gen    uint64
 
 	reqOps map[core.RequestID]int // client request -> op index
+	// procReqs: requests of workload processes (dbwork.go).
+	procReqs map[core.RequestID]*proc
 
 	// markedDown: an operator marked this site's coordinator down, and the
 	// mark reached the site itself: it must serve no local read.
@@ -168,8 +194,14 @@ type Sim struct {
 	// mapper turns trace events into spec-level steps as they happen.
 	mapper *tracemap.Mapper
 
-	ops     []*op
-	faults  []fault
+	ops    []*op
+	faults []fault
+
+	// A workload over impl/db (dbwork.go).
+	work         workloads.Workload
+	procs        []*proc
+	finalStarted bool
+
 	failure string
 	check   string
 	// stepAt[ID-1]: when each spec-level step was logged, and where.
@@ -252,6 +284,7 @@ func (s *Sim) start(st *site) {
 	}
 	st.rep, st.up = rep, true
 	st.reqOps = map[core.RequestID]int{}
+	st.procReqs = map[core.RequestID]*proc{}
 	drift := int64(0)
 	if s.opts.MaxDriftPPM > 0 {
 		drift = int64(s.rng.IntN(2*s.opts.MaxDriftPPM+1) - s.opts.MaxDriftPPM)
@@ -301,6 +334,8 @@ func (s *Sim) crash(st *site) {
 		s.abandon(s.ops[st.reqOps[i]])
 	}
 	st.reqOps = nil
+	st.procReqs = nil
+	s.procsCrashed(st)
 	s.logf("crash %s keep=%d%%", st.id, keep)
 }
 
@@ -441,8 +476,10 @@ type Report struct {
 	Lin     check.LinResult
 	Snap    string // the snapshot check's failure, if any
 	Ops     OpStats
-	Log     []string
-	Steps   []check.Step
+	// Workload is the workload checker's verdict (Options.Workload).
+	Workload *workloads.Result
+	Log      []string
+	Steps    []check.Step
 	// FailAt and FailLine: the simulated time of the step at which trace
 	// validation failed, and its line in Log (-1: none); Notes annotate
 	// porcupine's page (see failure.go).
@@ -482,6 +519,13 @@ func Run(opts Options) Report {
 	if rep.Failure == "" && rep.Snap != "" {
 		rep.Failure, rep.Check = rep.Snap, "snapshot"
 	}
+	if s.work != nil {
+		w := s.work.Check()
+		rep.Workload = &w
+		if rep.Failure == "" && !w.Valid() {
+			rep.Failure, rep.Check = w.String(), s.opts.Workload
+		}
+	}
 	rep.Hash = hex.EncodeToString(s.log.Sum(nil))
 	rep.Log = s.logKept
 	s.explain(&rep)
@@ -507,8 +551,13 @@ func (s *Sim) run() {
 		s.start(st)
 	}
 	// NB: bounded: every op and fault is scheduled in the first
-	// workloadTicks, and the run ends at most settleTicks later.
+	// workloadTicks, and the run ends at most settleTicks later (and a
+	// workload's final phase at most finalTicks after that).
 	end := int64(workloadTicks+settleTicks) * tickUnits
+	if s.opts.Workload != "" {
+		s.startWorkload()
+		end += finalTicks * tickUnits
+	}
 	for s.queue.Len() > 0 && s.failure == "" {
 		e := heap.Pop(&s.queue).(*event)
 		if e.at > end {
@@ -529,7 +578,18 @@ func (s *Sim) run() {
 			s.readDeadline(e.index, e.gen)
 		case evFault:
 			s.fault(e)
+		case evProcStart:
+			s.runProc(s.procs[e.index])
+		case evProc:
+			s.resumeProc(s.procs[e.index])
+		case evProcRetry:
+			if p := s.procs[e.index]; !p.done && !p.waiting && p.reply == nil {
+				s.issueProc(p)
+			}
+		case evProcDeadline:
+			s.procDeadline(s.procs[e.index], e.gen)
 		}
+		s.maybeFinal()
 		if s.now > int64(workloadTicks)*tickUnits && s.quiet() {
 			break
 		}
@@ -539,6 +599,7 @@ func (s *Sim) run() {
 			s.abandon(o)
 		}
 	}
+	s.killProcs()
 }
 
 // logSteps logs the spec-level steps from index n on.

@@ -112,6 +112,9 @@ func (s *Sim) generate() {
 	window := int64(workloadTicks) * tickUnits
 	var ops []*op
 	for g := range o.Groups {
+		if o.Workload != "" {
+			break // NB: a workload over impl/db replaces the register ops
+		}
 		gid := core.GroupID(fmt.Sprintf("g%d", g))
 		for _, n := range []struct {
 			k opKind
@@ -183,6 +186,9 @@ func (s *Sim) generate() {
 	// NB: drawn after the faults, like pauses, so every earlier schedule
 	// stays as it was.
 	for g := range o.Groups {
+		if o.Workload != "" {
+			break
+		}
 		gid := core.GroupID(fmt.Sprintf("g%d", g))
 		for _, n := range []struct {
 			k opKind
@@ -297,7 +303,12 @@ func (s *Sim) quiet() bool {
 			return false
 		}
 	}
-	return true
+	for _, p := range s.procs {
+		if !p.done {
+			return false
+		}
+	}
+	return s.work == nil || s.finalStarted
 }
 
 // resume ends a pause the way core/doc.go asks of a driver: the time
@@ -456,6 +467,9 @@ func (s *Sim) abandon(o *op) {
 
 // result hands a completed request to its op.
 func (s *Sim) result(st *site, res core.Result) {
+	if s.procResult(st, res) {
+		return
+	}
 	i, ok := st.reqOps[res.ID]
 	if !ok {
 		return

@@ -14,6 +14,7 @@ import (
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/tests/sim"
+	"github.com/megastore-verified/megastore/tests/workloads"
 )
 
 func main() {
@@ -38,6 +39,10 @@ func main() {
 	drop := flag.Int("drop", d.DropPercent, "message loss, percent")
 	dup := flag.Int("dup", d.DupPercent, "message duplication, percent")
 	drift := flag.Int("drift", d.MaxDriftPPM, "bound on each site's clock rate error, parts per million")
+	workload := flag.String("workload", "", "run a workload over impl/db instead of the register: "+strings.Join(workloads.Names(), ", "))
+	workloadBug := flag.String("workload-bug", "", "turn on one of the workload's bug switches (bank: TwoPhaseOneSide; queue: QueueApplyTwice, QueueLoseBatch; listappend: ListAppendLostUpdate)")
+	clients := flag.Int("clients", 0, "workload client processes (0: the default)")
+	clientOps := flag.Int("client-ops", 0, "operations per workload client (0: the default)")
 	omitOps := flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
 	omitFaults := flag.String("omit-faults", "", "schedule faults to leave out")
 	flag.Parse()
@@ -63,6 +68,13 @@ func main() {
 		opts.Bugs = b
 	}
 	opts.KeepLog = *verbose
+	if *workload != "" {
+		if _, err := workloads.New(*workload, *workloadBug); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		opts.Workload, opts.WorkloadBug, opts.Clients, opts.ClientOps = *workload, *workloadBug, *clients, *clientOps
+	}
 
 	start := time.Now()
 	var mu sync.Mutex

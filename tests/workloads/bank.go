@@ -1,0 +1,187 @@
+package workloads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/db"
+	"github.com/megastore-verified/megastore/impl/schema"
+)
+
+// Bank: accounts, one per entity group, start with initialBalance each (an
+// absent row is an untouched account). A transfer moves an amount between
+// two accounts in one two-phase transaction, only if the payer can afford
+// it; a read reads every balance in one read-only two-phase transaction,
+// whose prepare fails if any group moved since it was read, so a committed
+// read is a consistent cut.
+type bank struct {
+	bug string
+
+	mu        sync.Mutex
+	transfers []*transfer
+	reads     [][]int64 // committed reads of every balance
+	final     []int64
+}
+
+const (
+	bankAccounts   = 4
+	initialBalance = 100
+)
+
+type transfer struct {
+	from, to int64
+	amount   int64
+	status   Status
+}
+
+var errInsufficient = errors.New("bank: insufficient funds")
+
+func newBank(bug string) *bank { return &bank{bug: bug} }
+
+func (b *bank) Name() string { return "bank" }
+
+func (b *bank) Schema() *schema.Schema {
+	s, err := schema.Define([]schema.Table{
+		{Name: "Account", Key: []string{"acct"}, Columns: []schema.Column{
+			{Name: "acct", Kind: schema.Int64}, {Name: "balance", Kind: schema.Int64}}},
+	}, nil)
+	if err != nil {
+		panic(err) // NB: a constant schema; the tests cover it
+	}
+	return s
+}
+
+func (b *bank) DBBugs() db.Bugs { return db.Bugs{TwoPhaseOneSide: b.bug == "TwoPhaseOneSide"} }
+
+func (b *bank) Register(*db.DB) {}
+
+func balance(tx *db.Tx, acct int64) (int64, error) {
+	row, found, err := tx.Get("Account", acct)
+	if err != nil || !found {
+		return initialBalance, err
+	}
+	v, _ := row["balance"].(int64)
+	return v, nil
+}
+
+func (b *bank) Op(ctx context.Context, d *db.DB, rng *rand.Rand) {
+	if rng.IntN(4) == 0 {
+		b.readAll(ctx, d)
+		return
+	}
+	t := &transfer{from: rng.Int64N(bankAccounts), amount: 1 + rng.Int64N(40)}
+	t.to = (t.from + 1 + rng.Int64N(bankAccounts-1)) % bankAccounts
+	b.mu.Lock()
+	b.transfers = append(b.transfers, t)
+	b.mu.Unlock()
+	_, err := d.TwoPhase(ctx, []db.Ref{db.Root("Account", t.from), db.Root("Account", t.to)}, func(txs []*db.Tx) error {
+		from, err := balance(txs[0], t.from)
+		if err != nil {
+			return err
+		}
+		to, err := balance(txs[1], t.to)
+		if err != nil {
+			return err
+		}
+		if from < t.amount {
+			return errInsufficient
+		}
+		if err := txs[0].Put("Account", schema.Row{"acct": t.from, "balance": from - t.amount}); err != nil {
+			return err
+		}
+		return txs[1].Put("Account", schema.Row{"acct": t.to, "balance": to + t.amount})
+	})
+	st := statusOf(err)
+	if errors.Is(err, errInsufficient) {
+		st = Failed
+	}
+	b.mu.Lock()
+	t.status = st
+	b.mu.Unlock()
+}
+
+func (b *bank) readAll(ctx context.Context, d *db.DB) {
+	roots := make([]db.Ref, bankAccounts)
+	for i := range roots {
+		roots[i] = db.Root("Account", int64(i))
+	}
+	var got []int64
+	_, err := d.TwoPhase(ctx, roots, func(txs []*db.Tx) error {
+		got = make([]int64, len(txs))
+		for i, tx := range txs {
+			v, err := balance(tx, int64(i))
+			if err != nil {
+				return err
+			}
+			got[i] = v
+		}
+		return nil
+	})
+	if err == nil {
+		b.mu.Lock()
+		b.reads = append(b.reads, got)
+		b.mu.Unlock()
+	}
+}
+
+// Final settles every account's group (an Update settles any two-phase
+// intent left there), then reads each balance with a current read; nothing
+// else runs, so the reads are a consistent cut.
+func (b *bank) Final(ctx context.Context, d *db.DB) error {
+	final := make([]int64, bankAccounts)
+	for i := range final {
+		acct := int64(i)
+		if _, err := d.Update(ctx, db.Root("Account", acct), func(*db.Tx) error { return nil }); err != nil {
+			return fmt.Errorf("settling account %d: %w", acct, err)
+		}
+		if _, err := d.View(ctx, db.Root("Account", acct), core.Current, func(tx *db.Tx) error {
+			v, err := balance(tx, acct)
+			final[i] = v
+			return err
+		}); err != nil {
+			return fmt.Errorf("reading account %d: %w", acct, err)
+		}
+	}
+	b.mu.Lock()
+	b.final = final
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *bank) Check() Result {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var r Result
+	judge := func(what string, bal []int64) {
+		sum := int64(0)
+		for i, v := range bal {
+			sum += v
+			if v < 0 {
+				r.Anomalies = append(r.Anomalies, fmt.Sprintf("%s: account %d has balance %d", what, i, v))
+			}
+		}
+		if sum != bankAccounts*initialBalance {
+			r.Anomalies = append(r.Anomalies, fmt.Sprintf("%s: total %d, want %d (balances %v)", what, sum, bankAccounts*initialBalance, bal))
+		}
+	}
+	for i, bal := range b.reads {
+		judge(fmt.Sprintf("read %d", i+1), bal)
+	}
+	if b.final == nil {
+		r.Anomalies = append(r.Anomalies, "no final read (the final phase did not finish)")
+	} else {
+		judge("final read", b.final)
+	}
+	var count [3]int
+	for _, t := range b.transfers {
+		count[t.status]++
+	}
+	r.Checked = count[OK] + len(b.reads)
+	r.Summary = fmt.Sprintf("%d transfers (%d ok, %d failed or refused, %d unknown), %d committed reads of every balance, final %v",
+		len(b.transfers), count[OK], count[Failed], count[Unknown], len(b.reads), b.final)
+	return r
+}
