@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -65,20 +65,23 @@ type procCall struct {
 }
 
 type procReply struct {
-	res  node.ReadResult
-	pos  core.Position
-	err  error
-	kill bool
+	res node.ReadResult
+	pos core.Position
+	err error
 }
 
-// proc is one client process of a workload run.
+// proc is one client process of a workload run: a coroutine (iter.Pull)
+// that yields its calls to the loop, which resumes it with the answers (a
+// direct switch: no scheduler, no other thread).
 type proc struct {
 	s     *Sim
 	idx   int
 	final bool
 	site  *site
-	in    chan procReply
-	out   chan procCall
+	next  func() (procCall, bool)
+	stop  func()
+	in    procReply // the answer being handed over
+	yield func(procCall) bool
 	done  bool
 
 	call    procCall
@@ -112,15 +115,16 @@ func (p *proc) sleep(_ context.Context, d time.Duration) error {
 	return nil
 }
 
+// errKilled unwinds a process the run ended.
+var errKilled = errors.New("sim: process killed at the end of the run")
+
 // do hands a call to the event loop and waits for its answer (on the
-// process's goroutine).
+// process's coroutine).
 func (p *proc) do(c procCall) procReply {
-	p.out <- c
-	r := <-p.in
-	if r.kill {
-		runtime.Goexit() // NB: the run ended; the deferred pcDone tells the loop
+	if !p.yield(c) {
+		panic(errKilled) // NB: the run ended; recovered at the coroutine's top
 	}
-	return r
+	return p.in
 }
 
 // startProcs draws the workload's clients from their own stream (the
@@ -147,7 +151,7 @@ func (s *Sim) newProc(i int, final bool) *proc {
 			full = append(full, st)
 		}
 	}
-	p := &proc{s: s, idx: i, final: final, site: full[i%len(full)], in: make(chan procReply), out: make(chan procCall)}
+	p := &proc{s: s, idx: i, final: final, site: full[i%len(full)]}
 	s.procs = append(s.procs, p)
 	return p
 }
@@ -180,18 +184,30 @@ func (s *Sim) runProc(p *proc) {
 		}
 	}
 	p.started = true
-	go func() {
-		defer func() {
-			c := procCall{kind: pcDone}
-			if r := recover(); r != nil {
-				c.panic = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
-			}
-			p.out <- c
+	p.next, p.stop = iter.Pull(func(yield func(procCall) bool) {
+		p.yield = yield
+		c := procCall{kind: pcDone}
+		func() {
+			defer func() {
+				if r := recover(); r != nil && r != errKilled {
+					c.panic = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
+				}
+			}()
+			body()
 		}()
-		body()
-	}()
+		yield(c)
+	})
 	s.logf("proc %d start at %s final=%v", p.idx, p.site.id, p.final)
-	s.serveProc(p, <-p.out)
+	s.serveProc(p, s.pull(p))
+}
+
+// pull runs p until its next call.
+func (s *Sim) pull(p *proc) procCall {
+	c, ok := p.next()
+	if !ok {
+		return procCall{kind: pcDone}
+	}
+	return c
 }
 
 // serveProc handles a call of p (on the loop's goroutine).
@@ -199,6 +215,7 @@ func (s *Sim) serveProc(p *proc, c procCall) {
 	switch c.kind {
 	case pcDone:
 		p.done = true
+		p.stop()
 		if c.panic != "" {
 			s.fail("workload", "client %d: %s", p.idx, c.panic)
 		}
@@ -221,10 +238,9 @@ func (s *Sim) resumeProc(p *proc) {
 	if p.done || p.reply == nil {
 		return
 	}
-	r := *p.reply
+	p.in = *p.reply
 	p.reply = nil
-	p.in <- r
-	s.serveProc(p, <-p.out)
+	s.serveProc(p, s.pull(p))
 }
 
 // answer queues p's answer; p resumes at an event of its own, never inside
@@ -392,7 +408,6 @@ func (s *Sim) killProcs() {
 			continue
 		}
 		p.done = true
-		p.in <- procReply{kill: true}
-		<-p.out
+		p.stop()
 	}
 }

@@ -124,9 +124,9 @@ type Totals struct {
 	Runs, Failures, Steps, Validated int
 	// WorkloadChecked sums what the workload checkers judged.
 	WorkloadChecked int
-	Ops                              OpStats
-	Deviations                       map[string]int
-	ByCheck                          map[string]int
+	Ops             OpStats
+	Deviations      map[string]int
+	ByCheck         map[string]int
 }
 
 // Add counts one report.
