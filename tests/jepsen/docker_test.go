@@ -154,3 +154,31 @@ func TestBugSwitchesEndInvalid(t *testing.T) {
 		})
 	}
 }
+
+// The workloads over impl/db on the real nodes: a short bank run under
+// kills and partitions ends valid (every committed read and the final
+// balances conserve the total), and the same run with a two-phase commit
+// that applies one side only ends invalid, caught by the bank checker.
+func TestDBWorkloadShortRun(t *testing.T) {
+	requireEngine(t)
+	for _, c := range []struct {
+		bug     string
+		nemeses []string
+		want    Validity
+	}{{"", []string{"kill", "partition"}, Valid}, {"TwoPhaseOneSide", nil, Invalid}} {
+		t.Run("bank"+c.bug, func(t *testing.T) {
+			cfg := Config{Workload: "bank", WorkloadBug: c.bug, TimeLimit: 12 * time.Second, Concurrency: 4, Seed: 1, Groups: 1,
+				Nemeses: c.nemeses, Store: keptStore(t), Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 3 * time.Second}
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Results.Valid != c.want || len(rep.Results.Verdicts) == 0 {
+				t.Fatalf("the run is %v, want %v: %+v", rep.Results.Valid, c.want, rep.Results.Verdicts)
+			}
+			if v := rep.Results.Verdicts[0]; v.Checker != "bank workload (tests/workloads)" || v.Valid != c.want || v.Counts["checked"] == 0 {
+				t.Fatalf("the bank checker: %+v (want %v with committed operations checked)", v, c.want)
+			}
+		})
+	}
+}

@@ -18,11 +18,15 @@ import (
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/remote"
 	"github.com/megastore-verified/megastore/nemesis"
+	"github.com/megastore-verified/megastore/tests/workloads"
 )
 
 // Config is one run.
 type Config struct {
-	Workload string   // register, txn or scan
+	Workload string   // register, txn, scan, bank, queue or listappend
+	// WorkloadBug turns on a bug switch of a tests/workloads workload
+	// (workloads.BugNames): the run must end invalid.
+	WorkloadBug string
 	Nemeses  []string // fault kinds (kill, pause, partition, link, clock, disk); none: no faults
 	// LinkProfile, if set, puts a proxy on every site-to-site link with
 	// this nemesis/linkproxy profile (lan, three-regions, slow-link, ...);
@@ -59,6 +63,11 @@ type Config struct {
 func (c *Config) defaults() error {
 	if !slices.Contains(Workloads, c.Workload) {
 		return fmt.Errorf("unknown workload %q (want one of %v)", c.Workload, Workloads)
+	}
+	if c.WorkloadBug != "" {
+		if _, err := workloads.New(c.Workload, c.WorkloadBug); err != nil {
+			return err
+		}
 	}
 	if c.TimeLimit <= 0 || c.Concurrency <= 0 || c.Groups <= 0 {
 		return errors.New("time limit, concurrency and groups must be positive")
@@ -238,6 +247,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if faults, err = cfg.Faults(FaultEnv{Cluster: c.nem, Run: c.run, Disks: c.disks, Config: c.config, Links: c.links}, cfg.Nemeses); err != nil {
 			return nil, err
 		}
+	}
+
+	if w, err := workloads.New(cfg.Workload, cfg.WorkloadBug); err == nil {
+		return runDBWorkload(ctx, s, c, sites, full, pool.Groups(), faults, traceDir, dir, w)
 	}
 
 	// The workload, the nemesis and the progress line, for the time limit.

@@ -8,8 +8,9 @@ import (
 	"sync/atomic"
 )
 
-// Workloads names the workloads Run knows.
-var Workloads = []string{"register", "txn", "scan"}
+// Workloads names the workloads Run knows: the register's, and those of
+// tests/workloads over impl/db (dbworkload.go).
+var Workloads = []string{"register", "txn", "scan", "bank", "queue", "listappend"}
 
 // groupPool hands out entity groups. With a write budget, a group that
 // has taken that many writes is retired and a fresh one takes its place:

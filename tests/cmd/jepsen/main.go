@@ -22,7 +22,8 @@ import (
 func main() {
 	cfg := jepsen.Config{Faults: jepsen.BuildFaults, Out: os.Stdout}
 	var nemeses string
-	flag.StringVar(&cfg.Workload, "workload", "register", "register, txn or scan")
+	flag.StringVar(&cfg.Workload, "workload", "register", "register, txn, scan, or over impl/db: bank, queue, listappend")
+	flag.StringVar(&cfg.WorkloadBug, "workload-bug", "", "a bug switch of the bank, queue or listappend workload (TwoPhaseOneSide, QueueApplyTwice, QueueLoseBatch, ListAppendLostUpdate): the run must end invalid")
 	flag.StringVar(&nemeses, "nemesis", "", "comma-separated fault kinds: "+strings.Join(jepsen.Nemeses, ",")+" (all: every kind available, "+strings.Join(jepsen.Available, ",")+"; empty: none)")
 	flag.DurationVar(&cfg.TimeLimit, "time-limit", 60*time.Second, "how long the workload runs")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 10, "client workers")
