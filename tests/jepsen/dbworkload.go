@@ -48,9 +48,14 @@ func runDBWorkload(ctx context.Context, s *runState, c *cluster, sites map[strin
 				// limit, as in Run; the workload records it unknown until
 				// it returns.
 				octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.OpTimeout)
-				w.Op(octx, d, rng)
+				err := w.Op(octx, d, rng)
 				cancel()
 				s.count.ops.Add(1)
+				if err != nil {
+					// NB: a site that is down refuses at once; do not spin.
+					s.count.fail.Add(1)
+					time.Sleep(time.Duration(50+rng.IntN(100)) * time.Millisecond)
+				}
 			}
 		}(i)
 	}
@@ -69,14 +74,14 @@ func runDBWorkload(ctx context.Context, s *runState, c *cluster, sites map[strin
 			case <-wctx.Done():
 				return
 			case <-t.C:
-				s.say("ops %d | faults: %s", s.count.ops.Load(), s.faults())
+				s.say("ops %d (%d with an error) | faults: %s", s.count.ops.Load(), s.count.fail.Load(), s.faults())
 			}
 		}
 	}()
 	wg.Wait()
 	<-nemDone
 	<-progDone
-	s.say("workload done: %d operations", s.count.ops.Load())
+	s.say("workload done: %d operations (%d with an error)", s.count.ops.Load(), s.count.fail.Load())
 
 	s.say("healed; waiting up to %v for every full site to catch up", cfg.Recovery)
 	if err := awaitRecovery(ctx, sites, full, groups, cfg.Recovery); err != nil {

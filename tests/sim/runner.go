@@ -160,8 +160,10 @@ func (t Totals) String() string {
 	if t.WorkloadChecked > 0 {
 		fmt.Fprintf(&b, "workload: %d committed operations (or dependency edges) checked\n", t.WorkloadChecked)
 	}
-	fmt.Fprintf(&b, "ops: %d returned (%d after failing over to another site), %d without effect, %d unknown outcome\n",
-		t.Ops.Done, t.Ops.FailedOver, t.Ops.NoEffect, t.Ops.Unknown)
+	if t.Ops != (OpStats{}) || t.WorkloadChecked == 0 {
+		fmt.Fprintf(&b, "ops: %d returned (%d after failing over to another site), %d without effect, %d unknown outcome\n",
+			t.Ops.Done, t.Ops.FailedOver, t.Ops.NoEffect, t.Ops.Unknown)
+	}
 	pct := 0.0
 	if t.Steps > 0 {
 		pct = 100 * float64(t.Validated) / float64(t.Steps)

@@ -68,10 +68,9 @@ func balance(tx *db.Tx, acct int64) (int64, error) {
 	return v, nil
 }
 
-func (b *bank) Op(ctx context.Context, d *db.DB, rng *rand.Rand) {
+func (b *bank) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
 	if rng.IntN(4) == 0 {
-		b.readAll(ctx, d)
-		return
+		return b.readAll(ctx, d)
 	}
 	t := &transfer{from: rng.Int64N(bankAccounts), amount: 1 + rng.Int64N(40)}
 	t.to = (t.from + 1 + rng.Int64N(bankAccounts-1)) % bankAccounts
@@ -97,14 +96,15 @@ func (b *bank) Op(ctx context.Context, d *db.DB, rng *rand.Rand) {
 	})
 	st := statusOf(err)
 	if errors.Is(err, errInsufficient) {
-		st = Failed
+		st, err = Failed, nil
 	}
 	b.mu.Lock()
 	t.status = st
 	b.mu.Unlock()
+	return err
 }
 
-func (b *bank) readAll(ctx context.Context, d *db.DB) {
+func (b *bank) readAll(ctx context.Context, d *db.DB) error {
 	roots := make([]db.Ref, bankAccounts)
 	for i := range roots {
 		roots[i] = db.Root("Account", int64(i))
@@ -126,6 +126,7 @@ func (b *bank) readAll(ctx context.Context, d *db.DB) {
 		b.reads = append(b.reads, got)
 		b.mu.Unlock()
 	}
+	return err
 }
 
 // Final settles every account's group (an Update settles any two-phase

@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -39,15 +40,22 @@ func (l *listAppend) record() *listappend.Txn {
 	return t
 }
 
-func (l *listAppend) Op(ctx context.Context, d *db.DB, rng *rand.Rand) {
+func (l *listAppend) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
 	c := listappend.Client{DB: d, Rng: rng, Cfg: l.cfg, Next: func() int64 {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.next++
 		return l.next
 	}}
-	c.Do(ctx, l.record())
+	t := l.record()
+	c.Do(ctx, t)
+	if t.Status != listappend.OK {
+		return errNotOK
+	}
+	return nil
 }
+
+var errNotOK = errors.New("listappend: transaction did not commit")
 
 // Final reads every list of every group, one transaction per group: the
 // final reads give the checker each list's whole order.

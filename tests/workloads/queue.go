@@ -86,7 +86,7 @@ func (q *queue) Register(d *db.DB) {
 	})
 }
 
-func (q *queue) Op(ctx context.Context, d *db.DB, rng *rand.Rand) {
+func (q *queue) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
 	if rng.IntN(3) == 0 {
 		from := rng.Int64N(queueBoxes)
 		n, err := d.Deliver(ctx, db.Root("Box", from))
@@ -96,7 +96,7 @@ func (q *queue) Op(ctx context.Context, d *db.DB, rng *rand.Rand) {
 			q.delivd += n
 		}
 		q.mu.Unlock()
-		return
+		return err
 	}
 	from := rng.Int64N(queueBoxes)
 	to := (from + 1 + rng.Int64N(queueBoxes-1)) % queueBoxes
@@ -112,6 +112,7 @@ func (q *queue) Op(ctx context.Context, d *db.DB, rng *rand.Rand) {
 	q.mu.Lock()
 	m.status = statusOf(err)
 	q.mu.Unlock()
+	return err
 }
 
 // Final drains every outbox (Deliver until a round applies nothing), then

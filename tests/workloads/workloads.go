@@ -21,7 +21,9 @@ type Workload interface {
 	// Register installs what a DB of the run needs (queue handlers).
 	Register(d *db.DB)
 	// Op runs one operation of a client; rng is the client's own stream.
-	Op(ctx context.Context, d *db.DB, rng *rand.Rand)
+	// It returns the operation's error (already recorded in the history),
+	// so that a driver can back off after a failure.
+	Op(ctx context.Context, d *db.DB, rng *rand.Rand) error
 	// Final runs once, after every fault healed and every client stopped.
 	Final(ctx context.Context, d *db.DB) error
 	// Check judges the history.
