@@ -52,6 +52,7 @@ test:
 	$(GO) test $(BUGTAGS) -count=1 -timeout 25m ./...
 	@echo "==> go test of impl/core as a production build: a bug switch is refused (impl/multiproc's tests build the production binary and check it too)"
 	$(GO) test -count=1 -run '^TestBugsCompiledOut$$' ./impl/core/
+	$(GO) test -count=1 -run '^TestBugSwitchesRefusedWithoutTheTag$$' ./impl/db/
 	@echo "==> tests/bench (its own module): vet, and a smoke run of the etcd comparison at tiny counts (about 10 s)"
 	cd tests/bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
 	@echo "==> fuzz: every target for $(FUZZTIME_CI)"

@@ -105,3 +105,27 @@ func TestStoredGarbageDecodesToAnError(t *testing.T) {
 		t.Fatalf("intent round trip: %+v %v", got, err)
 	}
 }
+
+// A DB with a bug switch on, in a build without the switches (a
+// production build), refuses every transaction and commits nothing; a
+// build with -tags megastore_bugs (make test) honours them.
+func TestBugSwitchesRefusedWithoutTheTag(t *testing.T) {
+	c := newCluster(t)
+	cx := ctx(t)
+	bad := Open(c.Site("A"), albums(t), &Options{Bugs: Bugs{TwoPhaseOneSide: true}})
+	want := func(what string, err error) {
+		t.Helper()
+		switch {
+		case core.BugsCompiled && err != nil:
+			t.Fatalf("%s with the switches compiled in: %v", what, err)
+		case !core.BugsCompiled && !errors.Is(err, core.ErrInvalidConfig):
+			t.Fatalf("%s in a build without the switches: got %v, want ErrInvalidConfig", what, err)
+		}
+	}
+	_, err := bad.Update(cx, Root("User", int64(1)), func(tx *Tx) error { return nil })
+	want("Update", err)
+	_, err = bad.TwoPhase(cx, []Ref{Root("User", int64(1)), Root("User", int64(2))}, func([]*Tx) error { return nil })
+	want("TwoPhase", err)
+	_, err = bad.View(cx, Root("User", int64(1)), core.Current, func(*Tx) error { return nil })
+	want("View", err)
+}

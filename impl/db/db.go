@@ -60,7 +60,9 @@ type Options struct {
 	// simulator passes a seeded stream so that a seed replays.
 	IDs io.Reader
 	// Bugs break the DB on purpose, to show that the suite's workload
-	// checkers catch it. Never set them outside tests.
+	// checkers catch it. Like core.Config.Bugs they are honoured only in a
+	// build with -tags megastore_bugs (core.BugsCompiled); in any other
+	// build a DB with one on refuses every transaction.
 	Bugs Bugs
 }
 
@@ -113,6 +115,8 @@ type DB struct {
 	mu       sync.Mutex
 	rng      *rand.Rand
 	handlers map[string]Handler
+	// refused: a bug switch is on in a build without them (Options.Bugs).
+	refused error
 	// crashAfter, set by tests, stops a two-phase transaction after a step
 	// ("prepared" or "decided") as a crashed coordinator would.
 	crashAfter string
@@ -125,7 +129,12 @@ func Open(site client.Site, s *schema.Schema, opts *Options) *DB {
 		o = *opts
 	}
 	o.fill()
-	return &DB{site: site, schema: s, opts: o, rng: rand.New(rand.NewPCG(o.Seed, 0x5ca1ab1e))}
+	d := &DB{site: site, schema: s, opts: o, rng: rand.New(rand.NewPCG(o.Seed, 0x5ca1ab1e))}
+	if o.Bugs != (Bugs{}) && !core.BugsCompiled {
+		d.refused = fmt.Errorf("%w: db bug switches are on (%+v), but this build has none (they are compiled in only with -tags %s)",
+			core.ErrInvalidConfig, o.Bugs, core.BugTag)
+	}
+	return d
 }
 
 // Schema returns the DB's schema.
@@ -191,6 +200,9 @@ func (d *DB) update(ctx context.Context, g schema.Group, fn func(tx *Tx) error) 
 // transaction's two-phase intent in the group first (see twophase.go).
 func (d *DB) updateIntents(ctx context.Context, g schema.Group, honour bool, fn func(tx *Tx) error) (Result, error) {
 	var out Result
+	if d.refused != nil {
+		return out, d.refused
+	}
 	for attempt := 1; attempt <= d.opts.MaxAttempts; attempt++ {
 		if attempt > 1 {
 			if err := d.backoff(ctx, attempt); err != nil {
@@ -252,6 +264,9 @@ func (d *DB) View(ctx context.Context, root Ref, mode core.ReadMode, fn func(tx 
 
 func (d *DB) view(ctx context.Context, g schema.Group, mode core.ReadMode, fn func(tx *Tx) error) (Result, error) {
 	var pos core.Position
+	if d.refused != nil {
+		return Result{}, d.refused
+	}
 	switch mode {
 	case core.Current, core.Snapshot:
 		for settle := 0; ; settle++ {

@@ -258,6 +258,9 @@ func (d *DB) TwoPhase(ctx context.Context, roots []Ref, fn func(txs []*Tx) error
 		groups[i] = g
 	}
 	var out Result
+	if d.refused != nil {
+		return out, d.refused
+	}
 	for attempt := 1; attempt <= d.opts.MaxAttempts; attempt++ {
 		if attempt > 1 {
 			if err := d.backoff(ctx, attempt); err != nil {

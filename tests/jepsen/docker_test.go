@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/nemesis"
 	"github.com/megastore-verified/megastore/nemesis/disk"
 	"github.com/megastore-verified/megastore/nemesis/partition"
@@ -167,6 +168,9 @@ func TestDBWorkloadShortRun(t *testing.T) {
 		want    Validity
 	}{{"", []string{"kill", "partition"}, Valid}, {"TwoPhaseOneSide", nil, Invalid}} {
 		t.Run("bank"+c.bug, func(t *testing.T) {
+			if c.bug != "" && !core.BugsCompiled {
+				t.Skipf("the runner needs -tags %s for a workload bug switch (make test passes it)", core.BugTag)
+			}
 			cfg := Config{Workload: "bank", WorkloadBug: c.bug, TimeLimit: 12 * time.Second, Concurrency: 4, Seed: 1, Groups: 1,
 				Nemeses: c.nemeses, Store: keptStore(t), Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 3 * time.Second}
 			rep, err := Run(context.Background(), cfg)

@@ -23,11 +23,11 @@ import (
 
 // Config is one run.
 type Config struct {
-	Workload string   // register, txn, scan, bank, queue or listappend
+	Workload string // register, txn, scan, bank, queue or listappend
 	// WorkloadBug turns on a bug switch of a tests/workloads workload
 	// (workloads.BugNames): the run must end invalid.
 	WorkloadBug string
-	Nemeses  []string // fault kinds (kill, pause, partition, link, clock, disk); none: no faults
+	Nemeses     []string // fault kinds (kill, pause, partition, link, clock, disk); none: no faults
 	// LinkProfile, if set, puts a proxy on every site-to-site link with
 	// this nemesis/linkproxy profile (lan, three-regions, slow-link, ...);
 	// the link nemesis alone starts them on lan.
@@ -67,6 +67,9 @@ func (c *Config) defaults() error {
 	if c.WorkloadBug != "" {
 		if _, err := workloads.New(c.Workload, c.WorkloadBug); err != nil {
 			return err
+		}
+		if !core.BugsCompiled {
+			return fmt.Errorf("workload bug %s needs the bug switches compiled into the runner: go run -tags %s ./tests/cmd/jepsen", c.WorkloadBug, core.BugTag)
 		}
 	}
 	if c.TimeLimit <= 0 || c.Concurrency <= 0 || c.Groups <= 0 {

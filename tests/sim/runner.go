@@ -38,6 +38,9 @@ func ReproCommand(o Options) string {
 	if o.Workload != "" {
 		cmd += " -workload " + o.Workload
 		if o.WorkloadBug != "" {
+			if !strings.Contains(cmd, "-tags") {
+				cmd = strings.Replace(cmd, "go run ", "go run -tags "+core.BugTag+" ", 1)
+			}
 			cmd += " -workload-bug " + o.WorkloadBug
 		}
 		if o.Clients != 0 && o.Clients != defaultClients {

@@ -496,6 +496,10 @@ func Run(opts Options) Report {
 		panic(fmt.Sprintf("tests/sim: bug switch %s needs a build with -tags %s (make test and make sim pass it)",
 			bugName(opts.Bugs), core.BugTag))
 	}
+	if opts.WorkloadBug != "" && !core.BugsCompiled {
+		panic(fmt.Sprintf("tests/sim: workload bug switch %s needs a build with -tags %s (make test and make sim pass it)",
+			opts.WorkloadBug, core.BugTag))
+	}
 	s := newSim(opts)
 	defer s.close()
 	s.run()

@@ -73,6 +73,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
+		if *workloadBug != "" && !core.BugsCompiled {
+			fmt.Fprintf(os.Stderr, "-workload-bug %s needs the bug switches compiled in: go run -tags %s ./tests/cmd/sim\n", *workloadBug, core.BugTag)
+			os.Exit(2)
+		}
 		opts.Workload, opts.WorkloadBug, opts.Clients, opts.ClientOps = *workload, *workloadBug, *clients, *clientOps
 	}
 
