@@ -122,12 +122,13 @@ cluster-docker:
 
 ## sim: the deterministic simulator over SEEDS seeds (from SEED); prints seeds per
 ## second, and for a failing seed a one-line repro, the shrunk trace and a
-## porcupine visualization. BUG=<core.Bugs field> turns one bug switch on.
+## porcupine visualization. BUG=<core.Bugs field> turns one bug switch on;
+## WORKLOAD=bank|queue|listappend runs that workload over impl/db instead.
 SEEDS ?= 1000
 SEED ?= 0
 .PHONY: sim fuzz
 sim:
-	$(GO) run $(BUGTAGS) ./tests/cmd/sim -seeds $(SEEDS) -seed $(SEED) $(if $(BUG),-bug $(BUG))
+	$(GO) run $(BUGTAGS) ./tests/cmd/sim -seeds $(SEEDS) -seed $(SEED) $(if $(BUG),-bug $(BUG)) $(if $(filter bank queue listappend,$(WORKLOAD)),-workload $(WORKLOAD))
 
 ## fuzz: every fuzz target of the repository for FUZZTIME each.
 FUZZTIME ?= 30s
