@@ -107,7 +107,8 @@ func runDBWorkload(ctx context.Context, s *runState, c *cluster, sites map[strin
 	verdicts := []Verdict{v}
 	if cfg.Traces {
 		s.say("validating every node's trace through the spec mirror")
-		verdicts = append(verdicts, TraceValidation(NodeTraces(c.config.Members(), core.SiteID(c.config.InitialLeader)), traceDir))
+		verdicts = append(verdicts, TraceValidation(NodeTraces(c.config.Members(), core.SiteID(c.config.InitialLeader),
+			func(msg string) { s.say("  %s", msg) }), traceDir))
 	}
 	rep := &Report{Dir: dir, Results: Results{Valid: Combine(verdicts), Verdicts: verdicts}}
 	b, err := rep.Results.MarshalIndent()
