@@ -84,7 +84,7 @@ func runDBWorkload(ctx context.Context, s *runState, c *cluster, sites map[strin
 	s.say("workload done: %d operations (%d with an error)", s.count.ops.Load(), s.count.fail.Load())
 
 	s.say("healed; waiting up to %v for every full site to catch up", cfg.Recovery)
-	if err := awaitRecovery(ctx, sites, full, groups, cfg.Recovery); err != nil {
+	if err := awaitRecovery(ctx, sites, full, groups, cfg.Recovery, s.say); err != nil {
 		s.say("warning: not every full site recovered: %v", err)
 	}
 	s.say("final phase at %s (drain queues, settle intents, read the final state)", full[0])
