@@ -58,9 +58,12 @@ test:
 	@echo "==> fuzz: every target for $(FUZZTIME_CI)"
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_CI)
 
-## spec: model-check every shipped config through the Go mirror and print TLC-style reports.
+## spec: model-check every shipped config through the Go mirror and print TLC-style
+## reports, then the temporal properties of the configs that list some
+## (under LiveSpec's fairness, by strongly connected components).
 spec:
 	$(GO) run ./spec/cmd/explore -traces traces
+	$(GO) run ./spec/cmd/explore -liveness
 
 ## spec-deep: the mirror-only configs (tla/MCDeep*), far past TLC's budget, with
 ## 64-bit fingerprints on every core; prints states/s and memory as it goes.

@@ -139,7 +139,7 @@ func (c *Config) BeginClose(s State, p, i int) (State, bool) {
 
 func (c *Config) AcceptLeader(s State, p int) (State, bool) {
 	cp, pr := c.props[p], s.Prop[p]
-	if pr.Phase != PhaseReady || cp.value == 0 {
+	if pr.Phase != PhaseReady || pr.Lost || cp.value == 0 {
 		return s, false
 	}
 	g, i := cp.group, int(pr.Pos)
@@ -165,7 +165,7 @@ func (c *Config) Prepare(s State, p, b int) (State, bool) {
 	if pr.Phase != PhaseReady && pr.Phase != PhasePrepare && pr.Phase != PhaseAccept {
 		return s, false
 	}
-	if b <= int(pr.Bal) {
+	if pr.Lost || b <= int(pr.Bal) {
 		return s, false
 	}
 	pr.Phase, pr.Bal, pr.Val, pr.Acks, pr.Inval = PhasePrepare, int8(b), int8(c.props[p].value), 0, 0
@@ -195,7 +195,7 @@ func (c *Config) Promise(s State, p, a int) (State, bool) {
 // lowest value index among ties as TLC's CHOOSE would for unique votes.
 func (c *Config) Propose(s State, p int, q uint32) (State, bool) {
 	cp, pr := c.props[p], s.Prop[p]
-	if pr.Phase != PhasePrepare || q&^pr.Acks != 0 {
+	if pr.Phase != PhasePrepare || pr.Lost || q&^pr.Acks != 0 {
 		return s, false
 	}
 	var reported uint64
@@ -246,7 +246,7 @@ func (c *Config) Accept(s State, p, a int) (State, bool) {
 func (c *Config) Invalidate(s State, p, f int) (State, bool) {
 	cp, pr := c.props[p], s.Prop[p]
 	// Also after Commit, and again: a late or repeated invalidation arrives.
-	if (pr.Phase != PhaseAccept && pr.Phase != PhaseDone) || !c.pastCommitPoint(pr) || pr.Acks&(1<<f) != 0 {
+	if (pr.Phase != PhaseAccept && pr.Phase != PhaseDone) || pr.Lost || !c.pastCommitPoint(pr) || pr.Acks&(1<<f) != 0 {
 		return s, false
 	}
 	slot := c.coordSlot(cp.group, f)
@@ -261,7 +261,7 @@ func (c *Config) Invalidate(s State, p, f int) (State, bool) {
 
 func (c *Config) WaitOutLease(s State, p, f int) (State, bool) {
 	pr := s.Prop[p]
-	if pr.Phase != PhaseAccept || !c.pastCommitPoint(pr) || (pr.Acks|pr.Inval)&(1<<f) != 0 || s.LeaseHeld[f] {
+	if pr.Phase != PhaseAccept || pr.Lost || !c.pastCommitPoint(pr) || (pr.Acks|pr.Inval)&(1<<f) != 0 || s.LeaseHeld[f] {
 		return s, false
 	}
 	pr.Inval |= 1 << f
@@ -271,7 +271,7 @@ func (c *Config) WaitOutLease(s State, p, f int) (State, bool) {
 
 func (c *Config) Commit(s State, p int) (State, bool) {
 	pr := s.Prop[p]
-	if pr.Phase != PhaseAccept {
+	if pr.Phase != PhaseAccept || pr.Lost || c.Mutations.Has(CommitStalls) {
 		return s, false
 	}
 	if !c.pastCommitPoint(pr) {
@@ -292,7 +292,7 @@ func (c *Config) Learn(s State, g, site int, emit func(State)) {
 	ds := c.dataSlot(g, site)
 	l := s.Applied[ds]
 	i := int(l.Len) + 1
-	if i > c.MaxPos {
+	if i > c.MaxPos || c.Mutations.Has(LearnDisabled) {
 		return
 	}
 	learnable := c.Committed(s, g, i)
@@ -346,6 +346,59 @@ func (c *Config) RegainLease(s State, f int) (State, bool) {
 		cv[c.coordSlot(g, f)] = false
 	}
 	s.CoordValid = cv
+	return s, true
+}
+
+// Restart: durable state (maxBal, votes, applied, and the epoch count the
+// spec keeps across incarnations) stays; the coordinator, the proposals and
+// the reads in flight at f are lost.
+func (c *Config) Restart(s State, f int) (State, bool) {
+	if c.crashable&(1<<f) == 0 || !s.LeaseHeld[f] {
+		return s, false
+	}
+	s.LeaseHeld = with(s.LeaseHeld, f, false)
+	cv := make([]bool, len(s.CoordValid))
+	copy(cv, s.CoordValid)
+	ip := make([]int8, len(s.InvPos))
+	copy(ip, s.InvPos)
+	for g := range c.Groups {
+		cv[c.coordSlot(g, f)] = false
+		ip[c.coordSlot(g, f)] = 0
+	}
+	s.CoordValid, s.InvPos = cv, ip
+	var props []Proposer
+	for p, pr := range s.Prop {
+		if c.props[p].site == f && (pr.Phase == PhaseReady || pr.Phase == PhasePrepare || pr.Phase == PhaseAccept) && !pr.Lost {
+			if props == nil {
+				props = append([]Proposer(nil), s.Prop...)
+			}
+			props[p].Lost = true
+		}
+	}
+	if props != nil {
+		s.Prop = props
+	}
+	var rds []Reader
+	for r, rs := range s.Rd {
+		if c.readers[r].site != f {
+			continue
+		}
+		switch rs.Phase {
+		case ReadBegun, ReadCatchup:
+			rs = Reader{}
+		case ReadValidating:
+			rs.Phase = ReadDone
+		default:
+			continue
+		}
+		if rds == nil {
+			rds = append([]Reader(nil), s.Rd...)
+		}
+		rds[r] = rs
+	}
+	if rds != nil {
+		s.Rd = rds
+	}
 	return s, true
 }
 
@@ -414,7 +467,7 @@ func (c *Config) ReadCatchUp(s State, r int) (State, bool) {
 		return s, false
 	}
 	l := s.Applied[c.dataSlot(cr.group, cr.site)]
-	if l.Len < rs.Target {
+	if l.Len < rs.Target || (c.Mutations.Has(CatchUpPastTarget) && l.Len <= rs.Target) {
 		return s, false
 	}
 	rs.Phase, rs.Result = ReadValidating, LogWrites(l, int(rs.Target))

@@ -19,6 +19,9 @@ func TestBugNamesAgree(t *testing.T) {
 		"WitnessServesReads": "core refuses reads at a witness before any switch could apply",
 		"EpochUnbounded":     "MaxEpoch is a model bound, not a protocol step",
 		"AckBeforeQuorum":    "core counts acks in one place that no switch breaks; AckBeforeMajorityFsync is its durable-state cousin",
+		"LearnDisabled":      "a liveness mutation: the simulator's checkers are about safety, so a core switch would show nothing",
+		"CommitStalls":       "a liveness mutation: the simulator's checkers are about safety, so a core switch would show nothing",
+		"CatchUpPastTarget":  "a liveness mutation: the simulator's checkers are about safety, so a core switch would show nothing",
 	}
 	coreOnly := map[string]string{
 		"AckBeforeMajorityFsync":      "durability: the spec has no crash, so no unsynced vote to lose",

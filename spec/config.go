@@ -22,6 +22,12 @@ type Config struct {
 	MaxEpoch   int
 	Proposers  []ProposerConst
 	Readers    []ReaderConst
+	// Crashable are the full sites that may crash and restart (Restart);
+	// empty in every config whose figures predate Restart.
+	Crashable []string
+	// Properties lists the temporal properties this config checks under
+	// LiveSpec (its .cfg's PROPERTIES; spec.CheckLiveness in the mirror).
+	Properties []string
 	// VotePairs, when set, are the only (ballot, value) pairs a vote set
 	// can hold: trace validation declares the pairs its run voted for, so
 	// a long run fits the 64 bits of a vote set where ballots x values
@@ -45,6 +51,7 @@ type Config struct {
 	voters     uint32 // bitmask over site indices
 	fullMask   uint32
 	readOnly   uint32
+	crashable  uint32
 	dataSites  []int // site index of each data site (Full then ReadOnly)
 	dataIndex  []int // site index -> data index, -1 for witnesses
 	groupIndex map[string]int
@@ -142,6 +149,14 @@ func (c *Config) compile() error {
 		}
 	}
 	c.numFull = len(c.Full)
+	c.crashable = 0
+	for _, f := range c.Crashable {
+		i, ok := c.siteIndex[f]
+		if !ok || c.fullMask&(1<<i) == 0 {
+			return fmt.Errorf("spec: %s: Crashable site %q is not a full site", c.Name, f)
+		}
+		c.crashable |= 1 << i
+	}
 	if len(c.sites) > maxSites || c.numFull == 0 {
 		return fmt.Errorf("spec: %s: need 1..%d sites with at least one full site", c.Name, maxSites)
 	}
@@ -321,13 +336,14 @@ func (c *Config) MCModule() string {
 	def("RSite", pick(rnames, func(i int) string { return quote(c.Readers[i].Site) }))
 	def("RGroup", pick(rnames, func(i int) string { return quote(c.Readers[i].Group) }))
 	def("RKind", pick(rnames, func(i int) string { return quote(c.Readers[i].Kind) }))
+	def("Crashable", strSet(c.Crashable))
 	b.WriteString(strings.Repeat("=", 75) + "\n")
 	return b.String()
 }
 
 // ConstantNames lists the CONSTANTS of Megastore.tla in declaration order.
 var ConstantNames = []string{"Groups", "Full", "Witness", "ReadOnly", "InitLeader", "MaxPos", "MaxEpoch",
-	"Proposers", "PSite", "PGroup", "PValue", "PBallots", "Readers", "RSite", "RGroup", "RKind"}
+	"Proposers", "PSite", "PGroup", "PValue", "PBallots", "Readers", "RSite", "RGroup", "RKind", "Crashable"}
 
 // MCConfig renders the .cfg TLC runs the MC module with.
 func (c *Config) MCConfig() string {
@@ -337,9 +353,21 @@ func (c *Config) MCConfig() string {
 	for _, line := range c.ConstantLines() {
 		fmt.Fprintf(&b, "    %s\n", line)
 	}
-	b.WriteString("INIT Init\nNEXT Next\nINVARIANTS\n")
+	if len(c.Properties) > 0 {
+		// The temporal properties need the fairness of LiveSpec; its
+		// state space is Spec's, so the counts do not change.
+		b.WriteString("SPECIFICATION LiveSpec\nINVARIANTS\n")
+	} else {
+		b.WriteString("INIT Init\nNEXT Next\nINVARIANTS\n")
+	}
 	for _, inv := range c.CheckedInvariants() {
 		fmt.Fprintf(&b, "    %s\n", inv)
+	}
+	if len(c.Properties) > 0 {
+		b.WriteString("PROPERTIES\n")
+		for _, p := range c.Properties {
+			fmt.Fprintf(&b, "    %s\n", p)
+		}
 	}
 	b.WriteString("CHECK_DEADLOCK FALSE\n")
 	return b.String()

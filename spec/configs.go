@@ -8,7 +8,7 @@ package spec
 // Configs returns fresh copies of every shipped config.
 func Configs() []*Config {
 	return []*Config{WriteRace(), ReadRace(), Visibility(), ReplicaKinds(), SnapshotReads(), TwoGroups(),
-		ConsecutiveWrites(), FiveSites()}
+		ConsecutiveWrites(), FiveSites(), Restart()}
 }
 
 // ConfigByName finds a shipped config, TLC's or a deep one.
@@ -147,6 +147,7 @@ leases that may be lost and regained once, invalidating both groups.`,
 		Groups: []string{"g1", "g2"}, Full: []string{"a", "b"}, Witness: []string{"c"},
 		InitLeader: map[string]string{"g1": "a", "g2": "b"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation", "ReadSeesAcked"},
+		Properties: PropertyNames,
 		MaxPos:     1, MaxEpoch: 1,
 		Proposers: []ProposerConst{
 			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{}},
@@ -174,6 +175,7 @@ without a ballot.`,
 		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
 		InitLeader: map[string]string{"g1": "a"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation"},
+		Properties: []string{"WriteCompletes", "LearnsChosen"},
 		MaxPos:     3, MaxEpoch: 0,
 		Proposers: []ProposerConst{
 			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{}},
@@ -203,6 +205,30 @@ regain it once in a new epoch.`,
 		},
 		Readers: []ReaderConst{
 			{Name: "r1", Site: "c", Group: "g1", Kind: "current"},
+		},
+	}
+}
+
+// Restart: a full site crashes and restarts with its durable state while
+// a write is in flight there, and a replication server at the other site
+// closes the position.
+func Restart() *Config {
+	return &Config{
+		Name: "MCRestart",
+		Comment: `A writer at a, which may crash and restart with its durable state (its
+votes and promises, its applied log) while losing its coordinator, its
+lease and the proposal in flight, and a replication server at b that
+closes the position with a no-op: it completes the write the crash
+abandoned, or takes the position. No lease comes back (MaxEpoch 0), so a
+crashes at most once.`,
+		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
+		InitLeader: map[string]string{"g1": "a"},
+		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation"},
+		Properties: []string{"WriteCompletes", "LearnsChosen"},
+		MaxPos:     1, MaxEpoch: 0, Crashable: []string{"a"},
+		Proposers: []ProposerConst{
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{1}},
+			{Name: "n1", Site: "b", Group: "g1", Value: NoOp, Ballots: []int{2}},
 		},
 	}
 }

@@ -190,6 +190,9 @@ func TestMutationsAreCaught(t *testing.T) {
 			t.Logf("%s caught by %s in %d steps", tc.mutation, tc.invariant, len(res.Violation.Trace)-1)
 		})
 	}
+	for _, lm := range livenessMutations {
+		seen[lm.mutation] = true // TestLivenessMutationsAreCaught
+	}
 	for _, m := range AllMutations() {
 		if !seen[m] {
 			t.Errorf("mutation %s has no test", m)

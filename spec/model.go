@@ -95,6 +95,9 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 		if t, ok := c.RegainLease(s, f); ok {
 			emit("RegainLease("+fn+")", t)
 		}
+		if t, ok := c.Restart(s, f); ok {
+			emit("Restart("+fn+")", t)
+		}
 	}
 	for r := range c.readers {
 		rn := quote(c.Readers[r].Name)
@@ -140,7 +143,7 @@ var InvariantNames = []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefi
 
 // ActionNames lists the actions of Next in Megastore.tla, in its order.
 var ActionNames = []string{"BeginWrite", "BeginClose", "AcceptLeader", "Prepare", "Promise", "Propose",
-	"Accept", "Invalidate", "WaitOutLease", "Commit", "Learn", "LoseLease", "RegainLease",
+	"Accept", "Invalidate", "WaitOutLease", "Commit", "Learn", "LoseLease", "RegainLease", "Restart",
 	"ReadBegin", "ReadLocal", "ReadFindPos", "ReadCatchUp", "Validate", "SnapshotRead"}
 
 // CheckedInvariants is the config's INVARIANTS: Checks, or every invariant.
@@ -530,6 +533,7 @@ func (c *Config) propRecord(pr Proposer) tla.Value {
 		tla.Field{Name: "val", Value: tla.Str(c.values[pr.Val])},
 		tla.Field{Name: "acks", Value: c.siteSetValue(pr.Acks)},
 		tla.Field{Name: "inval", Value: c.siteSetValue(pr.Inval)},
+		tla.Field{Name: "lost", Value: tla.Bool(pr.Lost)},
 	)
 }
 
@@ -579,4 +583,94 @@ func (c *Config) Model() (Model[State], error) {
 		Key:         State.Key,
 		Vars:        c.Vars,
 	}, nil
+}
+
+// ---- Liveness --------------------------------------------------------
+
+// PropertyNames lists the temporal properties of Megastore.tla, in its order.
+var PropertyNames = []string{"WriteCompletes", "ReadCompletes", "LearnsChosen"}
+
+// unfairActions are the environment's steps, which Fairness in
+// Megastore.tla never forces: starting a write or a read, losing or
+// regaining a lease, crashing.
+var unfairActions = map[string]bool{"BeginWrite": true, "LoseLease": true,
+	"RegainLease": true, "Restart": true, "ReadBegin": true, "SnapshotRead": true}
+
+// Fair reports whether the action instance a label names is weakly fair
+// in LiveSpec: each instance (action and arguments) is one WF conjunct of
+// Fairness, as there.
+func Fair(label string) bool {
+	name := label
+	if i := strings.IndexByte(label, '('); i >= 0 {
+		name = label[:i]
+	}
+	return !unfairActions[name]
+}
+
+// LiveProperties returns the config's Properties as instances of P ~> Q,
+// one per element of the sets the TLA+ property quantifies over.
+func (c *Config) LiveProperties() ([]Property[State], error) {
+	if err := c.compile(); err != nil {
+		return nil, err
+	}
+	var out []Property[State]
+	for _, name := range c.Properties {
+		var pr Property[State]
+		pr.Name = name
+		switch name {
+		case "WriteCompletes":
+			for p := range c.props {
+				p := p
+				cp := c.props[p]
+				pr.Instances = append(pr.Instances, LeadsTo[State]{
+					Name: c.Proposers[p].Name,
+					P:    func(s State) bool { return s.Prop[p].Phase == PhaseReady },
+					Q: func(s State) bool {
+						pr := s.Prop[p]
+						return pr.Phase == PhaseDone || pr.Lost ||
+							s.Applied[c.dataSlot(cp.group, cp.site)].Len >= pr.Pos
+					},
+				})
+			}
+		case "ReadCompletes":
+			for r := range c.readers {
+				r := r
+				cr := c.readers[r]
+				pr.Instances = append(pr.Instances, LeadsTo[State]{
+					Name: c.Readers[r].Name,
+					P: func(s State) bool {
+						return s.Rd[r].Phase == ReadBegun && cr.site < c.numFull && c.Valid(s, cr.group, cr.site)
+					},
+					Q: func(s State) bool {
+						ph := s.Rd[r].Phase
+						return ph == ReadIdle || ph == ReadValidating || ph == ReadDone
+					},
+				})
+			}
+		case "LearnsChosen":
+			for g := range c.Groups {
+				for _, site := range c.dataSites {
+					for i := 1; i <= c.MaxPos; i++ {
+						g, site, i := g, site, i
+						pr.Instances = append(pr.Instances, LeadsTo[State]{
+							Name: fmt.Sprintf("%s, %s, %d", c.Groups[g], c.sites[site], i),
+							P: func(s State) bool {
+								for v := range c.values {
+									if c.ChosenAt(s, g, i, v) {
+										return true
+									}
+								}
+								return false
+							},
+							Q: func(s State) bool { return int(s.Applied[c.dataSlot(g, site)].Len) >= i },
+						})
+					}
+				}
+			}
+		default:
+			return nil, fmt.Errorf("spec: %s: unknown temporal property %q (the properties are %v)", c.Name, name, PropertyNames)
+		}
+		out = append(out, pr)
+	}
+	return out, nil
 }

@@ -35,13 +35,22 @@ const (
 	ReadOnlyVotes
 	// EpochUnbounded: RegainLease ignores MaxEpoch.
 	EpochUnbounded
+	// LearnDisabled: catch-up never applies a position (WriteCompletes,
+	// ReadCompletes and LearnsChosen catch it; no invariant can).
+	LearnDisabled
+	// CommitStalls: a proposer waits forever at the visibility point
+	// (WriteCompletes catches it).
+	CommitStalls
+	// CatchUpPastTarget: a read waits until its site applied past its
+	// target, not through it (ReadCompletes catches it).
+	CatchUpPastTarget
 	numMutations = iota
 )
 
 var mutationNames = [...]string{"SkipInvalidation", "AcceptLowerBallot", "LocalReadAfterLeaseLoss",
 	"CatchUpAppliesUnchosen", "ValidateWithoutPositionCheck", "ValidateWithoutEpochCheck",
 	"GrantBallotZeroTwice", "AckBeforeQuorum", "LearnBeforeVisibility", "WitnessServesReads",
-	"ReadOnlyVotes", "EpochUnbounded"}
+	"ReadOnlyVotes", "EpochUnbounded", "LearnDisabled", "CommitStalls", "CatchUpPastTarget"}
 
 // Mutations is a set of Mutation.
 type Mutations uint32

@@ -38,6 +38,7 @@ type Proposer struct {
 	Val   int8 // value index
 	Acks  uint32
 	Inval uint32
+	Lost  bool // its site restarted while it was in flight (Restart)
 }
 
 // Reader is the record rd[r].
@@ -143,7 +144,7 @@ func (s State) Key() string {
 	b.WriteString(bytesOf(s.LeaseHeld))
 	for _, p := range s.Prop {
 		b.Write([]byte{byte(p.Phase), byte(p.Pos), byte(p.Bal), byte(p.Val),
-			byte(p.Acks), byte(p.Acks >> 8), byte(p.Inval), byte(p.Inval >> 8)})
+			byte(p.Acks), byte(p.Acks >> 8), byte(p.Inval), byte(p.Inval >> 8), boolByte(p.Lost)})
 	}
 	for _, r := range s.Rd {
 		b.Write([]byte{byte(r.Phase), byte(r.Target), byte(r.Epoch),
@@ -163,6 +164,13 @@ func bytesOf[T any](xs []T) string {
 	}
 	var zero T
 	return unsafe.String((*byte)(unsafe.Pointer(&xs[0])), len(xs)*int(unsafe.Sizeof(zero)))
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func with[T any](xs []T, i int, v T) []T {

@@ -105,6 +105,7 @@ func (c *Config) why(s State, e Event) []string {
 		p, pr := prop()
 		cp := c.props[p]
 		phaseIs("prop["+pn(p)+"]", pr.Phase.String(), pr.Phase == PhaseReady, `{"ready"}`)
+		need(!pr.Lost, "~prop[%s].lost (its site restarted with it in flight)", pn(p))
 		need(cp.value != 0, "PValue[%s] /= NoOp", pn(p))
 		if pr.Phase != PhaseReady {
 			break // no position yet: LeaderOf is not defined
@@ -122,6 +123,7 @@ func (c *Config) why(s State, e Event) []string {
 		p, pr := prop()
 		b, _ := e.Args[1].(int)
 		phaseIs("prop["+pn(p)+"]", pr.Phase.String(), in(pr.Phase, PhaseReady, PhasePrepare, PhaseAccept), `{"ready", "prepare", "accept"}`)
+		need(!pr.Lost, "~prop[%s].lost (its site restarted with it in flight)", pn(p))
 		need(b > int(pr.Bal), "%d > prop[%s].bal (it is %d)", b, pn(p), pr.Bal)
 	case "Promise", "Accept":
 		p, pr := prop()
@@ -145,6 +147,7 @@ func (c *Config) why(s State, e Event) []string {
 	case "Propose":
 		p, pr := prop()
 		phaseIs("prop["+pn(p)+"]", pr.Phase.String(), pr.Phase == PhasePrepare, `{"prepare"}`)
+		need(!pr.Lost, "~prop[%s].lost (its site restarted with it in flight)", pn(p))
 		var q uint32
 		for _, n := range e.Args[1].([]string) {
 			q |= 1 << c.siteIndex[n]
@@ -157,6 +160,7 @@ func (c *Config) why(s State, e Event) []string {
 		} else {
 			phaseIs("prop["+pn(p)+"]", pr.Phase.String(), pr.Phase == PhaseAccept, `{"accept"}`)
 		}
+		need(!pr.Lost, "~prop[%s].lost (its site restarted with it in flight)", pn(p))
 		need(c.pastCommitPoint(pr), "HasQuorum(prop[%s].acks) (acks are %s)", pn(p), c.siteSet(pr.Acks))
 		switch e.Action {
 		case "Invalidate":
@@ -185,6 +189,10 @@ func (c *Config) why(s State, e Event) []string {
 		need(committed&(1<<v) != 0, "%q \\in Committed(%q, %d) (committed there: %s)", e.Value, c.Groups[g], i, c.valueNames(committed))
 	case "LoseLease":
 		f := site(0)
+		need(s.LeaseHeld[f], "leaseHeld[%q]", c.sites[f])
+	case "Restart":
+		f := site(0)
+		need(c.crashable&(1<<f) != 0, "%q \\in Crashable", c.sites[f])
 		need(s.LeaseHeld[f], "leaseHeld[%q]", c.sites[f])
 	case "RegainLease":
 		f := site(0)

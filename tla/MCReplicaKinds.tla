@@ -22,4 +22,5 @@ MCReaders    == {"rc"}
 MCRSite      == ("rc" :> "c")
 MCRGroup     == ("rc" :> "g1")
 MCRKind      == ("rc" :> "current")
+MCCrashable  == {}
 ===========================================================================

@@ -21,4 +21,5 @@ MCReaders    == {"rd"}
 MCRSite      == ("rd" :> "d")
 MCRGroup     == ("rd" :> "g1")
 MCRKind      == ("rd" :> "snapshot")
+MCCrashable  == {}
 ===========================================================================

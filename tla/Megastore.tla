@@ -34,7 +34,8 @@ CONSTANTS
     Readers,    \* readers, one read each
     RSite,      \* [Readers -> Sites]: the site a reader reads at
     RGroup,     \* [Readers -> Groups]
-    RKind       \* [Readers -> {"current", "snapshot"}]
+    RKind,      \* [Readers -> {"current", "snapshot"}]
+    Crashable   \* SUBSET Full: the sites that may crash and restart
 
 NoOp == "noop"
 None == "none"
@@ -119,7 +120,7 @@ Init ==
     /\ leaseHeld = [f \in Full |-> TRUE]
     /\ prop = [p \in Proposers |->
                  [phase |-> "idle", pos |-> 0, bal |-> -1, val |-> PValue[p],
-                  acks |-> {}, inval |-> {}]]
+                  acks |-> {}, inval |-> {}, lost |-> FALSE]]
     /\ rd = [r \in Readers |->
                [phase |-> "idle", target |-> 0, epoch |-> 0,
                 mustSee |-> {}, seen |-> {}, result |-> {}]]
@@ -154,6 +155,7 @@ AcceptLeader(p) ==
         i == prop[p].pos
         L == LeaderOf(g, PSite[p], i)
     IN /\ prop[p].phase = "ready"
+       /\ ~prop[p].lost
        /\ PValue[p] /= NoOp
        /\ L \in Voters
        /\ maxBal[g][L][i] = 0
@@ -167,6 +169,7 @@ AcceptLeader(p) ==
 \* commit: start over at this position with a higher ballot of our own.
 Prepare(p, b) ==
     /\ prop[p].phase \in {"ready", "prepare", "accept"}
+    /\ ~prop[p].lost
     /\ b > prop[p].bal
     /\ prop' = [prop EXCEPT ![p].phase = "prepare", ![p].bal = b,
                             ![p].val = PValue[p], ![p].acks = {}, ![p].inval = {}]
@@ -201,6 +204,7 @@ Propose(p, Q) ==
         R == Reported(g, i, prop[p].bal, Q)
         top == Max({x[1] : x \in R})
     IN /\ prop[p].phase = "prepare"
+       /\ ~prop[p].lost
        /\ Q \subseteq prop[p].acks
        /\ prop' = [prop EXCEPT ![p].phase = "accept",
                                ![p].val = IF R = {} THEN PValue[p]
@@ -230,6 +234,7 @@ Invalidate(p, f) ==
     LET g == PGroup[p]
         i == prop[p].pos
     IN /\ prop[p].phase \in {"accept", "done"}
+       /\ ~prop[p].lost
        /\ HasQuorum(prop[p].acks)
        /\ f \notin prop[p].acks
        /\ coordValid' = [coordValid EXCEPT ![g][f] = FALSE]
@@ -241,6 +246,7 @@ Invalidate(p, f) ==
 \* lease is gone: the writer has waited out lease plus skew bound.
 WaitOutLease(p, f) ==
     /\ prop[p].phase = "accept"
+    /\ ~prop[p].lost
     /\ HasQuorum(prop[p].acks)
     /\ f \notin prop[p].acks \cup prop[p].inval
     /\ ~leaseHeld[f]
@@ -252,6 +258,7 @@ WaitOutLease(p, f) ==
 \* it reports a conflict, having completed someone else's write.
 Commit(p) ==
     /\ prop[p].phase = "accept"
+    /\ ~prop[p].lost
     /\ HasQuorum(prop[p].acks)
     /\ Full \subseteq prop[p].acks \cup prop[p].inval
     /\ prop' = [prop EXCEPT ![p].phase = "done"]
@@ -284,6 +291,37 @@ RegainLease(f) ==
     /\ epoch' = [epoch EXCEPT ![f] = @ + 1]
     /\ coordValid' = [g \in Groups |-> [coordValid[g] EXCEPT ![f] = FALSE]]
     /\ UNCHANGED <<maxBal, votes, applied, invPos, prop, rd>>
+
+\* A crashable full site crashes and restarts with its durable state: what
+\* impl/core's Ready.Durable persists (its acceptor state maxBal and votes,
+\* and the log it knows committed, here applied) survives; its coordinator
+\* (validity, invalidation positions, lease) and its in-flight proposals
+\* and reads do not.  A proposal in flight is lost: its proposer takes no
+\* step of its own again, but the prepare and accept requests it already
+\* sent may still arrive (Promise and Accept do not ask).  A read in flight
+\* fails (its reader may read again); one that already returned (it was
+\* validating) loses only its validation.  The coordinator comes back
+\* without its lease and every group invalid; RegainLease starts its next
+\* epoch.  Crashing only a site that holds its lease bounds the crashes by
+\* MaxEpoch (a lease-less coordinator already serves nothing).
+Restart(f) ==
+    /\ f \in Crashable
+    /\ leaseHeld[f]
+    /\ leaseHeld' = [leaseHeld EXCEPT ![f] = FALSE]
+    /\ coordValid' = [g \in Groups |-> [coordValid[g] EXCEPT ![f] = FALSE]]
+    /\ invPos' = [g \in Groups |-> [invPos[g] EXCEPT ![f] = 0]]
+    /\ prop' = [p \in Proposers |->
+                 IF PSite[p] = f /\ prop[p].phase \in {"ready", "prepare", "accept"}
+                 THEN [prop[p] EXCEPT !.lost = TRUE]
+                 ELSE prop[p]]
+    /\ rd' = [r \in Readers |->
+               IF RSite[r] /= f THEN rd[r]
+               ELSE CASE rd[r].phase \in {"begun", "catchup"} ->
+                           [phase |-> "idle", target |-> 0, epoch |-> 0,
+                            mustSee |-> {}, seen |-> {}, result |-> {}]
+                      [] rd[r].phase = "validating" -> [rd[r] EXCEPT !.phase = "done"]
+                      [] OTHER -> rd[r]]
+    /\ UNCHANGED <<maxBal, votes, applied, epoch>>
 
 -----------------------------------------------------------------------------
 (* Reads (§4.6.2) *)
@@ -366,7 +404,7 @@ Next ==
           \/ \E f \in Full : WaitOutLease(p, f)
           \/ Commit(p)
     \/ \E g \in Groups : \E s \in DataSites : Learn(g, s)
-    \/ \E f \in Full : LoseLease(f) \/ RegainLease(f)
+    \/ \E f \in Full : LoseLease(f) \/ RegainLease(f) \/ Restart(f)
     \/ \E r \in Readers :
           \/ ReadBegin(r)
           \/ ReadLocal(r)
@@ -376,6 +414,39 @@ Next ==
           \/ SnapshotRead(r)
 
 Spec == Init /\ [][Next]_vars
+
+-----------------------------------------------------------------------------
+(* Liveness *)
+
+\* Weak fairness of every step the protocol itself takes: a proposer's
+\* steps and the deliveries of its messages, catch-up, a reader's steps
+\* once it has begun, and the replication server's duty of closing a
+\* position its site has not applied (BeginClose: without it, a position
+\* chosen by a proposal its site's crash lost is never known committed).
+\* Starting a write or a read, losing or regaining a lease and crashing
+\* are the environment's and are never forced.  Each instance is fair on its own (one WF per action and
+\* argument), so a message that stays deliverable is delivered: this is
+\* "after a heal", every site connected to every other from some point on.
+\* No step needs strong fairness: every protocol step that one step
+\* disables stays disabled for good (a higher promise, a lost lease), or
+\* another fair step of the same proposer or reader takes over.
+Fairness ==
+    /\ \A p \in Proposers :
+          /\ \A i \in Pos : WF_vars(BeginClose(p, i))
+          /\ WF_vars(AcceptLeader(p))
+          /\ \A b \in PBallots[p] : WF_vars(Prepare(p, b))
+          /\ \A a \in Voters : WF_vars(Promise(p, a)) /\ WF_vars(Accept(p, a))
+          /\ \A Q \in Quorums : WF_vars(Propose(p, Q))
+          /\ \A f \in Full : WF_vars(Invalidate(p, f)) /\ WF_vars(WaitOutLease(p, f))
+          /\ WF_vars(Commit(p))
+    /\ \A g \in Groups : \A s \in DataSites : WF_vars(Learn(g, s))
+    /\ \A r \in Readers :
+          /\ WF_vars(ReadLocal(r))
+          /\ \A Q \in Quorums : WF_vars(ReadFindPos(r, Q))
+          /\ WF_vars(ReadCatchUp(r))
+          /\ WF_vars(Validate(r))
+
+LiveSpec == Spec /\ Fairness
 
 -----------------------------------------------------------------------------
 (* Invariants *)
@@ -392,7 +463,8 @@ TypeOK ==
     /\ leaseHeld \in [Full -> BOOLEAN]
     /\ \A p \in Proposers :
           prop[p] \in [phase : PPhases, pos : 0..MaxPos, bal : Ballots \cup {-1},
-                       val : Values, acks : SUBSET Sites, inval : SUBSET Full]
+                       val : Values, acks : SUBSET Sites, inval : SUBSET Full,
+                       lost : BOOLEAN]
     /\ \A r \in Readers :
           rd[r] \in [phase : RPhases, target : 0..MaxPos, epoch : 0..MaxEpoch,
                      mustSee : SUBSET Writes, seen : SUBSET Writes,
@@ -442,5 +514,33 @@ WitnessNeverServes ==
 ReadOnlyNeverVotes ==
     \A g \in Groups : \A s \in ReadOnly : \A i \in Pos :
        votes[g][s][i] = {} /\ maxBal[g][s][i] = 0
+
+-----------------------------------------------------------------------------
+(* Temporal properties, checked under LiveSpec *)
+
+\* A write that began commits or conflicts: its proposer passes the
+\* visibility point (with its own value: committed; with another: a
+\* conflict), or its site learns another value at its position (a
+\* conflict), or its site crashed with the proposal in flight.
+WriteCompletes ==
+    \A p \in Proposers :
+       prop[p].phase = "ready" ~>
+          \/ prop[p].phase = "done"
+          \/ prop[p].lost
+          \/ Len(applied[PGroup[p]][PSite[p]]) >= prop[p].pos
+
+\* A current read that begins while its site's coordinator holds the group
+\* valid returns (it reads locally, or, if the reader did not trust the
+\* coordinator or lost it meanwhile, after catch-up), unless its site
+\* crashed and the read failed (idle again).
+ReadCompletes ==
+    \A r \in Readers :
+       (rd[r].phase = "begun" /\ Valid(RGroup[r], RSite[r])) ~>
+          rd[r].phase \in {"idle", "validating", "done"}
+
+\* Every data site learns every chosen position.
+LearnsChosen ==
+    \A g \in Groups : \A s \in DataSites : \A i \in Pos :
+       Chosen(g, i) /= {} ~> Len(applied[g][s]) >= i
 
 =============================================================================

@@ -1,8 +1,13 @@
 // Command explore model-checks the shipped configs of the Megastore spec
 // through its Go mirror and prints each report in TLC's words.
 //
-// Exit status: 0 if every invariant held in every checked config, 1 if one
-// was violated (a trace and a TLC replay module are written under -traces),
+// With -liveness it checks instead the temporal properties of the configs
+// that list some (Config.Properties, the .cfg's PROPERTIES) under
+// LiveSpec's fairness, by strongly connected components of the whole state
+// graph (spec.CheckLiveness).
+//
+// Exit status: 0 if every invariant (or property) held in every checked
+// config, 1 if one was violated (a trace and a TLC replay module are written under -traces),
 // 2 on a usage error (an unknown -config or -mutate name lists the known
 // ones) or an incomplete search.
 package main
@@ -28,6 +33,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	mutate := fs.String("mutate", "", "break one protocol step on purpose (e.g. SkipInvalidation) to watch the checker catch it")
 	deep := fs.Bool("deep", false, "check the mirror-only deep configs (or -config, any config) with 64-bit fingerprints on all cores; no traces")
 	workers := fs.Int("workers", 0, "goroutines for -deep (default: every core)")
+	liveness := fs.Bool("liveness", false, "check the temporal properties (under LiveSpec's fairness) of the configs that list some, or of -config")
 	fullStates := fs.Bool("full-states", false, "print every variable of every state of a counterexample (default: only what each step changed)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -61,6 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *deep {
 		return runDeep(*only, mutations, *maxStates, *workers, stdout, stderr)
+	}
+	if *liveness {
+		return runLiveness(*only, mutations, *maxStates, stdout, stderr)
 	}
 	failed := false
 	for _, c := range spec.Configs() {
@@ -119,6 +128,35 @@ func runDeep(only string, mutations spec.Mutations, maxStates, workers int, stdo
 			fmt.Fprintf(stderr, "explore: %s lists invariants it never exercises: %s\n", c.Name, strings.Join(v, ", "))
 			return 2
 		}
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func runLiveness(only string, mutations spec.Mutations, maxStates int, stdout, stderr io.Writer) int {
+	failed, checked := false, 0
+	for _, c := range spec.Configs() {
+		if (only != "" && c.Name != only) || (only == "" && len(c.Properties) == 0) {
+			continue
+		}
+		if len(c.Properties) == 0 {
+			c.Properties = spec.PropertyNames
+		}
+		c.Mutations = mutations
+		fmt.Fprintf(stdout, "=== %s (liveness: %s)\n", c.Name, strings.Join(c.Properties, ", "))
+		ok, err := spec.CheckLive(c, stdout, spec.Options{MaxStates: maxStates})
+		if err != nil {
+			fmt.Fprintln(stderr, "explore:", err)
+			return 2
+		}
+		checked++
+		failed = failed || !ok
+	}
+	if checked == 0 {
+		fmt.Fprintf(stderr, "explore: -liveness: %s is not a config TLC checks (the deep configs are too big to keep whole)\n", only)
+		return 2
 	}
 	if failed {
 		return 1
