@@ -215,19 +215,19 @@ regain it once in a new epoch.`,
 func Restart() *Config {
 	return &Config{
 		Name: "MCRestart",
-		Comment: `A writer at a, which may crash and restart with its durable state (its
-votes and promises, its applied log) while losing its coordinator, its
-lease and the proposal in flight, and a replication server at b that
-closes the position with a no-op: it completes the write the crash
-abandoned, or takes the position. No lease comes back (MaxEpoch 0), so a
-crashes at most once.`,
+		Comment: `A writer on the fast path at a, which may crash and restart with its
+durable state (its votes and promises, its applied log) while losing its
+coordinator, its lease and the proposal in flight, and a replication
+server at b that closes the position with a no-op: it completes the write
+the crash abandoned, or takes the position. No lease comes back (MaxEpoch
+0), so a crashes at most once.`,
 		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
 		InitLeader: map[string]string{"g1": "a"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation"},
 		Properties: []string{"WriteCompletes", "LearnsChosen"},
 		MaxPos:     1, MaxEpoch: 0, Crashable: []string{"a"},
 		Proposers: []ProposerConst{
-			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{1}},
+			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{}},
 			{Name: "n1", Site: "b", Group: "g1", Value: NoOp, Ballots: []int{2}},
 		},
 	}
