@@ -42,7 +42,11 @@
 // # Usage
 //
 //	go run ./tests/cmd/jepsen --workload txn --nemesis all --time-limit 120s --seed 1
+//	go run ./tests/cmd/jepsen --workload bank --nemesis kill,partition --time-limit 30s --trace=false
 //	rep, err := jepsen.Run(ctx, jepsen.Config{...}) // rep.Results.Valid, rep.Dir
+//
+// bank, queue and listappend are tests/workloads' workloads over impl/db
+// (dbworkload.go): their own checker judges the run, not the register's.
 //
 // A run's verdict is the worst of them; the exit code is Jepsen's: 0 valid,
 // 1 invalid, 2 unknown.

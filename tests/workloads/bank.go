@@ -95,8 +95,11 @@ func (b *bank) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
 		return txs[1].Put("Account", schema.Row{"acct": t.to, "balance": to + t.amount})
 	})
 	st := statusOf(err)
-	if errors.Is(err, errInsufficient) {
+	switch {
+	case errors.Is(err, errInsufficient):
 		st, err = Failed, nil
+	case errors.Is(err, db.ErrAborted):
+		st = Failed // NB: an abort decision is final: nothing was applied
 	}
 	b.mu.Lock()
 	t.status = st
