@@ -27,6 +27,9 @@ func TestBugNamesAgree(t *testing.T) {
 		"AckBeforeMajorityFsync":      "durability: the spec has no crash, so no unsynced vote to lose",
 		"LocalReadWithoutCoordinator": "the spec's ReadLocal always asks coordValid; LocalReadAfterLeaseLoss is the shared cousin",
 		"CoordinatorDownKeepsLease":   "operator controls (§4.9) are not in the spec",
+		"SnapshotReadAtVotedPosition": "the spec's snapshot read names no position past the reader's log",
+		"MajorityOfDataSites":         "the spec's quorums are the voters' majorities by definition; the mirror checks them against the simulator's drawn memberships",
+		"LeaseFromGrantArrival":       "the spec has no message delay: a lease is held or lost, never counted in ticks",
 	}
 	var specNames []string
 	for _, m := range spec.AllMutations() {

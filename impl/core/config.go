@@ -52,6 +52,21 @@ type Bugs struct {
 	// keep its lease (and serve local reads) until the lease services'
 	// refusals run it out.
 	CoordinatorDownKeepsLease bool
+	// LeaseFromGrantArrival makes a coordinator count a lease grant from the
+	// tick the grant ARRIVES rather than from the tick it sent the request:
+	// a grant delayed in the network then outlives the service's own view
+	// of it by the delay, past what ClockSkewTicks covers.
+	LeaseFromGrantArrival bool
+	// SnapshotReadAtVotedPosition serves a snapshot read at an explicit
+	// position this site voted for but has not applied (instead of
+	// ErrNotApplied): the read sees what is applied below it.
+	SnapshotReadAtVotedPosition bool
+	// MajorityOfDataSites computes the Paxos majority over the sites that
+	// hold data (full and read-only) instead of the voters (full and
+	// witness): the same number in the default membership (3 full, a
+	// witness, a read-only site), too small with two witnesses and no
+	// read-only site.
+	MajorityOfDataSites bool
 }
 
 // Config is a replica's configuration. All durations are in ticks.

@@ -74,6 +74,9 @@ func (r *Replica) handleLeaseGrant(m Message) {
 		return
 	}
 	exp := sent + m.Ticks
+	if r.cfg.Bugs.LeaseFromGrantArrival {
+		exp = r.now + m.Ticks
+	}
 	if exp > r.leaseExpiry[m.From] {
 		r.leaseExpiry[m.From] = exp
 	}

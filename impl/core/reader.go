@@ -95,7 +95,8 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 		// SnapshotRead reads the log every traced Learn has extended.
 		res.Position = g.applyQueued
 		if req.Position != 0 {
-			if req.Position > g.applyQueued {
+			voted := g.slots[req.Position] != nil && g.slots[req.Position].voted
+			if req.Position > g.applyQueued && !(r.cfg.Bugs.SnapshotReadAtVotedPosition && voted) {
 				res.Err = fmt.Errorf("%w: %d > %d", ErrNotApplied, req.Position, g.applyQueued)
 			}
 			res.Position = req.Position

@@ -219,7 +219,18 @@ func (r *Replica) group(id GroupID) *group {
 }
 
 // quorum is the majority of voting sites.
-func (r *Replica) quorum() int { return r.voters/2 + 1 }
+func (r *Replica) quorum() int {
+	if r.cfg.Bugs.MajorityOfDataSites {
+		data := 0
+		for _, k := range r.kinds {
+			if k != Witness {
+				data++
+			}
+		}
+		return data/2 + 1
+	}
+	return r.voters/2 + 1
+}
 
 // countsAsVoter reports whether a site's accept/promise counts toward quorum.
 func (r *Replica) countsAsVoter(s SiteID) bool {

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/node"
 	"github.com/megastore-verified/megastore/tests/check"
 	"github.com/megastore-verified/megastore/tests/tracemap"
 )
@@ -12,6 +13,9 @@ import (
 // agree compares the replicas that are up with the mirrored state trace
 // validation ended in, group by group: promised ballots, votes, applied
 // logs, coordinator validity, invalidated positions, leases and epochs.
+// Both ways: what a replica holds must be in the mirror, and every
+// promise and vote the mirror took for a site must still be held by it
+// (holdsWhatItDid; restartAgrees checks the same at each restart).
 // It returns "" or the first disagreement.
 func (s *Sim) agree(res check.Result) string {
 	for _, g := range sortedGroups(res) {
@@ -54,6 +58,9 @@ func (s *Sim) agree(res check.Result) string {
 						return fmt.Sprintf("%s %s/%d: voted %s at %#x, not in the mirror's votes", sid, g, pos, rec.Vote.ID, rec.VoteBal)
 					}
 				}
+			}
+			if bad := s.holdsWhatItDid(st, gid); bad != "" {
+				return bad
 			}
 			if st.kind != core.Witness {
 				var implLog []string
@@ -103,4 +110,68 @@ func sortedGroups(res check.Result) []string {
 	}
 	slices.Sort(gs)
 	return gs
+}
+
+// restartAgrees is mirror agreement in the other direction, at the moment
+// a site restarts: the state it loads must still hold every promise, vote
+// and Learn its earlier incarnations traced (the mirror took exactly those
+// steps for it). Checking here, not at the end, catches a lost vote at
+// once: otherwise it shows only if the site later grants a second value.
+// In this simulator every traced Ready was saved before the crash, so even
+// the last one must be held (a real node may die inside its last Save:
+// node.Forgotten tells those apart).
+func (s *Sim) restartAgrees(st *site, state core.State) {
+	lost, forgot := node.Forgotten(st.trace, state)
+	if len(forgot) == 0 && len(lost) == 0 {
+		return
+	}
+	what := forgot
+	if len(what) == 0 {
+		what = []string{fmt.Sprintf("the last Ready's steps %v", lost)}
+	}
+	s.fail("mirror agreement", "%s at restart: forgot what its trace shows it did: %s", st.id, what[0])
+}
+
+// loseHighestVote drops the voted acceptor record at the highest position
+// (see Options.LoseVoteOnRestart).
+func loseHighestVote(state core.State) core.State {
+	best := -1
+	for i, a := range state.Acceptor {
+		if a.Voted && (best < 0 || a.Position > state.Acceptor[best].Position) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		state.Acceptor = slices.Delete(slices.Clone(state.Acceptor), best, best+1)
+	}
+	return state
+}
+
+// holdsWhatItDid: every Promise, Accept and AcceptLeader step the mirror
+// took for st in group g is still held by the replica: a promise at least
+// as high, a vote at a ballot at least as high (the same value at the same
+// ballot). Returns "" or what is missing.
+func (s *Sim) holdsWhatItDid(st *site, g core.GroupID) string {
+	for _, x := range s.mapper.Steps {
+		if x.Site != string(st.id) || x.Group != string(g) || x.Synthetic != "" {
+			continue
+		}
+		switch x.Action {
+		case "Promise", "Accept", "AcceptLeader":
+		default:
+			continue
+		}
+		b := core.Ballot(x.Ballot)
+		rec, ok := st.rep.Vote(g, core.Position(x.Pos))
+		switch {
+		case !ok || rec.MaxBal < b:
+			return fmt.Sprintf("%s %s/%d: the mirror took %s at ballot %#x, the replica holds promise %#x (record %v)", st.id, g, x.Pos, x.Action, b, rec.MaxBal, ok)
+		case x.Action == "Promise":
+		case !rec.Voted || rec.VoteBal < b:
+			return fmt.Sprintf("%s %s/%d: the mirror took %s at ballot %#x, the replica holds no vote at or above it", st.id, g, x.Pos, x.Action, b)
+		case rec.VoteBal == b && x.Value != "" && tracemap.ValueName(rec.Vote.ID, rec.Vote.NoOp) != x.Value:
+			return fmt.Sprintf("%s %s/%d: the mirror took %s of %s at ballot %#x, the replica holds %s", st.id, g, x.Pos, x.Action, x.Value, b, rec.Vote.ID)
+		}
+	}
+	return ""
 }

@@ -32,6 +32,12 @@ func ReproCommand(o Options) string {
 	if b := bugName(o.Bugs); b != "" {
 		cmd = fmt.Sprintf("go run -tags %s ./tests/cmd/sim -seeds 1 -seed %d -bug %s", core.BugTag, o.Seed, b)
 	}
+	if o.Memberships {
+		cmd += " -memberships"
+	}
+	if o.LoseVoteOnRestart {
+		cmd += " -lose-vote-on-restart"
+	}
 	if len(o.OmitOps) > 0 || len(o.OmitFaults) > 0 {
 		cmd += fmt.Sprintf(" -omit-ops %s -omit-faults %s", joinInts(o.OmitOps), joinInts(o.OmitFaults))
 	}
@@ -55,9 +61,9 @@ func ReproCommand(o Options) string {
 		name      string
 		got, want int
 	}{{"groups", o.Groups, d.Groups}, {"writes", o.Writes, d.Writes}, {"reads", o.Reads, d.Reads},
-		{"snapshots", o.Snapshots, d.Snapshots}, {"inconsistent", o.Inconsistent, d.Inconsistent},
+		{"snapshots", o.Snapshots, d.Snapshots}, {"snapshots-at", o.SnapshotsAt, d.SnapshotsAt}, {"inconsistent", o.Inconsistent, d.Inconsistent},
 		{"refused", o.Refused, d.Refused}, {"partitions", o.Partitions, d.Partitions},
-		{"crashes", o.Crashes, d.Crashes}, {"pauses", o.Pauses, d.Pauses}, {"operator-downs", o.OperatorDowns, d.OperatorDowns}, {"drop", o.DropPercent, d.DropPercent}, {"dup", o.DupPercent, d.DupPercent}, {"drift", o.MaxDriftPPM, d.MaxDriftPPM}} {
+		{"crashes", o.Crashes, d.Crashes}, {"pauses", o.Pauses, d.Pauses}, {"operator-downs", o.OperatorDowns, d.OperatorDowns}, {"drop", o.DropPercent, d.DropPercent}, {"dup", o.DupPercent, d.DupPercent}, {"drift", o.MaxDriftPPM, d.MaxDriftPPM}, {"long-delay", o.LongDelayTicks, d.LongDelayTicks}} {
 		if f.got != f.want {
 			cmd += fmt.Sprintf(" -%s %d", f.name, f.got)
 		}
@@ -152,6 +158,7 @@ func (t *Totals) Add(r Report) {
 	t.Ops.Unknown += r.Ops.Unknown
 	t.Ops.Never += r.Ops.Never
 	t.Ops.FailedOver += r.Ops.FailedOver
+	t.Ops.SnapshotsAt += r.Ops.SnapshotsAt
 	for k, v := range r.Trace.Deviations {
 		t.Deviations[k] += v
 	}
@@ -164,8 +171,8 @@ func (t Totals) String() string {
 		fmt.Fprintf(&b, "workload: %d committed operations (or dependency edges) checked\n", t.WorkloadChecked)
 	}
 	if t.Ops != (OpStats{}) || t.WorkloadChecked == 0 {
-		fmt.Fprintf(&b, "ops: %d returned (%d after failing over to another site), %d without effect, %d unknown outcome\n",
-			t.Ops.Done, t.Ops.FailedOver, t.Ops.NoEffect, t.Ops.Unknown)
+		fmt.Fprintf(&b, "ops: %d returned (%d after failing over to another site, %d snapshot reads at a named position), %d without effect, %d unknown outcome\n",
+			t.Ops.Done, t.Ops.FailedOver, t.Ops.SnapshotsAt, t.Ops.NoEffect, t.Ops.Unknown)
 	}
 	pct := 0.0
 	if t.Steps > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/node"
 	"github.com/megastore-verified/megastore/impl/storage"
 	"github.com/megastore-verified/megastore/tests/check"
 	"github.com/megastore-verified/megastore/tests/tracemap"
@@ -22,6 +23,14 @@ import (
 // tickUnits is one nominal tick in simulated time units.
 const tickUnits = 100
 
+// clockSkewTicks is the replicas' ClockSkewTicks: the margin a writer
+// waits beyond a coordinator's lease.
+const clockSkewTicks = 6
+
+// longDelayOneIn: in the long-delay profile, one message in this many is
+// late by more than the skew margin.
+const longDelayOneIn = 4
+
 // Options describe one run. Zero fields take the defaults of Defaults.
 type Options struct {
 	Seed      uint64
@@ -30,6 +39,11 @@ type Options struct {
 	Writes    int // read-modify-write transactions per group
 	Reads     int // current reads per group
 	Snapshots int // snapshot reads per group (each also scans the group's rows)
+	// SnapshotsAt: snapshot reads per group at a position the client names
+	// (the newest write it has seen acknowledged, or one past it); a
+	// position the site has not applied is refused (ErrNotApplied) and
+	// asked again a tick later.
+	SnapshotsAt int
 	// Inconsistent reads per group, at any data site.
 	Inconsistent int
 	// Refused: requests per group that a site must refuse at once (a
@@ -47,8 +61,23 @@ type Options struct {
 	// MaxDriftPPM bounds each site's clock rate error; the lease safety
 	// argument needs 2*drift*lease plus tick rounding below ClockSkewTicks.
 	MaxDriftPPM int
+	// LongDelayTicks, if above ClockSkewTicks, makes one message in
+	// longDelayOneIn late by more than the skew margin, up to this many
+	// ticks (the long-delay profile: a lease grant that arrives leases
+	// after it was asked for must not extend the lease).
+	LongDelayTicks int
+
+	// Memberships draws the sites from the seed (replacing Sites): 3 or
+	// 5 voters, of them 0 to 2 witnesses, the rest full, and 0 or 1
+	// read-only site; the first full site leads position 1.
+	Memberships bool
 
 	Bugs core.Bugs
+	// LoseVoteOnRestart breaks the disk, not the protocol: a restarting
+	// site loads its state without its highest voted acceptor record
+	// (synced, and maybe already counted by a proposer). For the test that
+	// shows the restart check catching it at once.
+	LoseVoteOnRestart bool
 
 	// Faults, when non-nil, replace the generated partitions and crashes
 	// (rapid draws them).
@@ -79,13 +108,16 @@ type Options struct {
 func Defaults() Options {
 	return Options{
 		Sites:  []core.Site{{ID: "A", Kind: core.Full}, {ID: "B", Kind: core.Full}, {ID: "C", Kind: core.Full}, {ID: "W", Kind: core.Witness}, {ID: "R", Kind: core.ReadOnly}},
-		Groups: 2, Writes: 3, Reads: 3, Snapshots: 2, Inconsistent: 1, Refused: 1,
+		Groups: 2, Writes: 3, Reads: 3, Snapshots: 2, SnapshotsAt: 1, Inconsistent: 1, Refused: 1,
 		Partitions: 2, Crashes: 1, Pauses: 1, OperatorDowns: 1, DropPercent: 3, DupPercent: 3, MaxDriftPPM: 20000,
 	}
 }
 
 func (o Options) withDefaults() Options {
 	d := Defaults()
+	if o.Memberships {
+		o.Sites = drawMembership(o.Seed)
+	}
 	if o.Sites == nil {
 		o.Sites = d.Sites
 	}
@@ -101,6 +133,25 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	return o
+}
+
+// drawMembership draws a membership from its own stream of the seed (see
+// Options.Memberships).
+func drawMembership(seed uint64) []core.Site {
+	r := rand.New(rand.NewPCG(seed, 0x5175))
+	voters := 3 + 2*r.IntN(2)
+	witnesses := r.IntN(3)
+	var sites []core.Site
+	for i := range voters - witnesses {
+		sites = append(sites, core.Site{ID: core.SiteID(string(rune('A' + i))), Kind: core.Full})
+	}
+	for i := range witnesses {
+		sites = append(sites, core.Site{ID: core.SiteID(string(rune('W' + i))), Kind: core.Witness})
+	}
+	if r.IntN(2) == 1 {
+		sites = append(sites, core.Site{ID: "R", Kind: core.ReadOnly})
+	}
+	return sites
 }
 
 type evKind uint8
@@ -172,6 +223,10 @@ type site struct {
 	pauseStep int      // len(steps) when the pause began
 	missed    int      // ticks a paused site owes
 	held      []*event // messages delivered to it while paused
+
+	// trace is every Ready's trace events of every incarnation, as a real
+	// node records them: a restart compares what it loads with it.
+	trace []node.TraceBatch
 }
 
 // Sim is one run in progress.
@@ -202,6 +257,9 @@ type Sim struct {
 	procs        []*proc
 	finalStarted bool
 
+	// acked is, per group, the highest position of an acknowledged write:
+	// what a client can name for a snapshot read.
+	acked   map[core.GroupID]core.Position
 	failure string
 	check   string
 	// stepAt[ID-1]: when each spec-level step was logged, and where.
@@ -241,7 +299,7 @@ func (s *Sim) config(st *site) core.Config {
 	// shift the network's stream.
 	cfg.Rand = rand.New(rand.NewPCG(s.opts.Seed, uint64(st.idx)<<32|st.inc))
 	cfg.MaxRounds = 8
-	cfg.ClockSkewTicks = 6
+	cfg.ClockSkewTicks = clockSkewTicks
 	cfg.Bugs = s.opts.Bugs
 	return cfg
 }
@@ -250,7 +308,7 @@ func newSim(opts Options) *Sim {
 	opts = opts.withDefaults()
 	s := &Sim{
 		opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)),
-		byID: map[core.SiteID]*site{}, cut: map[[2]int]int{}, log: sha256.New(),
+		byID: map[core.SiteID]*site{}, cut: map[[2]int]int{}, log: sha256.New(), acked: map[core.GroupID]core.Position{},
 	}
 	for i, cs := range opts.Sites {
 		st := &site{id: cs.ID, kind: cs.Kind, idx: i}
@@ -275,6 +333,10 @@ func (s *Sim) start(st *site) {
 			s.fail("simulator", "load %s: %v", st.id, err)
 			return
 		}
+		if s.opts.LoseVoteOnRestart {
+			state = loseHighestVote(state)
+		}
+		s.restartAgrees(st, state)
 	}
 	st.inc = state.HardState.Incarnation + 1
 	rep, err := core.Restore(s.config(st), state)
@@ -375,9 +437,17 @@ func (s *Sim) send(from *site, m core.Message) {
 		if s.rng.IntN(10) == 0 {
 			delay += s.rng.Int64N(6 * tickUnits) // reordered well behind later messages
 		}
+		// NB: drawn only in the long-delay profile, so every other
+		// profile's seeds run as they did.
+		if skew := int64(clockSkewTicks); s.longDelays() && s.rng.IntN(longDelayOneIn) == 0 {
+			delay += (skew+1)*tickUnits + s.rng.Int64N((int64(s.opts.LongDelayTicks)-skew)*tickUnits)
+		}
 		s.schedule(&event{at: s.now + delay, kind: evDeliver, site: to.idx, msg: m, fromInc: from.inc})
 	}
 }
+
+// longDelays: the long-delay profile is on.
+func (s *Sim) longDelays() bool { return s.opts.LongDelayTicks > clockSkewTicks }
 
 type input struct {
 	kind    string // restart, tick, deliver, write, read
@@ -436,7 +506,10 @@ func (s *Sim) deliver(e *event) {
 		st.held = append(st.held, e)
 		return
 	}
-	if from := s.byID[m.From]; from != st && s.cut[[2]int{from.idx, st.idx}] > 0 {
+	// NB: in the long-delay profile a message already on its way when a
+	// partition began still arrives (the network is asynchronous: a cut
+	// loses what is sent across it, a late message is merely late).
+	if from := s.byID[m.From]; from != st && s.cut[[2]int{from.idx, st.idx}] > 0 && !s.longDelays() {
 		return
 	}
 	s.logf("deliver %v", m)
@@ -620,7 +693,9 @@ func (s *Sim) mapTrace(st *site, rd core.Ready) {
 		return
 	}
 	if err := st.rep.FillReadWrites(rd.Trace); err != nil {
-		s.fail("simulator", "%v", err)
+		// NB: a read that names a position the site does not know
+		// committed has no spec step: the trace itself is invalid.
+		s.fail("trace validation", "%v", err)
 		return
 	}
 	for _, ev := range rd.Trace {
@@ -632,6 +707,8 @@ func (s *Sim) mapTrace(st *site, rd core.Ready) {
 	for _, ev := range rd.Trace {
 		s.logf("trace %s %+v", st.id, ev)
 	}
+	st.trace = append(st.trace, node.TraceBatch{Site: st.id, Incarnation: st.inc, Seq: uint64(len(st.trace) + 1),
+		Events: slices.Clone(rd.Trace)})
 	n := len(s.mapper.Steps)
 	s.mapper.Batch(st.id, st.inc, rd.Trace)
 	s.logSteps(n)

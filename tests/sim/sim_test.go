@@ -72,6 +72,9 @@ func TestThousandSeeds(t *testing.T) {
 	if tot.Ops.Done < 10*n || tot.Steps < 100*n {
 		t.Fatalf("the runs did too little: %d ops returned, %d spec-level steps", tot.Ops.Done, tot.Steps)
 	}
+	if tot.Ops.SnapshotsAt < n/2 {
+		t.Fatalf("only %d snapshot reads at a named position returned", tot.Ops.SnapshotsAt)
+	}
 	if tot.Ops.FailedOver == 0 {
 		t.Fatal("no op failed over to another site: reads at a cut-off site went untested")
 	}
@@ -83,21 +86,29 @@ func TestThousandSeeds(t *testing.T) {
 // TestHeavierProfiles: 500 seeds each of profiles that stress what the
 // default does not: contention (a validation racing an invalidation),
 // partition storms (leases lost and waited out; this profile found the
-// lease-block hole), pauses (leases running out unnoticed), crash storms.
+// lease-block hole), pauses (leases running out unnoticed), crash storms;
+// and 300 of long delays (lease grants arriving leases late).
 // Every spec-level step of them must be validated: none may outgrow the
 // mirror's encoding bounds.
 func TestHeavierProfiles(t *testing.T) {
 	profiles := map[string]func(*Options){
-		"contention": func(o *Options) { *o = contention() },
-		"partitions": func(o *Options) { o.Groups, o.Writes, o.Reads, o.Partitions, o.Crashes = 1, 6, 6, 4, 0 },
-		"pauses":     func(o *Options) { o.Pauses, o.Partitions, o.Crashes = 3, 0, 0 },
-		"crashes":    func(o *Options) { o.Crashes, o.Partitions = 3, 3 },
+		"contention":  func(o *Options) { *o = contention() },
+		"partitions":  func(o *Options) { o.Groups, o.Writes, o.Reads, o.Partitions, o.Crashes = 1, 6, 6, 4, 0 },
+		"pauses":      func(o *Options) { o.Pauses, o.Partitions, o.Crashes = 3, 0, 0 },
+		"crashes":     func(o *Options) { o.Crashes, o.Partitions = 3, 3 },
+		"long-delays": func(o *Options) { *o = longDelays() },
+		"memberships": func(o *Options) { o.Memberships = true },
 	}
-	for _, name := range []string{"contention", "partitions", "pauses", "crashes"} {
+	seeds := map[string]int{"long-delays": 300, "memberships": 300}
+	for _, name := range []string{"contention", "partitions", "pauses", "crashes", "long-delays", "memberships"} {
 		o := Defaults()
 		profiles[name](&o)
 		var tot Totals
-		for _, r := range runSeeds(o, 0, 500) {
+		n := 500
+		if k, ok := seeds[name]; ok {
+			n = k
+		}
+		for _, r := range runSeeds(o, 0, n) {
 			tot.Add(r)
 			if r.Failure != "" {
 				t.Errorf("%s seed %d: %s: %s\n  reproduce: %s", name, r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
@@ -120,6 +131,15 @@ func contention() Options {
 	return o
 }
 
+// longDelays is the profile in which one message in four is late by more
+// than the skew margin, up to three leases (120 ticks), and a message on
+// its way when a partition begins still arrives.
+func longDelays() Options {
+	o := Defaults()
+	o.LongDelayTicks = 120
+	return o
+}
+
 // bugCases lists every bug switch of impl/core with the profile it is
 // hunted under.
 func bugCases() []struct {
@@ -134,8 +154,13 @@ func bugCases() []struct {
 	}
 	for _, name := range BugNames() {
 		o, profile := Defaults(), "default"
-		if name == "ValidateWithoutPositionCheck" {
+		switch name {
+		case "ValidateWithoutPositionCheck":
 			o, profile = contention(), "contention"
+		case "LeaseFromGrantArrival":
+			o, profile = longDelays(), "long-delays"
+		case "MajorityOfDataSites":
+			o.Memberships, profile = true, "memberships"
 		}
 		o.Bugs, _ = Bug(name)
 		out = append(out, struct {
@@ -258,4 +283,45 @@ func TestDriftBeyondTheBoundIsCaught(t *testing.T) {
 		}
 	}
 	t.Fatal("100 seeds with clocks drifting 25 % apart passed every check")
+}
+
+// TestLostVoteIsCaughtAtRestart: a restarting site whose disk lost a
+// synced vote is caught when it restarts (mirror agreement in the other
+// direction: it must hold every vote and promise the mirror took for it),
+// not only if it later grants a second value.
+func TestLostVoteIsCaughtAtRestart(t *testing.T) {
+	o := Defaults()
+	o.LoseVoteOnRestart = true
+	for _, r := range runSeeds(o, 0, 32) {
+		if r.Failure == "" {
+			continue
+		}
+		if r.Check != "mirror agreement" || !strings.Contains(r.Failure, "at restart") {
+			t.Fatalf("seed %d: caught, but not at the restart: %s: %s", r.Seed, r.Check, r.Failure)
+		}
+		t.Logf("seed %d: %s: %s", r.Seed, r.Check, r.Failure)
+		return
+	}
+	t.Fatal("32 seeds whose restarts lose a vote passed every check")
+}
+
+// TestQuorumBugNeedsAnotherMembership: MajorityOfDataSites counts the
+// same majority as the voters' in the default membership, so seeds of it
+// pass; drawn memberships (two witnesses, no read-only site) expose it.
+func TestQuorumBugNeedsAnotherMembership(t *testing.T) {
+	o := Defaults()
+	o.Bugs.MajorityOfDataSites = true
+	for _, r := range runSeeds(o, 0, 48) {
+		if r.Failure != "" {
+			t.Fatalf("seed %d of the default membership failed: %s: %s", r.Seed, r.Check, r.Failure)
+		}
+	}
+	o.Memberships = true
+	for _, r := range runSeeds(o, 0, 96) {
+		if r.Failure != "" {
+			t.Logf("seed %d (%v): %s: %s", r.Seed, r.Opts.Sites, r.Check, r.Failure)
+			return
+		}
+	}
+	t.Fatal("96 seeds of drawn memberships passed every check")
 }

@@ -28,6 +28,7 @@ const (
 	opSnap                      // snapshot read and scan
 	opIncons                    // inconsistent read
 	opRefused                   // a request the site must refuse (witness, read-only)
+	opSnapAt                    // snapshot read and scan at a position the client names
 )
 
 type opState uint8
@@ -65,6 +66,8 @@ type op struct {
 	out        string   // the value read (the transaction's read, for writes)
 	rows       []string // a snapshot's scan of the written-rows range
 	pos        core.Position
+	// named: the position a snapshot read at a position asks for.
+	named core.Position
 }
 
 // rowPrefix: every write also writes the row rowPrefix+value, so a scan of
@@ -140,9 +143,31 @@ func (s *Sim) generate() {
 		}
 		o.Partitions, o.Crashes, o.OperatorDowns = 0, 0, 0
 	}
+	// NB: the long-delay profile has a fourth shape; the others draw from
+	// three, so their seeds run as they did.
+	shapes := 3
+	if o.LongDelayTicks > clockSkewTicks {
+		shapes = 4
+	}
 	for range o.Partitions {
 		f := fault{at: tickUnits + r.Int64N(window), dur: int64(5+r.IntN(50)) * tickUnits}
-		switch r.IntN(3) {
+		switch r.IntN(shapes) {
+		case 3: // one site heard by none and deaf to some: late messages
+			// from the others still reach it, so a lease grant that
+			// arrives long after it was asked for is what it lives on,
+			// while a writer it cannot hear waits its lease out
+			x := r.IntN(n)
+			for y := range n {
+				if y != x {
+					f.links = append(f.links, [2]int{x, y})
+					if r.IntN(2) == 0 {
+						f.links = append(f.links, [2]int{y, x})
+					}
+				}
+			}
+			// Long enough for a writer to give up invalidating it and
+			// wait out its lease (about 60 ticks).
+			f.dur = int64(60+r.IntN(60)) * tickUnits
 		case 0: // isolate one site both ways
 			x := r.IntN(n)
 			for y := range n {
@@ -215,6 +240,20 @@ func (s *Sim) generate() {
 	for range o.OperatorDowns {
 		s.faults = append(s.faults, fault{at: tickUnits + r.Int64N(window), dur: int64(10+r.IntN(60)) * tickUnits,
 			crash: full[r.IntN(len(full))], isOperator: true})
+	}
+	// NB: drawn after everything else, so every earlier schedule stays as
+	// it was.
+	for g := range o.Groups {
+		gid := core.GroupID(fmt.Sprintf("g%d", g))
+		for range o.SnapshotsAt {
+			i := len(s.ops)
+			p := &op{kind: opSnapAt, group: gid, at: tickUnits + r.Int64N(window), pick: r.Uint64(),
+				value: fmt.Sprintf("%s.v%d", gid, i)}
+			s.ops = append(s.ops, p)
+			if !slices.Contains(o.OmitOps, i) && !o.Manual {
+				s.schedule(&event{at: p.at, kind: evOp, index: i})
+			}
+		}
 	}
 	for i, f := range s.faults {
 		if !slices.Contains(o.OmitFaults, i) {
@@ -355,7 +394,7 @@ func (s *Sim) startOp(i int) {
 	o := s.ops[i]
 	var eligible []*site
 	for _, st := range s.sites {
-		ok := st.kind == core.Full || ((o.kind == opSnap || o.kind == opIncons) && st.kind == core.ReadOnly)
+		ok := st.kind == core.Full || ((o.kind == opSnap || o.kind == opSnapAt || o.kind == opIncons) && st.kind == core.ReadOnly)
 		if o.kind == opRefused {
 			ok = st.kind != core.Full
 		}
@@ -369,6 +408,11 @@ func (s *Sim) startOp(i int) {
 	}
 	o.site = eligible[o.pick%uint64(len(eligible))]
 	o.inc = o.site.inc
+	if o.kind == opSnapAt {
+		// The newest position the client saw acknowledged, or one past
+		// it (a position some sites may have voted for, not applied).
+		o.named = max(s.acked[o.group]+core.Position(o.pick>>8&1), 1)
+	}
 	o.state, o.call = opRunning, s.now
 	s.logf("op %d start %v %s at %s", i, o.kind, o.group, o.site.id)
 	if o.kind == opRefused {
@@ -438,6 +482,8 @@ func (s *Sim) issue(i int) {
 		req.Mode, req.Range = core.Snapshot, &rowRange
 	case opIncons:
 		req.Mode = core.Inconsistent
+	case opSnapAt:
+		req.Mode, req.Range, req.Position = core.Snapshot, &rowRange, o.named
 	}
 	o.writing = false
 	id, err := st.rep.Read(req)
@@ -489,6 +535,7 @@ func (s *Sim) result(st *site, res core.Result) {
 		switch {
 		case res.Err == nil:
 			o.state, o.ret = opDone, s.now
+			s.acked[o.group] = max(s.acked[o.group], res.Position)
 		case errors.Is(res.Err, core.ErrConflict):
 			retry()
 		default:
@@ -510,7 +557,7 @@ func (s *Sim) result(st *site, res core.Result) {
 	}
 	val := string(vals[0])
 	o.out, o.pos = val, res.Position
-	if o.kind == opSnap {
+	if o.kind == opSnap || o.kind == opSnapAt {
 		rows, _, err := st.store.Scan(res.Group, rowRange, res.Position)
 		if err != nil {
 			s.fail("simulator", "storage scan at %s: %v", st.id, err)
@@ -590,6 +637,8 @@ type OpStats struct {
 	Done, NoEffect, Unknown, Never int
 	// FailedOver: ops that returned after moving to another site.
 	FailedOver int
+	// SnapshotsAt: snapshot reads at a named position that returned.
+	SnapshotsAt int
 }
 
 func (s *Sim) opStats() OpStats {
@@ -600,6 +649,9 @@ func (s *Sim) opStats() OpStats {
 			st.Done++
 			if o.failedOver > 0 {
 				st.FailedOver++
+			}
+			if o.kind == opSnapAt {
+				st.SnapshotsAt++
 			}
 		case opNoEff:
 			st.NoEffect++
@@ -638,7 +690,7 @@ func (s *Sim) history() []check.Op {
 func (s *Sim) snapshots() []check.Snapshot {
 	var out []check.Snapshot
 	for _, o := range s.ops {
-		if o.kind == opSnap && o.state == opDone {
+		if (o.kind == opSnap || o.kind == opSnapAt) && o.state == opDone {
 			out = append(out, check.Snapshot{Group: string(o.group), Site: string(o.site.id), Pos: int(o.pos), Value: o.out, Rows: o.rows})
 		}
 	}

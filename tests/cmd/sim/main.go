@@ -30,6 +30,7 @@ func main() {
 	writes := flag.Int("writes", d.Writes, "transactions per group")
 	reads := flag.Int("reads", d.Reads, "current reads per group")
 	snaps := flag.Int("snapshots", d.Snapshots, "snapshot reads (and scans) per group")
+	snapsAt := flag.Int("snapshots-at", d.SnapshotsAt, "snapshot reads (and scans) per group at a position the client names")
 	incons := flag.Int("inconsistent", d.Inconsistent, "inconsistent reads per group")
 	refused := flag.Int("refused", d.Refused, "requests per group a witness or read-only site must refuse")
 	parts := flag.Int("partitions", d.Partitions, "partition episodes")
@@ -43,6 +44,9 @@ func main() {
 	workloadBug := flag.String("workload-bug", "", "turn on one of the workload's bug switches (bank: TwoPhaseOneSide; queue: QueueApplyTwice, QueueLoseBatch; listappend: ListAppendLostUpdate)")
 	clients := flag.Int("clients", 0, "workload client processes (0: the default)")
 	clientOps := flag.Int("client-ops", 0, "operations per workload client (0: the default)")
+	longDelay := flag.Int("long-delay", d.LongDelayTicks, "if above the skew margin (6 ticks): one message in 4 is late by more than it, and messages in flight outlive partitions, up to this many ticks (a lease is 40)")
+	memberships := flag.Bool("memberships", false, "draw each seed's membership: 3 or 5 voters (0-2 witnesses), 0-1 read-only site")
+	loseVote := flag.Bool("lose-vote-on-restart", false, "break the disk: a restarting site loads its state without its highest voted record")
 	omitOps := flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
 	omitFaults := flag.String("omit-faults", "", "schedule faults to leave out")
 	flag.Parse()
@@ -51,8 +55,12 @@ func main() {
 	opts.Groups, opts.Writes, opts.Reads, opts.Snapshots = *groups, *writes, *reads, *snaps
 	opts.Partitions, opts.Crashes, opts.DropPercent, opts.DupPercent = *parts, *crashes, *drop, *dup
 	opts.Pauses, opts.Inconsistent, opts.Refused = *pauses, *incons, *refused
+	opts.SnapshotsAt = *snapsAt
 	opts.OperatorDowns = *operatorDowns
 	opts.MaxDriftPPM = *drift
+	opts.LongDelayTicks = *longDelay
+	opts.LoseVoteOnRestart = *loseVote
+	opts.Memberships = *memberships
 	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFaults)
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
