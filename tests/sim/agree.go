@@ -38,7 +38,7 @@ func (s *Sim) agree(res check.Result) string {
 			}
 			sid := string(st.id)
 			for pos := core.Position(1); pos <= core.Position(mir.MaxPos()); pos++ {
-				rec, ok := st.rep.Vote(gid, pos)
+				rec, ok := s.view(st).Vote(gid, pos)
 				if !ok {
 					continue
 				}
@@ -64,8 +64,8 @@ func (s *Sim) agree(res check.Result) string {
 			}
 			if st.kind != core.Witness {
 				var implLog []string
-				for p := core.Position(1); p <= st.rep.Status().Groups[gid].Applied; p++ {
-					v, _ := st.rep.Known(gid, p)
+				for p := core.Position(1); p <= s.view(st).Status().Groups[gid].Applied; p++ {
+					v, _ := s.view(st).Known(gid, p)
 					implLog = append(implLog, tracemap.ValueName(v.ID, v.NoOp))
 				}
 				if mirLog := mir.Applied(g, sid); !slices.Equal(implLog, mirLog) {
@@ -73,7 +73,7 @@ func (s *Sim) agree(res check.Result) string {
 				}
 			}
 			if st.kind == core.Full {
-				stat := st.rep.Status()
+				stat := s.view(st).Status()
 				valid, invPos, epoch, lease := mir.Coordinator(g, sid)
 				epoch += res.EpochBase[g][sid]
 				if implEpoch := s.mapper.Epoch(st.id, stat.Epoch); lease != stat.LeaseHeld || epoch != implEpoch {
@@ -162,7 +162,7 @@ func (s *Sim) holdsWhatItDid(st *site, g core.GroupID) string {
 			continue
 		}
 		b := core.Ballot(x.Ballot)
-		rec, ok := st.rep.Vote(g, core.Position(x.Pos))
+		rec, ok := s.view(st).Vote(g, core.Position(x.Pos))
 		switch {
 		case !ok || rec.MaxBal < b:
 			return fmt.Sprintf("%s %s/%d: the mirror took %s at ballot %#x, the replica holds promise %#x (record %v)", st.id, g, x.Pos, x.Action, b, rec.MaxBal, ok)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"container/heap"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -66,6 +67,15 @@ type Options struct {
 	// ticks (the long-delay profile: a lease grant that arrives leases
 	// after it was asked for must not extend the lease).
 	LongDelayTicks int
+
+	// Driver runs every site through the production node.Driver loop (see
+	// driver.go); Settle must then be testing/synctest's Wait and the run
+	// inside a synctest bubble. A crash may then also come inside a Save.
+	Driver bool
+	Settle func()
+	// SendBeforePersist, in driver mode, breaks the driver's contract:
+	// node.Config.TestSendBeforePersist.
+	SendBeforePersist bool
 
 	// Memberships draws the sites from the seed (replacing Sites): 3 or
 	// 5 voters, of them 0 to 2 witnesses, the rest full, and 0 or 1
@@ -224,6 +234,19 @@ type site struct {
 	missed    int      // ticks a paused site owes
 	held      []*event // messages delivered to it while paused
 
+	// Driver mode: the driver and its clock; dieInSave: a crash comes
+	// inside its next Save of acceptor state; died: it did; batch: the
+	// trace of the Ready being saved; saves and sends count its Saves and
+	// messages; viewCache is what agreement reads of it at the end.
+	drv       *node.Driver
+	clock     *node.ManualClock
+	dieInSave bool
+	died      bool
+	batch     []core.TraceEvent
+	saves     int
+	sends     int
+	viewCache view
+
 	// trace is every Ready's trace events of every incarnation, as a real
 	// node records them: a restart compares what it loads with it.
 	trace []node.TraceBatch
@@ -257,6 +280,12 @@ type Sim struct {
 	procs        []*proc
 	finalStarted bool
 
+	// Driver mode: request outcomes, the context requests run under (ended
+	// with the run), and the last request id.
+	reports chan driverReport
+	ctx     context.Context
+	cancel  context.CancelFunc
+	nextReq uint64
 	// acked is, per group, the highest position of an acknowledged write:
 	// what a client can name for a snapshot read.
 	acked   map[core.GroupID]core.Position
@@ -310,6 +339,10 @@ func newSim(opts Options) *Sim {
 		opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)),
 		byID: map[core.SiteID]*site{}, cut: map[[2]int]int{}, log: sha256.New(), acked: map[core.GroupID]core.Position{},
 	}
+	if opts.Driver {
+		s.reports = make(chan driverReport, 1<<12)
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
 	for i, cs := range opts.Sites {
 		st := &site{id: cs.ID, kind: cs.Kind, idx: i}
 		s.sites = append(s.sites, st)
@@ -339,12 +372,20 @@ func (s *Sim) start(st *site) {
 		s.restartAgrees(st, state)
 	}
 	st.inc = state.HardState.Incarnation + 1
-	rep, err := core.Restore(s.config(st), state)
-	if err != nil {
-		s.fail("simulator", "restore %s: %v", st.id, err)
-		return
+	if s.driverMode() {
+		if err := s.startDriver(st); err != nil {
+			s.fail("simulator", "start the driver at %s: %v", st.id, err)
+			return
+		}
+		st.up = true
+	} else {
+		rep, err := core.Restore(s.config(st), state)
+		if err != nil {
+			s.fail("simulator", "restore %s: %v", st.id, err)
+			return
+		}
+		st.rep, st.up = rep, true
 	}
-	st.rep, st.up = rep, true
 	st.reqOps = map[core.RequestID]int{}
 	st.procReqs = map[core.RequestID]*proc{}
 	drift := int64(0)
@@ -357,7 +398,9 @@ func (s *Sim) start(st *site) {
 		s.schedule(&event{at: s.now + 1 + s.rng.Int64N(st.period), kind: evTick, site: st.idx, gen: st.gen})
 	}
 	s.logf("start %s inc=%d period=%d", st.id, st.inc, st.period)
-	s.drain(st, input{kind: "restart"})
+	if !s.driverMode() {
+		s.drain(st, input{kind: "restart"})
+	}
 }
 
 // crash stops a site; its storage keeps only what was synced (and a
@@ -366,6 +409,8 @@ func (s *Sim) crash(st *site) {
 	if !st.up {
 		return
 	}
+	st.died, st.dieInSave = false, false
+	s.stopDriver(st)
 	if st.kind == core.Full && s.mapper.LeaseHeld(st.id) && st.paused {
 		// Crashed while paused: the lease ran out during the pause, as
 		// on resume (see resume), so its LoseLease goes where the pause
@@ -513,6 +558,11 @@ func (s *Sim) deliver(e *event) {
 		return
 	}
 	s.logf("deliver %v", m)
+	if s.driverMode() {
+		st.drv.Deliver(m)
+		s.settle()
+		return
+	}
 	if err := st.rep.Step(m); err != nil && !errors.Is(err, core.ErrReadOnlySite) {
 		s.fail("simulator", "step %v at %s: %v", m, st.id, err)
 	}
@@ -529,8 +579,13 @@ func (s *Sim) tick(e *event) {
 		s.schedule(&event{at: s.now + st.period, kind: evTick, site: st.idx, gen: st.gen})
 		return
 	}
-	st.rep.Tick()
-	s.drain(st, input{kind: "tick"})
+	if s.driverMode() {
+		st.clock.Advance(1)
+		s.settle()
+	} else {
+		st.rep.Tick()
+		s.drain(st, input{kind: "tick"})
+	}
 	if s.opts.Manual {
 		return
 	}
@@ -563,11 +618,15 @@ type Report struct {
 
 // Run runs one seed and checks it.
 func Run(opts Options) Report {
-	if opts.Bugs != (core.Bugs{}) && !core.BugsCompiled {
+	if (opts.Bugs != (core.Bugs{}) || opts.SendBeforePersist) && !core.BugsCompiled {
 		// NB: without the tag every replica would refuse its Config, and
 		// that refusal would pass for the bug being caught.
-		panic(fmt.Sprintf("tests/sim: bug switch %s needs a build with -tags %s (make test and make sim pass it)",
-			bugName(opts.Bugs), core.BugTag))
+		panic(fmt.Sprintf("tests/sim: bug switch %s%s needs a build with -tags %s (make test and make sim pass it)",
+			bugName(opts.Bugs), map[bool]string{true: " SendBeforePersist"}[opts.SendBeforePersist], core.BugTag))
+	}
+	if opts.Driver && opts.Settle == nil {
+		return Report{Seed: opts.Seed, Opts: opts, Check: "simulator",
+			Failure: "driver mode needs Settle (testing/synctest.Wait, inside a bubble): run it from a test"}
 	}
 	if opts.WorkloadBug != "" && !core.BugsCompiled {
 		panic(fmt.Sprintf("tests/sim: workload bug switch %s needs a build with -tags %s (make test and make sim pass it)",
@@ -610,6 +669,15 @@ func Run(opts Options) Report {
 }
 
 func (s *Sim) close() {
+	if s.driverMode() {
+		for _, st := range s.sites {
+			if st.drv != nil {
+				st.drv.Stop()
+			}
+		}
+		s.cancel()
+		s.opts.Settle()
+	}
 	for _, st := range s.sites {
 		if st.store != nil {
 			_ = st.store.Close()
@@ -698,19 +766,28 @@ func (s *Sim) mapTrace(st *site, rd core.Ready) {
 		s.fail("trace validation", "%v", err)
 		return
 	}
-	for _, ev := range rd.Trace {
+	s.mapEvents(st, rd.Trace)
+}
+
+// mapEvents hands one Ready's trace events (reads' results filled in) to
+// the mapper.
+func (s *Sim) mapEvents(st *site, events []core.TraceEvent) {
+	if len(events) == 0 {
+		return
+	}
+	for _, ev := range events {
 		if ev.Action == core.ActReadLocal && st.markedDown {
 			s.fail("operator", "%s served a local read of %s/%d with its coordinator marked down", st.id, ev.Group, ev.Position)
 			return
 		}
 	}
-	for _, ev := range rd.Trace {
+	for _, ev := range events {
 		s.logf("trace %s %+v", st.id, ev)
 	}
 	st.trace = append(st.trace, node.TraceBatch{Site: st.id, Incarnation: st.inc, Seq: uint64(len(st.trace) + 1),
-		Events: slices.Clone(rd.Trace)})
+		Events: slices.Clone(events)})
 	n := len(s.mapper.Steps)
-	s.mapper.Batch(st.id, st.inc, rd.Trace)
+	s.mapper.Batch(st.id, st.inc, events)
 	s.logSteps(n)
 	if f := s.mapper.Failure(); f != "" {
 		s.fail("simulator", "%s", f)

@@ -274,14 +274,24 @@ func (s *Sim) fault(e *event) {
 			if !st.up || st.paused {
 				continue
 			}
-			if err := st.rep.MarkCoordinatorDown(target, !e.heal); err != nil {
+			var err error
+			if s.driverMode() {
+				err = st.drv.MarkCoordinatorDown(s.ctx, target, !e.heal)
+			} else {
+				err = st.rep.MarkCoordinatorDown(target, !e.heal)
+			}
+			if err != nil {
 				s.fail("simulator", "operator mark at %s: %v", st.id, err)
 				return
 			}
 			if st.id == target {
 				st.markedDown = !e.heal
 			}
-			s.drain(st, input{kind: "operator"})
+			if s.driverMode() {
+				s.settle()
+			} else {
+				s.drain(st, input{kind: "operator"})
+			}
 		}
 		return
 	}
@@ -307,9 +317,17 @@ func (s *Sim) fault(e *event) {
 	if f.isCrash {
 		st := s.sites[f.crash]
 		if e.heal {
+			if st.dieInSave && st.up {
+				// It never came to a Save of acceptor state: crash it now.
+				s.crash(st)
+			}
 			if !st.up {
 				s.start(st)
 			}
+		} else if s.driverMode() && st.up && s.rng.IntN(2) == 0 {
+			// The process dies inside its next Save of a promise or vote.
+			st.dieInSave = true
+			s.logf("crash %s armed: inside its next Save of acceptor state", st.id)
 		} else {
 			s.crash(st)
 		}
@@ -360,9 +378,17 @@ func (s *Sim) resume(st *site) {
 	s.logf("resume %s missed=%d held=%d", st.id, st.missed, len(st.held))
 	start := len(s.mapper.Steps)
 	if st.missed > 0 && st.up {
-		st.rep.Elapse(uint64(st.missed))
-		st.missed = 0
-		s.drain(st, input{kind: "tick"})
+		if s.driverMode() {
+			// The driver finds the clock moved on and hands the replica the
+			// missed time in one Elapse before anything else.
+			st.clock.Advance(uint64(st.missed))
+			st.missed = 0
+			s.settle()
+		} else {
+			st.rep.Elapse(uint64(st.missed))
+			st.missed = 0
+			s.drain(st, input{kind: "tick"})
+		}
 	}
 	// A lease that ran out during the pause is noticed at once on resume.
 	// The spec's LoseLease is the fact, not the noticing: it goes where the
@@ -432,17 +458,28 @@ func (s *Sim) refuse(i int) {
 	if st.kind == core.ReadOnly {
 		want = core.ErrReadOnlySite
 	}
-	before := st.rep.HasReady()
-	var err error
+	read := &core.ReadRequest{Group: o.group, Keys: [][]byte{key}, Mode: core.Current}
+	write := &core.WriteRequest{Group: o.group, Mutations: []core.Mutation{{Key: key, Value: []byte(o.value)}}}
 	what := "current read"
 	if o.pick&1 == 0 {
-		_, err = st.rep.Read(core.ReadRequest{Group: o.group, Keys: [][]byte{key}, Mode: core.Current})
+		write = nil
 	} else {
-		what = "write"
-		_, err = st.rep.ProposeWrite(core.WriteRequest{Group: o.group,
-			Mutations: []core.Mutation{{Key: key, Value: []byte(o.value)}}})
+		what, read = "write", nil
 	}
-	if bad := refusal(what, st.id, err, want, st.rep.HasReady() != before); bad != "" {
+	var err error
+	var changed bool
+	if s.driverMode() {
+		err, changed = s.refuseThroughDriver(st, read, write)
+	} else {
+		before := st.rep.HasReady()
+		if read != nil {
+			_, err = st.rep.Read(*read)
+		} else {
+			_, err = st.rep.ProposeWrite(*write)
+		}
+		changed = st.rep.HasReady() != before
+	}
+	if bad := refusal(what, st.id, err, want, changed); bad != "" {
 		s.fail("client", "%s", bad)
 	}
 	o.state = opNoEff
@@ -486,16 +523,25 @@ func (s *Sim) issue(i int) {
 		req.Mode, req.Range, req.Position = core.Snapshot, &rowRange, o.named
 	}
 	o.writing = false
-	id, err := st.rep.Read(req)
-	if err != nil {
-		s.fail("client", "read refused at %s: %v", st.id, err)
-		return
+	var id core.RequestID
+	if s.driverMode() {
+		id = s.request(st, &req, nil)
+	} else {
+		var err error
+		if id, err = st.rep.Read(req); err != nil {
+			s.fail("client", "read refused at %s: %v", st.id, err)
+			return
+		}
 	}
 	st.reqOps[id] = i
 	if req.Mode == core.Current {
 		o.reads++
 		o.readReq = id
 		s.schedule(&event{at: s.now + readDeadlineTicks*tickUnits, kind: evReadDeadline, index: i, gen: uint64(o.reads)})
+	}
+	if s.driverMode() {
+		s.settle()
+		return
 	}
 	s.drain(st, input{kind: "read", req: id})
 }
@@ -521,6 +567,32 @@ func (s *Sim) result(st *site, res core.Result) {
 		return
 	}
 	delete(st.reqOps, res.ID)
+	var val string
+	var rows []string
+	if res.Op == core.OpRead && res.Err == nil {
+		vals, err := st.store.Read(res.Group, [][]byte{key}, res.Position)
+		if err != nil {
+			s.fail("simulator", "storage read at %s: %v", st.id, err)
+			return
+		}
+		val = string(vals[0])
+		if res.Range != nil {
+			kvs, _, err := st.store.Scan(res.Group, rowRange, res.Position)
+			if err != nil {
+				s.fail("simulator", "storage scan at %s: %v", st.id, err)
+				return
+			}
+			for _, kv := range kvs {
+				rows = append(rows, string(kv.Value))
+			}
+		}
+	}
+	s.finish(st, i, res, val, rows)
+}
+
+// finish hands op i the outcome of its request at st: for a successful
+// read, the key's value and the scanned rows.
+func (s *Sim) finish(st *site, i int, res core.Result, val string, rows []string) {
 	o := s.ops[i]
 	s.logf("result op %d %v pos=%d err=%v", i, res.Op, res.Position, res.Err)
 	retry := func() {
@@ -538,6 +610,9 @@ func (s *Sim) result(st *site, res core.Result) {
 			s.acked[o.group] = max(s.acked[o.group], res.Position)
 		case errors.Is(res.Err, core.ErrConflict):
 			retry()
+		case errors.Is(res.Err, core.ErrNotApplied): // driver mode: refused at once
+			o.writing = false
+			retry()
 		default:
 			o.state = opUnknown
 		}
@@ -550,32 +625,25 @@ func (s *Sim) result(st *site, res core.Result) {
 		retry()
 		return
 	}
-	vals, err := st.store.Read(res.Group, [][]byte{key}, res.Position)
-	if err != nil {
-		s.fail("simulator", "storage read at %s: %v", st.id, err)
-		return
-	}
-	val := string(vals[0])
 	o.out, o.pos = val, res.Position
 	if o.kind == opSnap || o.kind == opSnapAt {
-		rows, _, err := st.store.Scan(res.Group, rowRange, res.Position)
-		if err != nil {
-			s.fail("simulator", "storage scan at %s: %v", st.id, err)
-			return
-		}
-		o.rows = []string{}
-		for _, kv := range rows {
-			o.rows = append(o.rows, string(kv.Value))
-		}
+		o.rows = append([]string{}, rows...)
 	}
 	if o.kind != opWrite {
 		o.state, o.ret = opDone, s.now
 		return
 	}
 	o.writing = true
-	req, err := st.rep.ProposeWrite(core.WriteRequest{Group: o.group, ReadPosition: res.Position,
+	wr := core.WriteRequest{Group: o.group, ReadPosition: res.Position,
 		Mutations: []core.Mutation{{Key: key, Value: []byte(o.value)},
-			{Key: []byte(rowPrefix + o.value), Value: []byte(o.value)}}})
+			{Key: []byte(rowPrefix + o.value), Value: []byte(o.value)}}}
+	if s.driverMode() {
+		// NB: a refusal (ErrNotApplied) comes back as the write's outcome.
+		st.reqOps[s.request(st, nil, &wr)] = i
+		s.settle()
+		return
+	}
+	req, err := st.rep.ProposeWrite(wr)
 	if err != nil {
 		o.writing = false
 		if errors.Is(err, core.ErrNotApplied) {
@@ -720,7 +788,7 @@ func (s *Sim) chosenLog() map[string][]check.Entry {
 				if !st.up {
 					continue
 				}
-				if v, ok := st.rep.Known(gid, p); ok {
+				if v, ok := s.view(st).Known(gid, p); ok {
 					x := check.Entry{Known: true}
 					for _, m := range v.Mutations {
 						if string(m.Key) == string(key) {

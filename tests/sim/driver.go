@@ -1,0 +1,281 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/node"
+)
+
+// Driver mode (Options.Driver): every site runs the production node.Driver
+// loop (impl/node/driver.go) instead of the simulator's own drain: its
+// goroutine steps messages, hands over time from a node.ManualClock, and
+// persists, sends, applies and completes each Ready in its own order, over
+// an in-process transport (the simulated network) and the simulated disk.
+// The run stays deterministic because the simulator hands a driver one
+// input at a time and then waits, with Options.Settle (testing/synctest's
+// Wait, inside a bubble), until every goroutine is blocked again: only one
+// driver ever runs at a time, and what it did is complete when Settle
+// returns. Client requests go through Driver.Read and Driver.Write, each on
+// a goroutine of its own; their outcomes are taken in request order.
+//
+// A crash in driver mode may also come inside a Save (the process dies
+// before its Ready is on disk): that Ready's trace is dropped, as nothing
+// of it became durable or, with a driver that keeps the persist-before-send
+// contract, was sent. A driver that sends first (node.Config.
+// TestSendBeforePersist, Options.SendBeforePersist) lets other sites act on
+// promises and votes the restarted site never made durable, which trace
+// validation rejects.
+
+// driverReport is the outcome of one request made through a driver.
+type driverReport struct {
+	drv  *node.Driver
+	id   core.RequestID // the simulator's own id for the request
+	res  core.Result
+	read node.ReadResult
+}
+
+func (s *Sim) driverMode() bool { return s.opts.Driver }
+
+// settle waits until every driver and request goroutine is blocked, then
+// takes the outcomes of the requests that completed (in request order) and
+// the crashes that happened inside a Save.
+func (s *Sim) settle() {
+	s.opts.Settle()
+	var reps []driverReport
+	for {
+		select {
+		case r := <-s.reports:
+			reps = append(reps, r)
+			continue
+		default:
+		}
+		break
+	}
+	slices.SortFunc(reps, func(a, b driverReport) int { return int(a.id) - int(b.id) })
+	for _, st := range s.sites {
+		if st.drv != nil && st.died {
+			s.logf("%s died inside a Save", st.id)
+			s.crash(st)
+			continue
+		}
+		if st.drv != nil && !st.died {
+			if err := st.drv.Err(); err != nil {
+				s.fail("trace validation", "the driver at %s stopped: %v", st.id, err)
+			}
+		}
+	}
+	for _, r := range reps {
+		st := s.siteOf(r.drv)
+		if st == nil {
+			continue // a crashed incarnation's request
+		}
+		var val string
+		var rows []string
+		if r.res.Op == core.OpRead && r.res.Err == nil {
+			if len(r.read.Values) > 0 {
+				val = string(r.read.Values[0])
+			}
+			for _, kv := range r.read.Rows {
+				rows = append(rows, string(kv.Value))
+			}
+		}
+		i, ok := st.reqOps[r.id]
+		if !ok {
+			continue
+		}
+		delete(st.reqOps, r.id)
+		r.res.ID = r.id
+		s.finish(st, i, r.res, val, rows)
+	}
+}
+
+func (s *Sim) siteOf(d *node.Driver) *site {
+	for _, st := range s.sites {
+		if st.drv == d && d != nil {
+			return st
+		}
+	}
+	return nil
+}
+
+// startDriver starts st's driver on its storage (loaded already: state).
+func (s *Sim) startDriver(st *site) error {
+	st.clock = node.NewManualClock()
+	st.died, st.batch = false, nil
+	d, err := node.Start(node.Config{
+		Core:                  s.config(st),
+		Storage:               &simStore{s: s, st: st},
+		Transport:             simNet{s: s, st: st},
+		Clock:                 st.clock,
+		WallClock:             func() time.Time { return time.Unix(0, s.now) },
+		OnTraceBatch:          func(b node.TraceBatch) { st.batch = append(st.batch, b.Events...) },
+		TestSendBeforePersist: s.opts.SendBeforePersist,
+	})
+	if err != nil {
+		return err
+	}
+	st.drv = d
+	return nil
+}
+
+// stopDriver stops st's driver (a crash: nothing more of it runs).
+func (s *Sim) stopDriver(st *site) {
+	if st.drv == nil {
+		return
+	}
+	st.drv.Stop()
+	st.drv = nil
+	s.settle()
+}
+
+// request starts a read or a write through st's driver and returns the
+// simulator's id for it.
+func (s *Sim) request(st *site, read *core.ReadRequest, write *core.WriteRequest) core.RequestID {
+	s.nextReq++
+	id := core.RequestID(s.nextReq)
+	d := st.drv
+	go func() {
+		rep := driverReport{drv: d, id: id}
+		if write != nil {
+			pos, err := d.Write(s.ctx, *write)
+			rep.res = core.Result{Op: core.OpWrite, Group: write.Group, Position: pos, Err: err}
+		} else {
+			rr, err := d.Read(s.ctx, *read)
+			rep.res = core.Result{Op: core.OpRead, Group: read.Group, Mode: read.Mode, Position: rr.Position, Err: err}
+			rep.read = rr
+		}
+		if errors.Is(rep.res.Err, context.Canceled) {
+			return // the run ended
+		}
+		s.reports <- rep
+	}()
+	return id
+}
+
+// refuseThroughDriver sends a request st must refuse at once and returns
+// its error, or a failure if it was not answered at once or made the site
+// persist or send anything.
+func (s *Sim) refuseThroughDriver(st *site, read *core.ReadRequest, write *core.WriteRequest) (error, bool) {
+	saves, sends := st.saves, st.sends
+	done := make(chan error, 1)
+	d := st.drv
+	go func() {
+		var err error
+		if write != nil {
+			_, err = d.Write(s.ctx, *write)
+		} else {
+			_, err = d.Read(s.ctx, *read)
+		}
+		done <- err
+	}()
+	s.opts.Settle()
+	changed := st.saves != saves || st.sends != sends
+	select {
+	case err := <-done:
+		return err, changed
+	default:
+		return fmt.Errorf("not answered at once"), changed
+	}
+}
+
+// simStore is a site's storage as its driver sees it: the simulated disk,
+// which may die inside a Save, and where a Save that completes hands the
+// Ready's trace to the mapper (so a Ready that died there left no step).
+type simStore struct {
+	s  *Sim
+	st *site
+}
+
+func (w *simStore) Load() (core.State, error) {
+	state, err := w.st.store.Load()
+	if err == nil && w.s.opts.LoseVoteOnRestart && w.st.inc > 1 {
+		state = loseHighestVote(state)
+	}
+	return state, err
+}
+
+func (w *simStore) Save(d core.Durable, sync bool) error {
+	st := w.st
+	if st.dieInSave && len(d.Acceptor) > 0 {
+		st.died, st.dieInSave, st.batch = true, false, nil
+		return errors.New("sim: the process died inside this Save")
+	}
+	st.saves++
+	if err := st.store.Save(d, sync); err != nil {
+		return err
+	}
+	events := st.batch
+	st.batch = nil
+	w.s.mapEvents(st, events)
+	return nil
+}
+
+func (w *simStore) Apply(entries []core.Entry) error { return w.st.store.Apply(entries) }
+func (w *simStore) Read(g core.GroupID, keys [][]byte, at core.Position) ([][]byte, error) {
+	return w.st.store.Read(g, keys, at)
+}
+func (w *simStore) Scan(g core.GroupID, r core.KeyRange, at core.Position) ([]core.KeyValue, bool, error) {
+	return w.st.store.Scan(g, r, at)
+}
+
+// Close is the simulator's: a crash keeps the store to clone it.
+func (w *simStore) Close() error { return nil }
+
+// simNet is the in-process transport: the simulated network.
+type simNet struct {
+	s  *Sim
+	st *site
+}
+
+func (n simNet) Send(to core.SiteID, m core.Message) {
+	n.st.sends++
+	n.s.send(n.st, m)
+}
+
+// view is what mirror agreement reads of a replica.
+type view interface {
+	Vote(core.GroupID, core.Position) (core.AcceptorRecord, bool)
+	Known(core.GroupID, core.Position) (core.Value, bool)
+	Status() core.Status
+}
+
+// driverView: votes and the committed log as the site's storage holds them
+// (a driver persists every Ready before anything else), status from the
+// running driver.
+type driverView struct {
+	*core.Replica
+	status core.Status
+}
+
+func (v driverView) Status() core.Status { return v.status }
+
+// view returns what agreement reads of st (which is up).
+func (s *Sim) view(st *site) view {
+	if !s.driverMode() {
+		return st.rep
+	}
+	if st.viewCache != nil {
+		return st.viewCache
+	}
+	state, err := st.store.Load()
+	if err != nil {
+		s.fail("simulator", "load %s: %v", st.id, err)
+		return st.rep
+	}
+	rep, err := core.Restore(s.config(st), state)
+	if err != nil {
+		s.fail("simulator", "restore %s: %v", st.id, err)
+		return st.rep
+	}
+	status, err := st.drv.Status(s.ctx)
+	if err != nil {
+		s.fail("simulator", "status of %s: %v", st.id, err)
+	}
+	st.viewCache = driverView{Replica: rep, status: status}
+	return st.viewCache
+}
