@@ -276,6 +276,8 @@ func (s *Sim) view(st *site) view {
 	if err != nil {
 		s.fail("simulator", "status of %s: %v", st.id, err)
 	}
+	// NB: the driver drains after the call returned; let it finish.
+	s.opts.Settle()
 	st.viewCache = driverView{Replica: rep, status: status}
 	return st.viewCache
 }

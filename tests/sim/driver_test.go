@@ -69,3 +69,15 @@ func TestDriverSendBeforePersistIsCaught(t *testing.T) {
 	}
 	t.Fatal("256 seeds of a driver that sends before it persists passed every check")
 }
+
+// TestDriverSameSeedSameRun: driver mode replays a seed byte for byte (the
+// event log's hash), though every site runs on goroutines.
+func TestDriverSameSeedSameRun(t *testing.T) {
+	a := runDriverSeeds(t, Defaults(), 0, 8)
+	b := runDriverSeeds(t, Defaults(), 0, 8)
+	for i := range a {
+		if a[i].Hash != b[i].Hash || a[i].Events == 0 {
+			t.Fatalf("seed %d: two runs differ: %s (%d events) vs %s (%d events)", i, a[i].Hash, a[i].Events, b[i].Hash, b[i].Events)
+		}
+	}
+}

@@ -398,7 +398,12 @@ func (s *Sim) start(st *site) {
 		s.schedule(&event{at: s.now + 1 + s.rng.Int64N(st.period), kind: evTick, site: st.idx, gen: st.gen})
 	}
 	s.logf("start %s inc=%d period=%d", st.id, st.inc, st.period)
-	if !s.driverMode() {
+	if s.driverMode() {
+		// Wake the driver as its clock's first tick would: it handles what
+		// Restore left to do (re-applying the log) before anything else.
+		st.clock.Advance(0)
+		s.settle()
+	} else {
 		s.drain(st, input{kind: "restart"})
 	}
 }
