@@ -65,7 +65,17 @@ func (s *Sim) settle() {
 		}
 		if st.drv != nil && !st.died {
 			if err := st.drv.Err(); err != nil {
-				s.fail("trace validation", "the driver at %s stopped: %v", st.id, err)
+				// As in the simulator's own loop: the trace of the Ready it
+				// stopped at goes to the checkers (an assertion, or a read
+				// it could not trace).
+				events := st.batch
+				st.batch = nil
+				s.mapEvents(st, events)
+				check := "trace validation"
+				if errors.Is(err, core.ErrDivergence) {
+					check = checkAssertion
+				}
+				s.fail(check, "the driver at %s stopped: %v", st.id, err)
 			}
 		}
 	}
