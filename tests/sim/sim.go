@@ -629,6 +629,10 @@ func Run(opts Options) Report {
 		panic(fmt.Sprintf("tests/sim: bug switch %s%s needs a build with -tags %s (make test and make sim pass it)",
 			bugName(opts.Bugs), map[bool]string{true: " SendBeforePersist"}[opts.SendBeforePersist], core.BugTag))
 	}
+	if opts.Driver && opts.Workload != "" {
+		return Report{Seed: opts.Seed, Opts: opts, Check: "simulator",
+			Failure: "driver mode runs the register workload only"}
+	}
 	if opts.Driver && opts.Settle == nil {
 		return Report{Seed: opts.Seed, Opts: opts, Check: "simulator",
 			Failure: "driver mode needs Settle (testing/synctest.Wait, inside a bubble): run it from a test"}
