@@ -79,6 +79,10 @@ type Bugs struct {
 	// QueueLoseBatch: a Deliver runs the handler of the first message it
 	// read only; the others are marked applied (and cleared) without it.
 	QueueLoseBatch bool
+	// IndexKeepsStale: a Put that replaces a row leaves the old row's
+	// local index entries in place (a stale index entry, as a forgotten
+	// delete in index maintenance would).
+	IndexKeepsStale bool
 }
 
 func (o *Options) fill() {
@@ -510,7 +514,7 @@ func (tx *Tx) put(table string, row schema.Row) error {
 		tx.set(e.Key, e.Value, false)
 	}
 	for k := range old {
-		if !fresh[k] {
+		if !fresh[k] && !(tx.d.opts.Bugs.IndexKeepsStale && core.BugsCompiled) {
 			tx.set([]byte(k), nil, true)
 		}
 	}

@@ -24,6 +24,7 @@ type bank struct {
 	mu        sync.Mutex
 	transfers []*transfer
 	reads     [][]int64 // committed reads of every balance
+	indexes   []string  // local index mismatches those reads found
 	final     []int64
 }
 
@@ -48,14 +49,21 @@ func (b *bank) Schema() *schema.Schema {
 	s, err := schema.Define([]schema.Table{
 		{Name: "Account", Key: []string{"acct"}, Columns: []schema.Column{
 			{Name: "acct", Kind: schema.Int64}, {Name: "balance", Kind: schema.Int64}}},
-	}, nil)
+	}, []schema.Index{
+		// A local index, written in the same transaction as the rows (in
+		// every group a transfer's two-phase commit touches): every read of
+		// all balances checks it equals the rows it indexes.
+		{Name: "AccountByBalance", Table: "Account", Columns: []string{"balance"}},
+	})
 	if err != nil {
 		panic(err) // NB: a constant schema; the tests cover it
 	}
 	return s
 }
 
-func (b *bank) DBBugs() db.Bugs { return db.Bugs{TwoPhaseOneSide: b.bug == "TwoPhaseOneSide"} }
+func (b *bank) DBBugs() db.Bugs {
+	return db.Bugs{TwoPhaseOneSide: b.bug == "TwoPhaseOneSide", IndexKeepsStale: b.bug == "IndexKeepsStale"}
+}
 
 func (b *bank) Register(*db.DB) {}
 
@@ -113,20 +121,28 @@ func (b *bank) readAll(ctx context.Context, d *db.DB) error {
 		roots[i] = db.Root("Account", int64(i))
 	}
 	var got []int64
+	var mismatch []string
 	_, err := d.TwoPhase(ctx, roots, func(txs []*db.Tx) error {
 		got = make([]int64, len(txs))
+		mismatch = nil
 		for i, tx := range txs {
 			v, err := balance(tx, int64(i))
 			if err != nil {
 				return err
 			}
 			got[i] = v
+			if err := tx.CheckIndexes(); errors.Is(err, db.ErrIndexMismatch) {
+				mismatch = append(mismatch, fmt.Sprintf("account %d: %v", i, err))
+			} else if err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	if err == nil {
 		b.mu.Lock()
 		b.reads = append(b.reads, got)
+		b.indexes = append(b.indexes, mismatch...)
 		b.mu.Unlock()
 	}
 	return err
@@ -145,7 +161,17 @@ func (b *bank) Final(ctx context.Context, d *db.DB) error {
 		if _, err := d.View(ctx, db.Root("Account", acct), core.Current, func(tx *db.Tx) error {
 			v, err := balance(tx, acct)
 			final[i] = v
-			return err
+			if err != nil {
+				return err
+			}
+			if err := tx.CheckIndexes(); errors.Is(err, db.ErrIndexMismatch) {
+				b.mu.Lock()
+				b.indexes = append(b.indexes, fmt.Sprintf("final read of account %d: %v", acct, err))
+				b.mu.Unlock()
+			} else if err != nil {
+				return err
+			}
+			return nil
 		}); err != nil {
 			return fmt.Errorf("reading account %d: %w", acct, err)
 		}
@@ -174,6 +200,9 @@ func (b *bank) Check() Result {
 	}
 	for i, bal := range b.reads {
 		judge(fmt.Sprintf("read %d", i+1), bal)
+	}
+	for _, m := range b.indexes {
+		r.Anomalies = append(r.Anomalies, "local index differs from its rows: "+m)
 	}
 	if b.final == nil {
 		r.Anomalies = append(r.Anomalies, "no final read (the final phase did not finish)")

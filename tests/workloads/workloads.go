@@ -57,7 +57,7 @@ func Names() []string { return []string{"bank", "queue", "listappend"} }
 
 // bugs lists each workload's bug switches.
 var bugs = map[string][]string{
-	"bank":       {"TwoPhaseOneSide"},
+	"bank":       {"TwoPhaseOneSide", "IndexKeepsStale"},
 	"queue":      {"QueueApplyTwice", "QueueLoseBatch"},
 	"listappend": {"ListAppendLostUpdate"},
 }
