@@ -158,6 +158,9 @@ func (r *Replica) newProposal(kind proposalKind, g *group, pos Position, v Value
 		rejected: map[SiteID]bool{}}
 	r.proposals[p.id] = p
 	r.proposalOrder = append(r.proposalOrder, p)
+	if g.active == nil {
+		g.active = map[Position]*proposal{}
+	}
 	g.active[pos] = p
 	return p
 }
@@ -426,6 +429,9 @@ func (r *Replica) maybeCommit(p *proposal) {
 	g := p.g
 	// NB: leave g.active first, so learn does not finish p a second time.
 	delete(g.active, p.pos)
+	if len(g.active) == 0 {
+		g.active = nil
+	}
 	r.trace(TraceEvent{Action: ActCommit, Group: g.id, Position: p.pos, Ballot: p.ballot,
 		Proposal: p.id, Value: p.value.ID, NoOp: p.value.NoOp})
 	r.learn(g, p.pos, p.value)
@@ -448,6 +454,9 @@ func (r *Replica) finishProposal(p *proposal, err error) {
 	p.finished = true
 	if p.g.active[p.pos] == p {
 		delete(p.g.active, p.pos)
+		if len(p.g.active) == 0 {
+			p.g.active = nil
+		}
 	}
 	if p.kind == propWrite {
 		r.result(Result{ID: p.req, Op: OpWrite, Group: p.g.id, Position: p.pos, Err: err})

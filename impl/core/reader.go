@@ -124,6 +124,9 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 	}
 	r.reads[id] = op
 	r.readOrder = append(r.readOrder, op)
+	if g.reads == nil {
+		g.reads = map[RequestID]*readOp{}
+	}
 	g.reads[id] = op
 	detail := "invalid"
 	if op.local {
@@ -294,6 +297,9 @@ func (r *Replica) finishRead(op *readOp) {
 	delete(r.reads, op.id)
 	op.finished = true
 	delete(op.g.reads, op.id)
+	if len(op.g.reads) == 0 {
+		op.g.reads = nil
+	}
 }
 
 func (r *Replica) failRead(op *readOp, err error) {
