@@ -174,7 +174,7 @@ func runChaos(t *testing.T, seed uint64, bugs Bugs, sites []Site) (violation, in
 			r := c.reps[id]
 			detail := ""
 			for _, p := range r.proposals {
-				detail += fmt.Sprintf(" proposal{pos %d phase %d kind %d round %d inv %d chosen %v known %v}", p.pos, p.phase, p.kind, p.round, len(p.inv), p.chosen, p.g.known[p.pos].ID)
+				detail += fmt.Sprintf(" proposal{pos %d phase %d kind %d round %d inv %d chosen %v known %v}", p.pos, p.phase, p.kind, p.round, len(p.inv), p.chosen, p.g.knownID(p.pos))
 			}
 			for _, op := range r.reads {
 				detail += fmt.Sprintf(" read{phase %d target %d local %v known %d applied %d noops %v}", op.phase, op.target, op.local, op.g.knownPrefix, op.g.applied, op.noOpsStarted)

@@ -334,7 +334,7 @@ func (r *Replica) handleCatchUp(m Message) {
 	}
 	for p := first; p <= limit && len(reply.Entries) < r.cfg.MaxCatchUpEntries; p++ {
 		if v, ok := g.known[p]; ok {
-			reply.Entries = append(reply.Entries, Entry{Group: g.id, Position: p, Value: v})
+			reply.Entries = append(reply.Entries, Entry{Group: g.id, Position: p, Value: *v})
 		} else if s := g.slots[p]; r.cfg.Bugs.CatchUpAppliesUnchosen && s != nil && s.voted {
 			reply.Entries = append(reply.Entries, Entry{Group: g.id, Position: p, Value: s.vote})
 		}
