@@ -22,9 +22,6 @@ func TestMain(m *testing.M) {
 // either system answers no operation of a workload. No figure is checked:
 // timings on a shared machine say nothing in a test.
 func TestSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts 12 processes")
-	}
 	var out strings.Builder
 	o := options{duration: 150 * time.Millisecond, rounds: 1, clients: []int{3}, wanRTT: 10 * time.Millisecond,
 		valueLen: 8, dir: t.TempDir()}
