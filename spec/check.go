@@ -31,14 +31,7 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 			return false, err
 		}
 	}
-	if want, ok := Recorded[c.Name]; ok && c.Mutations == 0 {
-		verdict := "equal to"
-		if want.Distinct != res.Distinct || want.Generated != res.Generated || want.Depth != res.Depth {
-			verdict = "DIFFERENT FROM"
-		}
-		fmt.Fprintf(w, "Mirror figures %s TLC's for %s: %d states generated, %d distinct states found, depth %d.\n",
-			verdict, c.Name, want.Generated, want.Distinct, want.Depth)
-	}
+	compareRecorded(w, c, "Mirror figures", res.Generated, res.Distinct, res.Depth)
 	if res.Violation == nil {
 		if v := res.Vacuous(); len(v) > 0 && res.Left == 0 {
 			return false, fmt.Errorf("%s lists invariants it never exercises (antecedent never reached): %s; reach them or drop them from its Checks", c.Name, strings.Join(v, ", "))
@@ -79,4 +72,19 @@ var Recorded = map[string]struct{ Distinct, Generated, Depth int }{
 	// Mirror-only (DeepConfigs): the mirror's own figures, not TLC's, so
 	// that a change to the explorer or the spec that moves them is seen.
 	"MCDeepConsecutiveReads": {7_706_152, 47_456_601, 36},
+}
+
+// compareRecorded prints whether a run's figures equal the ones TLC gave
+// for c (Recorded), for unmutated configs TLC was run on.
+func compareRecorded(w io.Writer, c *Config, what string, generated, distinct, depth int) {
+	want, ok := Recorded[c.Name]
+	if !ok || c.Mutations != 0 {
+		return
+	}
+	verdict := "equal to"
+	if want.Distinct != distinct || want.Generated != generated || want.Depth != depth {
+		verdict = "DIFFERENT FROM"
+	}
+	fmt.Fprintf(w, "%s %s TLC's for %s: %d states generated, %d distinct states found, depth %d.\n",
+		what, verdict, c.Name, want.Generated, want.Distinct, want.Depth)
 }

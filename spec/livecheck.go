@@ -30,13 +30,6 @@ func CheckLive(c *Config, w io.Writer, opt Options) (bool, error) {
 	if err := res.Report(w); err != nil {
 		return false, err
 	}
-	if want, ok := Recorded[c.Name]; ok && c.Mutations == 0 {
-		verdict := "equal to"
-		if want.Distinct != res.Distinct || want.Generated != res.Generated || want.Depth != res.Depth {
-			verdict = "DIFFERENT FROM"
-		}
-		fmt.Fprintf(w, "Liveness graph figures %s TLC's for %s: %d states generated, %d distinct states found, depth %d.\n",
-			verdict, c.Name, want.Generated, want.Distinct, want.Depth)
-	}
+	compareRecorded(w, c, "Liveness graph figures", res.Generated, res.Distinct, res.Depth)
 	return res.Violation == nil, nil
 }

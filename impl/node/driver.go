@@ -404,12 +404,18 @@ type clockReading struct {
 // is made at a time after the step's input arrived, and each trace batch
 // can be stamped with the reading its steps were judged at.
 func (d *Driver) catchUpTicks() {
-	wall := d.cfg.WallClock().UnixNano()
-	rd := clockReading{at: d.r.PendingTrace(), wall: wall}
+	tracing := d.cfg.OnTraceBatch != nil
+	var rd clockReading
+	if tracing {
+		rd = clockReading{at: d.r.PendingTrace(), wall: d.cfg.WallClock().UnixNano()}
+	}
 	if now := d.cfg.Clock.Now(); d.ticked < now {
 		d.r.Elapse(now - d.ticked)
 		d.ticked = now
 		rd.elapsed = true
+	}
+	if !tracing {
+		return // NB: the readings only stamp trace batches
 	}
 	if n := len(d.readings); n > 0 && d.readings[n-1].at == rd.at {
 		// NB: no event followed the previous reading; this one stands for

@@ -14,19 +14,26 @@ import (
 
 type dropTransport struct{}
 
-func (dropTransport) Send(core.SiteID, core.Message) {}
-
-// A one-site deployment: every message is to itself, so the driver's
-// self-delivery and persist-before-send loop do all the work.
-func TestSingleSiteDriver(t *testing.T) {
-	sites := []core.Site{{ID: "A", Kind: core.Full}}
+// siteA is site A's core config in a membership of sites, and an in-memory
+// store closed when the test ends.
+func siteA(t *testing.T, sites ...core.Site) (core.Config, *storage.Pebble) {
+	t.Helper()
 	cfg := core.DefaultConfig("A", sites)
 	cfg.Rand = rand.New(rand.NewPCG(1, 1))
 	st, err := storage.OpenMem()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return cfg, st
+}
+
+func (dropTransport) Send(core.SiteID, core.Message) {}
+
+// A one-site deployment: every message is to itself, so the driver's
+// self-delivery and persist-before-send loop do all the work.
+func TestSingleSiteDriver(t *testing.T) {
+	cfg, st := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	clock := NewManualClock()
 	var traced int
 	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock,
@@ -112,14 +119,7 @@ func (s *dyingStorage) Save(d core.Durable, sync bool) error {
 // missing from the trace, and the restarted site proposed a value the
 // mirror had never seen voted (found by the multi-process kill test).
 func TestTraceHoldsAReadyWhoseSaveNeverReturned(t *testing.T) {
-	sites := []core.Site{{ID: "A", Kind: core.Full}}
-	cfg := core.DefaultConfig("A", sites)
-	cfg.Rand = rand.New(rand.NewPCG(1, 1))
-	mem, err := storage.OpenMem()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
+	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	st := &dyingStorage{Storage: mem, n: 1 << 30}
 	clock := NewManualClock()
 	var traced []core.TraceEvent
@@ -191,14 +191,7 @@ func (s *stallingStorage) Save(d core.Durable, sync bool) error {
 // validation (a site's FUSE-backed Save stalled 432 ms in a disk-fault run
 // and its coordinator acted on its lease after a writer had waited it out).
 func TestTimeIsHandedOverAfterAStalledSave(t *testing.T) {
-	sites := []core.Site{{ID: "A", Kind: core.Full}}
-	cfg := core.DefaultConfig("A", sites)
-	cfg.Rand = rand.New(rand.NewPCG(1, 1))
-	mem, err := storage.OpenMem()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
+	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	st := &stallingStorage{Storage: mem}
 	clock := NewManualClock()
 	batches := make(chan TraceBatch, 1024)
@@ -274,14 +267,7 @@ func (c *descheduledClock) Now() uint64 {
 // (found by the ten-minute all-nemesis runs, seeds 1 and 2: a coordinator
 // back from a stall stepped a long queue on one reading of its clock).
 func TestTraceIsStampedWhenTheClockWasRead(t *testing.T) {
-	sites := []core.Site{{ID: "A", Kind: core.Full}}
-	cfg := core.DefaultConfig("A", sites)
-	cfg.Rand = rand.New(rand.NewPCG(1, 1))
-	mem, err := storage.OpenMem()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
+	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	wall := time.Unix(1000, 0)
 	var mu sync.Mutex
 	clock := &descheduledClock{ManualClock: NewManualClock(), wall: &wall, gap: time.Second}

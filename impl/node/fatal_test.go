@@ -3,14 +3,12 @@ package node
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/megastore-verified/megastore/impl/core"
-	"github.com/megastore-verified/megastore/impl/storage"
 )
 
 // A second value learned at a position whose chosen value the site knows
@@ -20,14 +18,7 @@ import (
 // checkers. Without the stop the site would go on serving its first value
 // as if nothing had happened.
 func TestSecondChosenValueStopsTheDriver(t *testing.T) {
-	sites := []core.Site{{ID: "A", Kind: core.Full}, {ID: "B", Kind: core.Full}, {ID: "C", Kind: core.Full}}
-	cfg := core.DefaultConfig("A", sites)
-	cfg.Rand = rand.New(rand.NewPCG(1, 1))
-	st, err := storage.OpenMem()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	cfg, st := siteA(t, core.Site{ID: "A", Kind: core.Full}, core.Site{ID: "B", Kind: core.Full}, core.Site{ID: "C", Kind: core.Full})
 	var mu sync.Mutex
 	var traced []core.TraceEvent
 	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: NewManualClock(),

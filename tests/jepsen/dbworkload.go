@@ -64,23 +64,12 @@ func runDBWorkload(ctx context.Context, s *runState, c *cluster, sites map[strin
 		defer close(nemDone)
 		runNemesis(wctx, s, faults, cfg.Seed, cfg.NemesisInterval, cfg.TimeLimit)
 	}()
-	progDone := make(chan struct{})
-	go func() {
-		defer close(progDone)
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case <-t.C:
-				s.say("ops %d (%d with an error) | faults: %s", s.count.ops.Load(), s.count.fail.Load(), s.faults())
-			}
-		}
-	}()
+	stopProgress := every(5*time.Second, func() {
+		s.say("ops %d (%d with an error) | faults: %s", s.count.ops.Load(), s.count.fail.Load(), s.faults())
+	})
 	wg.Wait()
 	<-nemDone
-	<-progDone
+	stopProgress()
 	s.say("workload done: %d operations (%d with an error)", s.count.ops.Load(), s.count.fail.Load())
 
 	s.say("healed; waiting up to %v for every full site to catch up", cfg.Recovery)

@@ -291,24 +291,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer close(nemDone)
 		runNemesis(wctx, s, faults, cfg.Seed, cfg.NemesisInterval, cfg.TimeLimit)
 	}()
-	progDone := make(chan struct{})
-	go func() {
-		defer close(progDone)
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case <-t.C:
-				s.say("ops %d  ok %d  fail %d  info %d  | faults: %s", s.count.ops.Load(), s.count.ok.Load(),
-					s.count.fail.Load(), s.count.info.Load(), s.faults())
-			}
-		}
-	}()
+	stopProgress := every(5*time.Second, func() {
+		s.say("ops %d  ok %d  fail %d  info %d  | faults: %s", s.count.ops.Load(), s.count.ok.Load(),
+			s.count.fail.Load(), s.count.info.Load(), s.faults())
+	})
 	wg.Wait()
 	<-nemDone
-	<-progDone
+	stopProgress()
 	s.say("workload done: %d ops (ok %d, fail %d, info %d)", s.count.ops.Load(), s.count.ok.Load(), s.count.fail.Load(), s.count.info.Load())
 
 	// Recovery, then every site's log.
