@@ -32,9 +32,7 @@ func runDBWorkload(ctx context.Context, s *runState, c *cluster, sites map[strin
 	wctx, stop := context.WithTimeout(ctx, cfg.TimeLimit)
 	defer stop()
 	open := func(site string, seed uint64) *db.DB {
-		d := db.Open(sites[site], w.Schema(), &db.Options{Seed: seed, Bugs: w.DBBugs()})
-		w.Register(d)
-		return d
+		return w.Open(sites[site], db.Options{Seed: seed})
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.Concurrency; i++ {

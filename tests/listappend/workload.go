@@ -2,6 +2,7 @@ package listappend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -78,7 +79,14 @@ type Client struct {
 	Cfg Config
 	// Next returns a value never appended before (unique in the run).
 	Next func() int64
+	// Retired, if set, is asked at every run of a transaction whether its
+	// group was retired (a driver moving to fresh groups): then the
+	// transaction stops before it writes, and fails with ErrRetired.
+	Retired func(g int64) bool
 }
+
+// ErrRetired: the transaction's group was retired before it wrote.
+var ErrRetired = errors.New("listappend: the group was retired before the transaction wrote")
 
 // Do runs one transaction and records it in t. t is Unknown, with the
 // operations of the run being committed, from before the commit is sent
@@ -99,6 +107,9 @@ func (c *Client) Do(ctx context.Context, t *Txn) {
 	_, err := d.Update(ctx, db.Root("G", g), func(tx *db.Tx) error {
 		var ops []Op // NB: only the last run's operations happened
 		t.Ops = nil
+		if c.Retired != nil && c.Retired(g) {
+			return ErrRetired
+		}
 		for _, p := range plans {
 			values, err := readList(ctx, d, tx, g, p.key, cfg.Broken && p.append)
 			if err != nil {
@@ -120,7 +131,9 @@ func (c *Client) Do(ctx context.Context, t *Txn) {
 	t.Status = OK
 	if err != nil {
 		t.Status = Unknown
-		if client.Classify(err) == client.Failed {
+		// NB: db.Update returns an error of fn before it writes, and it
+		// reruns fn only after a definite conflict: nothing was written.
+		if client.Classify(err) == client.Failed || errors.Is(err, ErrRetired) {
 			t.Status = Failed
 		}
 	}

@@ -162,12 +162,11 @@ func (s *Sim) runProc(p *proc) {
 	var seed [32]byte
 	binary.LittleEndian.PutUint64(seed[:], s.opts.Seed)
 	binary.LittleEndian.PutUint64(seed[8:], uint64(p.idx))
-	d := db.Open(procSite{p}, w.Schema(), &db.Options{
+	d := w.Open(procSite{p}, db.Options{
 		Seed: s.opts.Seed<<8 | uint64(p.idx), MaxAttempts: 10,
 		BackoffBase: time.Millisecond, BackoffMax: 16 * time.Millisecond,
-		Sleep: p.sleep, IDs: rand.NewChaCha8(seed), Bugs: w.DBBugs(),
+		Sleep: p.sleep, IDs: rand.NewChaCha8(seed),
 	})
-	w.Register(d)
 	rng := rand.New(rand.NewPCG(s.opts.Seed, 0xdb00+uint64(p.idx)))
 	ctx := context.Background()
 	body := func() {

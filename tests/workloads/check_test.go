@@ -11,21 +11,23 @@ import (
 func TestBankCheckerOnHandMadeHistories(t *testing.T) {
 	good := func() *bank {
 		b := newBank("")
-		b.transfers = []*transfer{{from: 0, to: 1, amount: 10, status: OK}}
-		b.reads = [][]int64{{90, 110, 100, 100}}
-		b.final = []int64{90, 110, 100, 100}
+		b.transfers = []*transfer{{from: 0, to: 1, amount: 10, status: OK}, {from: 6, to: 5, amount: 30, status: OK}}
+		b.reads = []bankRead{{0, []int64{90, 110, 100, 100}}, {1, []int64{100, 130, 70, 100}}}
+		b.final = [][]int64{{90, 110, 100, 100}, {100, 130, 70, 100}}
 		return b
 	}
-	if r := good().Check(); !r.Valid() || r.Checked != 2 {
+	if r := good().Check(); !r.Valid() || r.Checked != 4 {
 		t.Fatalf("a conserved history: %v", r)
 	}
 	for name, c := range map[string]struct {
 		mutate func(*bank)
 		want   string
 	}{
-		"a read that lost money":        {func(b *bank) { b.reads[0][1] = 100 }, "total 390"},
-		"a negative balance":            {func(b *bank) { b.final = []int64{-10, 210, 100, 100} }, "balance -10"},
-		"a final state that made money": {func(b *bank) { b.final[3] = 101 }, "total 401"},
+		"a read that lost money":        {func(b *bank) { b.reads[0].balances[1] = 100 }, "read 1 (generation 0): total 390"},
+		"a later generation's loss":     {func(b *bank) { b.reads[1].balances[1] = 100 }, "read 2 (generation 1): total 370"},
+		"a negative balance":            {func(b *bank) { b.final[1] = []int64{-10, 210, 100, 100} }, "account 4 has balance -10"},
+		"a final state that made money": {func(b *bank) { b.final[0][3] = 101 }, "generation 0: total 401"},
+		"a generation left unsettled":   {func(b *bank) { b.final[1][2] = 0 }, "generation 1: total 330"},
 		"no final read":                 {func(b *bank) { b.final = nil }, "no final read"},
 	} {
 		b := good()

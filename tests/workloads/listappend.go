@@ -7,15 +7,20 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"github.com/megastore-verified/megastore/impl/client"
 	"github.com/megastore-verified/megastore/impl/db"
 	"github.com/megastore-verified/megastore/impl/schema"
 	"github.com/megastore-verified/megastore/tests/listappend"
 )
 
 // listAppend runs tests/listappend's transactions; its bug switch reads a
-// list for an append outside the transaction (a lost update).
+// list for an append outside the transaction (a lost update). The groups
+// come in generations (rotation): generation k is groups 2k and 2k+1, and
+// new transactions move to fresh groups (fresh lists) before a group
+// outgrows the trace checker's bounds.
 type listAppend struct {
 	cfg listappend.Config
+	rot *rotation
 
 	mu      sync.Mutex
 	next    int64
@@ -24,13 +29,16 @@ type listAppend struct {
 }
 
 func newListAppend(bug string) *listAppend {
-	return &listAppend{cfg: listappend.Config{Groups: 2, Keys: 3, MaxOps: 4, Broken: bug == "ListAppendLostUpdate"}}
+	l := &listAppend{cfg: listappend.Config{Groups: 2, Keys: 3, MaxOps: 4, Broken: bug == "ListAppendLostUpdate"}}
+	l.rot = newRotation(groupNames(l.Schema(), "G", int64(l.cfg.Groups)))
+	return l
 }
 
 func (l *listAppend) Name() string           { return "listappend" }
 func (l *listAppend) Schema() *schema.Schema { return listappend.Schema() }
-func (l *listAppend) DBBugs() db.Bugs        { return db.Bugs{} }
-func (l *listAppend) Register(*db.DB)        {}
+func (l *listAppend) Open(site client.Site, opts db.Options) *db.DB {
+	return open(site, opts, l.Schema(), l.rot, db.Bugs{})
+}
 
 func (l *listAppend) record() *listappend.Txn {
 	l.mu.Lock()
@@ -41,12 +49,15 @@ func (l *listAppend) record() *listappend.Txn {
 }
 
 func (l *listAppend) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
-	c := listappend.Client{DB: d, Rng: rng, Cfg: l.cfg, Next: func() int64 {
+	gen := l.rot.current()
+	cfg := l.cfg
+	cfg.FirstGroup = gen * int64(cfg.Groups)
+	c := listappend.Client{DB: d, Rng: rng, Cfg: cfg, Next: func() int64 {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.next++
 		return l.next
-	}}
+	}, Retired: func(int64) bool { return l.rot.retired(gen) }}
 	t := l.record()
 	c.Do(ctx, t)
 	if t.Status != listappend.OK {
@@ -57,10 +68,11 @@ func (l *listAppend) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
 
 var errNotOK = errors.New("listappend: transaction did not commit")
 
-// Final reads every list of every group, one transaction per group: the
-// final reads give the checker each list's whole order.
+// Final reads every list of every group of every generation, one
+// transaction per group: the final reads give the checker each list's
+// whole order.
 func (l *listAppend) Final(ctx context.Context, d *db.DB) error {
-	for g := int64(0); g < int64(l.cfg.Groups); g++ {
+	for g := int64(0); g < l.rot.generations()*int64(l.cfg.Groups); g++ {
 		t := l.record()
 		_, err := d.Update(ctx, db.Root("G", g), func(tx *db.Tx) error {
 			t.Ops = nil
@@ -99,7 +111,8 @@ func (l *listAppend) Check() Result {
 		}
 	}
 	rep := listappend.Check(h)
-	r := Result{Checked: rep.Edges, Summary: fmt.Sprintf("%d transactions (%d ok), %d dependency edges", rep.Txns, ok, rep.Edges)}
+	r := Result{Checked: rep.Edges, Summary: fmt.Sprintf("%d transactions (%d ok), %d dependency edges, %d groups in %d generations",
+		rep.Txns, ok, rep.Edges, l.rot.generations()*int64(l.cfg.Groups), l.rot.generations())}
 	for _, a := range rep.Anomalies {
 		r.Anomalies = append(r.Anomalies, a.Kind+": "+a.Detail)
 	}

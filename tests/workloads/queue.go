@@ -2,12 +2,14 @@ package workloads
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/megastore-verified/megastore/impl/client"
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/db"
 	"github.com/megastore-verified/megastore/impl/schema"
@@ -18,8 +20,14 @@ import (
 // delivery runs db.Deliver for one sender, whose handler appends the id to
 // the receiver's row (not idempotent by itself: applying a message twice
 // shows as the id twice). Deliverers are stateless and run concurrently.
+// The boxes come in generations (rotation): generation k is boxes
+// 3k..3k+2, messages go between boxes of one generation, and new sends
+// move to fresh boxes before a box's group outgrows the trace checker's
+// bounds; deliveries keep draining the previous generation, and the final
+// phase drains every one.
 type queue struct {
 	bug string
+	rot *rotation
 
 	mu     sync.Mutex
 	nextID int64
@@ -40,7 +48,11 @@ type message struct {
 	status   Status
 }
 
-func newQueue(bug string) *queue { return &queue{bug: bug, sent: map[int64]*message{}} }
+func newQueue(bug string) *queue {
+	q := &queue{bug: bug, sent: map[int64]*message{}}
+	q.rot = newRotation(groupNames(q.Schema(), "Box", queueBoxes))
+	return q
+}
 
 func (q *queue) Name() string { return "queue" }
 
@@ -55,8 +67,13 @@ func (q *queue) Schema() *schema.Schema {
 	return s
 }
 
-func (q *queue) DBBugs() db.Bugs {
-	return db.Bugs{QueueApplyTwice: q.bug == "QueueApplyTwice", QueueLoseBatch: q.bug == "QueueLoseBatch"}
+// Open installs the handler: append the message's id to the receiver's
+// row. The payload is "box:id".
+func (q *queue) Open(site client.Site, opts db.Options) *db.DB {
+	d := open(site, opts, q.Schema(), q.rot,
+		db.Bugs{QueueApplyTwice: q.bug == "QueueApplyTwice", QueueLoseBatch: q.bug == "QueueLoseBatch"})
+	q.register(d)
+	return d
 }
 
 func gotList(tx *db.Tx, box int64) ([]int64, error) {
@@ -68,9 +85,7 @@ func gotList(tx *db.Tx, box int64) ([]int64, error) {
 	return v, nil
 }
 
-// Register installs the handler: append the message's id to the
-// receiver's row. The payload is "box:id".
-func (q *queue) Register(d *db.DB) {
+func (q *queue) register(d *db.DB) {
 	d.Handle(queueName, func(tx *db.Tx, m db.Message) error {
 		boxS, idS, _ := strings.Cut(string(m.Payload), ":")
 		box, err1 := strconv.ParseInt(boxS, 10, 64)
@@ -87,8 +102,15 @@ func (q *queue) Register(d *db.DB) {
 }
 
 func (q *queue) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
+	gen := q.rot.current()
 	if rng.IntN(3) == 0 {
-		from := rng.Int64N(queueBoxes)
+		// NB: one delivery in four drains the previous generation, whose
+		// outboxes no send fills any more.
+		dgen := gen
+		if gen > 0 && rng.IntN(4) == 0 {
+			dgen--
+		}
+		from := dgen*queueBoxes + rng.Int64N(queueBoxes)
 		n, err := d.Deliver(ctx, db.Root("Box", from))
 		q.mu.Lock()
 		q.deliv++
@@ -99,28 +121,46 @@ func (q *queue) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
 		return err
 	}
 	from := rng.Int64N(queueBoxes)
-	to := (from + 1 + rng.Int64N(queueBoxes-1)) % queueBoxes
+	to := gen*queueBoxes + (from+1+rng.Int64N(queueBoxes-1))%queueBoxes
+	from += gen * queueBoxes
 	q.mu.Lock()
 	q.nextID++
 	id := q.nextID
 	m := &message{from: from, to: to}
 	q.sent[id] = m
 	q.mu.Unlock()
+	// NB: the message will take a write at its receiver when it is
+	// applied: that counts toward the receiver's rotation from now on.
+	q.rot.note(q.group(to), 1, 0)
 	_, err := d.Update(ctx, db.Root("Box", from), func(tx *db.Tx) error {
+		if q.rot.retired(gen) {
+			return errRetired
+		}
 		return tx.Send(db.Root("Box", to), queueName, []byte(fmt.Sprintf("%d:%d", to, id)))
 	})
+	st := statusOf(err)
+	if errors.Is(err, errRetired) {
+		st, err = Failed, nil // NB: refused before any write
+	}
 	q.mu.Lock()
-	m.status = statusOf(err)
+	m.status = st
 	q.mu.Unlock()
 	return err
 }
 
-// Final drains every outbox (Deliver until a round applies nothing), then
-// reads every box.
+// group names box's entity group.
+func (q *queue) group(box int64) core.GroupID {
+	gen := box / queueBoxes
+	return q.rot.groups(gen)[box-gen*queueBoxes]
+}
+
+// Final drains every outbox of every generation (Deliver until a round
+// applies nothing), then reads every box.
 func (q *queue) Final(ctx context.Context, d *db.DB) error {
+	boxes := q.rot.generations() * queueBoxes
 	for round := 0; ; round++ {
 		applied := 0
-		for box := int64(0); box < queueBoxes; box++ {
+		for box := int64(0); box < boxes; box++ {
 			n, err := d.Deliver(ctx, db.Root("Box", box))
 			if err != nil {
 				return fmt.Errorf("final delivery from box %d: %w", box, err)
@@ -135,7 +175,7 @@ func (q *queue) Final(ctx context.Context, d *db.DB) error {
 		}
 	}
 	got := map[int64][]int64{}
-	for box := int64(0); box < queueBoxes; box++ {
+	for box := int64(0); box < boxes; box++ {
 		if _, err := d.View(ctx, db.Root("Box", box), core.Current, func(tx *db.Tx) error {
 			v, err := gotList(tx, box)
 			got[box] = v
@@ -159,8 +199,8 @@ func (q *queue) Check() Result {
 		count[m.status]++
 	}
 	r.Checked = count[OK]
-	r.Summary = fmt.Sprintf("%d sends (%d ok, %d failed, %d unknown), %d deliveries applying %d",
-		len(q.sent), count[OK], count[Failed], count[Unknown], q.deliv, q.delivd)
+	r.Summary = fmt.Sprintf("%d sends (%d ok, %d failed, %d unknown), %d deliveries applying %d, %d boxes in %d generations",
+		len(q.sent), count[OK], count[Failed], count[Unknown], q.deliv, q.delivd, len(q.got), q.rot.generations())
 	if !q.final {
 		r.Anomalies = append(r.Anomalies, "no final read (the final phase did not finish)")
 		return r

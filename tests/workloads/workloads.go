@@ -6,8 +6,11 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/megastore-verified/megastore/impl/client"
+	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/node"
 	"github.com/megastore-verified/megastore/impl/db"
 	"github.com/megastore-verified/megastore/impl/schema"
 )
@@ -16,10 +19,12 @@ import (
 type Workload interface {
 	Name() string
 	Schema() *schema.Schema
-	// DBBugs are the db.Options.Bugs of every DB of the run.
-	DBBugs() db.Bugs
-	// Register installs what a DB of the run needs (queue handlers).
-	Register(d *db.DB)
+	// Open returns a DB of the run at site, opened with opts plus the
+	// workload's schema, bug switches and queue handlers. Its writes and
+	// reads go through a watch (rotation) that tells the workload how far
+	// each of its entity groups got, so every DB of a run must come from
+	// Open.
+	Open(site client.Site, opts db.Options) *db.DB
 	// Op runs one operation of a client; rng is the client's own stream.
 	// It returns the operation's error (already recorded in the history),
 	// so that a driver can back off after a failure.
@@ -117,4 +122,121 @@ func sortedKeys[K ~int64 | ~string, V any](m map[K]V) []K {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// Generations of entity groups. Trace validation replays each entity group
+// through the spec mirror, whose state encoding holds 32 log positions, 31
+// written values (every value proposed there, conflicting ones included),
+// 64 voted (ballot, value) pairs and 100 ballots per group
+// (tests/check). A workload that kept a few groups for a whole run
+// outgrows that within seconds on real nodes, and the steps past it go
+// unvalidated. So each workload works in a generation of fresh groups at a
+// time (accounts, boxes, lists numbered gen*n+i, the schema unchanged) and
+// moves to the next generation once a group of the current one has taken
+// rotateWrites write requests or reached position rotatePositions. The
+// rest of the bounds is headroom: operations that already passed their
+// generation check finish in the old generation (an operation rerun after
+// a conflict checks again and stops), and the final phase settles and
+// drains every generation.
+const (
+	rotateWrites    = 10
+	rotatePositions = 14
+)
+
+// rotation tracks a workload's generations and, through the watched sites
+// of its DBs, what each entity group took.
+type rotation struct {
+	mu     sync.Mutex
+	gen    int64
+	writes map[core.GroupID]int
+	pos    map[core.GroupID]core.Position
+	// groups names the entity groups of a generation.
+	groups func(gen int64) []core.GroupID
+}
+
+func newRotation(groups func(gen int64) []core.GroupID) *rotation {
+	return &rotation{writes: map[core.GroupID]int{}, pos: map[core.GroupID]core.Position{}, groups: groups}
+}
+
+// current returns the generation new operations use, first moving to a
+// fresh one if a group of the current one is near the mirror's bounds.
+func (r *rotation) current() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.groups(r.gen) {
+		if r.writes[g] >= rotateWrites || r.pos[g] >= rotatePositions {
+			r.gen++
+			break
+		}
+	}
+	return r.gen
+}
+
+// retired reports whether generation gen is no longer current: an
+// operation of it that has not written yet stops.
+func (r *rotation) retired(gen int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return gen < r.gen
+}
+
+// generations is how many generations the run used (0..gen).
+func (r *rotation) generations() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen + 1
+}
+
+func (r *rotation) note(g core.GroupID, writes int, pos core.Position) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes[g] += writes
+	r.pos[g] = max(r.pos[g], pos)
+}
+
+// watched is the client.Site of a workload's DBs: every write request
+// counts (before it is sent: one in flight may be proposed), and every
+// position a read or write returns raises its group's.
+type watched struct {
+	site client.Site
+	r    *rotation
+}
+
+func (w watched) Write(ctx context.Context, req core.WriteRequest) (core.Position, error) {
+	w.r.note(req.Group, 1, req.ReadPosition+1)
+	pos, err := w.site.Write(ctx, req)
+	if err == nil {
+		w.r.note(req.Group, 0, pos)
+	}
+	return pos, err
+}
+
+func (w watched) Read(ctx context.Context, req core.ReadRequest) (node.ReadResult, error) {
+	res, err := w.site.Read(ctx, req)
+	if err == nil {
+		w.r.note(req.Group, 0, res.Position)
+	}
+	return res, err
+}
+
+// open opens a DB of a workload over a watched site.
+func open(site client.Site, opts db.Options, s *schema.Schema, r *rotation, bugs db.Bugs) *db.DB {
+	opts.Bugs = bugs
+	return db.Open(watched{site, r}, s, &opts)
+}
+
+// groupNames names the root groups of table whose int64 keys are
+// gen*n .. gen*n+n-1.
+func groupNames(s *schema.Schema, table string, n int64) func(gen int64) []core.GroupID {
+	return func(gen int64) []core.GroupID {
+		out := make([]core.GroupID, n)
+		for i := range n {
+			g, err := s.GroupOf(table, schema.Key{gen*n + i})
+			if err != nil {
+				panic(err) // NB: a constant schema with an int64 root key
+			}
+			out[i] = core.GroupID(g.Name)
+		}
+		return out
+	}
 }
