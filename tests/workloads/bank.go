@@ -47,6 +47,7 @@ type transfer struct {
 	from, to int64
 	amount   int64
 	status   Status
+	retired  bool // stopped by a rotation before it wrote
 }
 
 var (
@@ -129,7 +130,7 @@ func (b *bank) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
 	switch {
 	case errors.Is(err, errInsufficient), errors.Is(err, errRetired):
 		// NB: fn refused before the prepare: nothing was written.
-		st, err = Failed, nil
+		st, err, t.retired = Failed, nil, errors.Is(err, errRetired)
 	case errors.Is(err, db.ErrAborted):
 		st = Failed // NB: an abort decision is final: nothing was applied
 	}
@@ -256,12 +257,16 @@ func (b *bank) Check() Result {
 		}
 	}
 	var count [3]int
+	retired := 0
 	for _, t := range b.transfers {
 		count[t.status]++
+		if t.retired {
+			retired++
+		}
 	}
 	r.Checked = count[OK] + len(b.reads)
-	r.Summary = fmt.Sprintf("%d transfers (%d ok, %d failed or refused, %d unknown), %d committed reads of every balance, %d generations of %d accounts, final %v",
-		len(b.transfers), count[OK], count[Failed], count[Unknown], len(b.reads), len(b.final), bankAccounts, lastFinal(b.final))
+	r.Summary = fmt.Sprintf("%d transfers (%d ok, %d failed or refused of which %d stopped by a rotation, %d unknown), %d committed reads of every balance, %d generations of %d accounts, final %v",
+		len(b.transfers), count[OK], count[Failed], retired, count[Unknown], len(b.reads), len(b.final), bankAccounts, lastFinal(b.final))
 	return r
 }
 

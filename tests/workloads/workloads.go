@@ -163,6 +163,10 @@ func newRotation(groups func(gen int64) []core.GroupID) *rotation {
 func (r *rotation) current() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.rotate()
+}
+
+func (r *rotation) rotate() int64 {
 	for _, g := range r.groups(r.gen) {
 		if r.writes[g] >= rotateWrites || r.pos[g] >= rotatePositions {
 			r.gen++
@@ -172,12 +176,14 @@ func (r *rotation) current() int64 {
 	return r.gen
 }
 
-// retired reports whether generation gen is no longer current: an
-// operation of it that has not written yet stops.
+// retired reports whether generation gen is no longer current (moving on
+// first if it is full): an operation of it that has not written yet stops.
+// NB: it moves on itself, since at the end of a run no new operation asks
+// for the current generation, while the last ones still rerun.
 func (r *rotation) retired(gen int64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return gen < r.gen
+	return gen < r.rotate()
 }
 
 // generations is how many generations the run used (0..gen).
