@@ -382,7 +382,7 @@ func TraceValidation(validate TraceValidator, dir string) Verdict {
 	}
 	if n := res.Deviations[check.DevBudget]; n > 0 {
 		v.Valid = Unknown
-		v.Explanation = fmt.Sprintf("trace validation: %d of %d steps validated, every one valid; %d beyond the mirror's bounds (a group past 32 positions or 31 writes) not validated: lower --group-writes",
+		v.Explanation = fmt.Sprintf("trace validation: %d of %d steps validated, every one valid; %d beyond the mirror's bounds (a group past 32 positions or 31 writes) not validated: lower --group-writes (register, txn, scan; bank, queue and listappend move to fresh groups themselves, tests/workloads)",
 			res.Validated, res.Steps, n)
 		return v
 	}

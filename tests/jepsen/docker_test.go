@@ -158,7 +158,8 @@ func TestBugSwitchesEndInvalid(t *testing.T) {
 
 // The workloads over impl/db on the real nodes: a short bank run under
 // kills and partitions ends valid (every committed read and the final
-// balances conserve the total), and the same run with a two-phase commit
+// balances conserve the total, and every node's traced step is validated
+// through the spec mirror), and the same run with a two-phase commit
 // that applies one side only ends invalid, caught by the bank checker.
 func TestDBWorkloadShortRun(t *testing.T) {
 	requireEngine(t)
@@ -171,8 +172,11 @@ func TestDBWorkloadShortRun(t *testing.T) {
 			if c.bug != "" && !core.BugsCompiled {
 				t.Skipf("the runner needs -tags %s for a workload bug switch (make test passes it)", core.BugTag)
 			}
+			// NB: valid needs every traced step within the mirror's bounds,
+			// which the workload's move to fresh accounts keeps.
 			cfg := Config{Workload: "bank", WorkloadBug: c.bug, TimeLimit: 12 * time.Second, Concurrency: 4, Seed: 1, Groups: 1,
-				Nemeses: c.nemeses, Store: keptStore(t), Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 3 * time.Second}
+				Nemeses: c.nemeses, Store: keptStore(t), Faults: BuildFaults, Out: testWriter{t}, NemesisInterval: 3 * time.Second,
+				Traces: c.bug == ""}
 			rep, err := Run(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -182,6 +186,11 @@ func TestDBWorkloadShortRun(t *testing.T) {
 			}
 			if v := rep.Results.Verdicts[0]; v.Checker != "bank workload (tests/workloads)" || v.Valid != c.want || v.Counts["checked"] == 0 {
 				t.Fatalf("the bank checker: %+v (want %v with committed operations checked)", v, c.want)
+			}
+			if c.bug == "" {
+				if len(rep.Results.Verdicts) != 2 || rep.Results.Verdicts[1].Counts["validated"] == 0 {
+					t.Fatalf("no real-node trace validation: %+v", rep.Results.Verdicts)
+				}
 			}
 		})
 	}

@@ -29,7 +29,7 @@ func main() {
 	flag.IntVar(&cfg.Concurrency, "concurrency", 10, "client workers")
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()%1_000_000), "seed of the workload and the nemesis schedule")
 	flag.IntVar(&cfg.Groups, "groups", 5, "entity groups in use at once")
-	flag.IntVar(&cfg.GroupWrites, "group-writes", 8, "retire a group after this many write operations for a fresh one (0: never); keeps every group within the spec mirror's bounds")
+	flag.IntVar(&cfg.GroupWrites, "group-writes", 8, "register, txn, scan: retire a group after this many write operations for a fresh one (0: never); keeps every group within the spec mirror's bounds (bank, queue and listappend move to fresh groups themselves)")
 	flag.BoolVar(&cfg.Traces, "trace", true, "nodes write spec-level traces (--trace-dir) and the run validates every step through the spec mirror")
 	flag.StringVar(&cfg.Bug, "bug", "", "start the nodes with --test-bug NAME (a core.Bugs switch)")
 	flag.StringVar(&cfg.Store, "store", "store", "results directory")
