@@ -11,8 +11,13 @@ import (
 	"github.com/megastore-verified/megastore/impl/core"
 )
 
-// maxBatch bounds how many queued messages one Ready may gather.
+// maxBatch bounds how many queued inputs (messages and client calls) one
+// Ready may gather.
 const maxBatch = 256
+
+// maxReaders bounds the Storage reads and scans served beside the replica's
+// goroutine at once.
+const maxReaders = 8
 
 // ErrStopped: the driver is stopped (or failed); its requests are abandoned.
 var ErrStopped = errors.New("node: driver stopped")
@@ -52,6 +57,10 @@ type Config struct {
 	// tests that show the suite catches such a driver; like core.Bugs,
 	// Start refuses it in a build without -tags megastore_bugs.
 	TestSendBeforePersist bool
+	// TestSyncAfterSend breaks it the way a group commit done wrong does:
+	// a Ready is written without fsync, its messages leave, and only then
+	// is it synced. Refused like TestSendBeforePersist.
+	TestSyncAfterSend bool
 	// OnStepError, if set, receives errors returned by Step (bad messages).
 	OnStepError func(m core.Message, err error)
 }
@@ -271,6 +280,9 @@ type Driver struct {
 	r       *core.Replica
 	waiters map[core.RequestID]chan outcome
 	local   []core.Message
+	// readSlots bounds the reads in flight (maxReaders); readers counts them.
+	readSlots chan struct{}
+	readers   sync.WaitGroup
 	// Trace batches: the incarnation, the counts of batches and Readies,
 	// the last batch's stamp, and the clock readings since the last Ready.
 	incarnation uint64
@@ -290,6 +302,9 @@ func Start(cfg Config) (*Driver, error) {
 	}
 	if cfg.TestSendBeforePersist && !core.BugsCompiled {
 		return nil, fmt.Errorf("%w: TestSendBeforePersist needs a build with -tags %s", core.ErrInvalidConfig, core.BugTag)
+	}
+	if cfg.TestSyncAfterSend && !core.BugsCompiled {
+		return nil, fmt.Errorf("%w: TestSyncAfterSend needs a build with -tags %s", core.ErrInvalidConfig, core.BugTag)
 	}
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 4096
@@ -319,6 +334,8 @@ func Start(cfg Config) (*Driver, error) {
 		ticked:  cfg.Clock.Now(),
 		r:       r,
 		waiters: map[core.RequestID]chan outcome{},
+
+		readSlots: make(chan struct{}, maxReaders),
 	}
 	d.incarnation = r.Status().Incarnation
 	d.lastStamp = cfg.WallClock().UnixNano()
@@ -355,36 +372,80 @@ func (d *Driver) Err() error {
 
 func (d *Driver) run() {
 	defer close(d.done)
+	// NB: the owner closes Storage once Stop returns; no read may still
+	// be running then.
+	defer d.readers.Wait()
 	defer d.failWaiters()
 	for {
-		select {
-		case <-d.stop:
-			return
-		case m := <-d.inbox:
-			d.catchUpTicks()
-			d.step(m)
-			// Take what else is queued before handling Ready: one Save (one
-			// fsync) then covers many messages, a group commit.
-			for i := 0; i < maxBatch; i++ {
-				select {
-				case m := <-d.inbox:
-					d.catchUpTicks()
-					d.step(m)
-					continue
-				default:
-				}
-				break
+		if len(d.local) == 0 && !d.r.HasReady() {
+			select {
+			case <-d.stop:
+				return
+			case m := <-d.inbox:
+				d.catchUpTicks()
+				d.step(m)
+			case <-d.ticks:
+				d.catchUpTicks()
+			case f := <-d.calls:
+				d.catchUpTicks()
+				f(d.r)
 			}
-		case <-d.ticks:
-			d.catchUpTicks()
-		case f := <-d.calls:
-			d.catchUpTicks()
-			f(d.r)
+		} else {
+			select {
+			case <-d.stop:
+				return
+			default:
+			}
 		}
-		if err := d.drain(); err != nil {
+		d.stepLocal()
+		d.gather()
+		if !d.r.HasReady() {
+			continue
+		}
+		if err := d.handle(d.r.Ready()); err != nil {
 			d.mu.Lock()
 			d.err = err
 			d.mu.Unlock()
+			return
+		}
+	}
+}
+
+// stepLocal steps the messages this site sent itself, whose Ready was
+// persisted (the local acceptor is reached only through them).
+func (d *Driver) stepLocal() {
+	if len(d.local) == 0 {
+		return
+	}
+	local := d.local
+	d.local = nil
+	// NB: a Save may have stalled for longer than a lease (a slow disk):
+	// hand over the missed time first, as after a pause, so no queued
+	// message is stepped at a time already past.
+	d.catchUpTicks()
+	for _, m := range local {
+		d.step(m)
+	}
+}
+
+// gather steps what else is queued, messages from other sites and client
+// calls alike, up to maxBatch, before the next Ready: that one Save (one
+// fsync) then covers the promises, votes and chosen records of every group
+// they touched, a group commit. What queued while the last Save ran is
+// taken here, so the busier the disk, the bigger the batch. Taking one
+// client call per Ready instead gave every write its own fsync.
+func (d *Driver) gather() {
+	for i := 0; i < maxBatch; i++ {
+		select {
+		case m := <-d.inbox:
+			d.catchUpTicks()
+			d.step(m)
+		case f := <-d.calls:
+			d.catchUpTicks()
+			f(d.r)
+		case <-d.ticks:
+			d.catchUpTicks()
+		default:
 			return
 		}
 	}
@@ -432,55 +493,50 @@ func (d *Driver) step(m core.Message) {
 	}
 }
 
-// drain handles Ready until there is none, delivering self-addressed
-// messages in between (after their Ready was persisted).
-func (d *Driver) drain() error {
-	for {
-		if !d.r.HasReady() {
-			if len(d.local) == 0 {
-				return nil
-			}
-			local := d.local
-			d.local = nil
-			// NB: a Save may have stalled for longer than a lease (a slow
-			// disk): hand over the missed time first, as after a pause, so
-			// no queued message is stepped at a time already past.
-			d.catchUpTicks()
-			for _, m := range local {
-				d.step(m)
-			}
-			continue
-		}
-		rd := d.r.Ready()
-		if err := d.traceBatch(rd); err != nil {
-			return err
-		}
-		if rd.Fatal != nil {
-			// NB: an assertion failed (core.ErrDivergence): stop before
-			// persisting or sending anything of this Ready. Its trace,
-			// recorded above, shows the checkers what happened.
-			return fmt.Errorf("node: replica stopped: %w", rd.Fatal)
-		}
-		if d.cfg.TestSendBeforePersist {
-			d.send(rd.Messages)
-		}
+// handle carries out one Ready in the order core/doc.go prescribes.
+func (d *Driver) handle(rd core.Ready) error {
+	if err := d.traceBatch(rd); err != nil {
+		return err
+	}
+	if rd.Fatal != nil {
+		// NB: an assertion failed (core.ErrDivergence): stop before
+		// persisting or sending anything of this Ready. Its trace,
+		// recorded above, shows the checkers what happened.
+		return fmt.Errorf("node: replica stopped: %w", rd.Fatal)
+	}
+	switch {
+	case d.cfg.TestSendBeforePersist:
+		d.send(rd.Messages)
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
 		}
-		if !d.cfg.TestSendBeforePersist {
-			d.send(rd.Messages)
+	case d.cfg.TestSyncAfterSend:
+		// NB: written, not synced, when the messages leave; the same
+		// records are written again with the fsync after.
+		if err := d.cfg.Storage.Save(rd.Durable, false); err != nil {
+			return fmt.Errorf("node: persisting: %w", err)
 		}
-		if err := d.cfg.Storage.Apply(rd.Apply); err != nil {
-			return fmt.Errorf("node: applying: %w", err)
+		d.send(rd.Messages)
+		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
+			return fmt.Errorf("node: persisting: %w", err)
 		}
-		for _, res := range rd.Results {
-			d.complete(res)
+	default:
+		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
+			return fmt.Errorf("node: persisting: %w", err)
 		}
-		if d.cfg.OnTrace != nil && len(rd.Trace) > 0 {
-			d.cfg.OnTrace(d.self, rd.Trace)
-		}
-		d.r.Advance(rd)
+		d.send(rd.Messages)
 	}
+	if err := d.cfg.Storage.Apply(rd.Apply); err != nil {
+		return fmt.Errorf("node: applying: %w", err)
+	}
+	for _, res := range rd.Results {
+		d.complete(res)
+	}
+	if d.cfg.OnTrace != nil && len(rd.Trace) > 0 {
+		d.cfg.OnTrace(d.self, rd.Trace)
+	}
+	d.r.Advance(rd)
+	return nil
 }
 
 func (d *Driver) send(msgs []core.Message) {
@@ -550,14 +606,54 @@ func (d *Driver) complete(res core.Result) {
 		return
 	}
 	delete(d.waiters, res.ID)
-	out := outcome{res: res}
-	if res.Op == core.OpRead && res.Err == nil {
-		out.values, out.err = d.cfg.Storage.Read(res.Group, res.Keys, res.Position)
-		if out.err == nil && res.Range != nil {
-			out.rows, out.more, out.err = d.cfg.Storage.Scan(res.Group, *res.Range, res.Position)
-		}
+	if res.Op != core.OpRead || res.Err != nil {
+		w <- outcome{res: res}
+		return
 	}
-	w <- out
+	if res.Position == core.LatestPosition {
+		// NB: the newest version moves with every Apply; read it here, in
+		// the replica's order, so what it returns does not depend on how
+		// the goroutines were scheduled (the simulator's driver mode
+		// replays a seed byte for byte).
+		w <- d.read(res)
+		return
+	}
+	// Served beside the replica's goroutine, which goes on stepping and
+	// saving. It is safe because what the read sees is fixed: its
+	// position is applied (this Ready's Apply is committed, atomically,
+	// before its results are completed), and a data row's versions at or
+	// below the applied position never change: Apply only adds versions
+	// at the positions it applies, and re-applying an entry after a
+	// restart writes the same bytes (one value is chosen per position).
+	// What would break it: anything that deletes or rewrites versions at
+	// or below a position a read may still be served at (log truncation
+	// compacting old versions must keep, or wait for, the versions of
+	// reads in flight), or a Storage whose Read and Scan are not safe
+	// beside Apply (Pebble's are). Stop waits for these reads, since the
+	// owner closes Storage after it.
+	select {
+	case d.readSlots <- struct{}{}:
+		d.readers.Add(1)
+		go func() {
+			defer d.readers.Done()
+			out := d.read(res)
+			<-d.readSlots
+			w <- out
+		}()
+	default:
+		// Every slot busy: read here, which also slows the intake.
+		w <- d.read(res)
+	}
+}
+
+// read performs a completed read's Storage reads.
+func (d *Driver) read(res core.Result) outcome {
+	out := outcome{res: res}
+	out.values, out.err = d.cfg.Storage.Read(res.Group, res.Keys, res.Position)
+	if out.err == nil && res.Range != nil {
+		out.rows, out.more, out.err = d.cfg.Storage.Scan(res.Group, *res.Range, res.Position)
+	}
+	return out
 }
 
 func (d *Driver) failWaiters() {

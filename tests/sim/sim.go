@@ -76,6 +76,9 @@ type Options struct {
 	// SendBeforePersist, in driver mode, breaks the driver's contract:
 	// node.Config.TestSendBeforePersist.
 	SendBeforePersist bool
+	// SyncAfterSend, in driver mode, breaks it as a group commit done
+	// wrong would: node.Config.TestSyncAfterSend.
+	SyncAfterSend bool
 
 	// Memberships draws the sites from the seed (replacing Sites): 3 or
 	// 5 voters, of them 0 to 2 witnesses, the rest full, and 0 or 1
@@ -623,11 +626,12 @@ type Report struct {
 
 // Run runs one seed and checks it.
 func Run(opts Options) Report {
-	if (opts.Bugs != (core.Bugs{}) || opts.SendBeforePersist) && !core.BugsCompiled {
+	if (opts.Bugs != (core.Bugs{}) || opts.SendBeforePersist || opts.SyncAfterSend) && !core.BugsCompiled {
 		// NB: without the tag every replica would refuse its Config, and
 		// that refusal would pass for the bug being caught.
-		panic(fmt.Sprintf("tests/sim: bug switch %s%s needs a build with -tags %s (make test and make sim pass it)",
-			bugName(opts.Bugs), map[bool]string{true: " SendBeforePersist"}[opts.SendBeforePersist], core.BugTag))
+		panic(fmt.Sprintf("tests/sim: bug switch %s%s%s needs a build with -tags %s (make test and make sim pass it)",
+			bugName(opts.Bugs), map[bool]string{true: " SendBeforePersist"}[opts.SendBeforePersist],
+			map[bool]string{true: " SyncAfterSend"}[opts.SyncAfterSend], core.BugTag))
 	}
 	if opts.Driver && opts.Workload != "" {
 		return Report{Seed: opts.Seed, Opts: opts, Check: "simulator",
