@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -326,4 +327,125 @@ func TestTraceIsStampedWhenTheClockWasRead(t *testing.T) {
 	if !sawLocal {
 		t.Fatal("the second read was not served locally: the test exercised nothing")
 	}
+}
+
+// blockingReads holds every Read until released, and counts those begun.
+type blockingReads struct {
+	core.Storage
+	release chan struct{}
+	begun   chan struct{}
+}
+
+func (s *blockingReads) Read(g core.GroupID, keys [][]byte, at core.Position) ([][]byte, error) {
+	s.begun <- struct{}{}
+	<-s.release
+	return s.Storage.Read(g, keys, at)
+}
+
+// A read's Storage reads run beside the replica's goroutine: a slow read
+// holds up no write, and Stop (after which the owner closes Storage)
+// returns only once it finished.
+func TestReadsAreServedBesideTheReplica(t *testing.T) {
+	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
+	st := &blockingReads{Storage: mem, release: make(chan struct{}), begun: make(chan struct{}, 16)}
+	clock := NewManualClock()
+	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	clock.Advance(1)
+	read := make(chan error, 1)
+	go func() {
+		_, err := d.Read(ctx, core.ReadRequest{Group: "g", Mode: core.Snapshot, Keys: [][]byte{[]byte("k")}})
+		read <- err
+	}()
+	<-st.begun
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if _, err := d.Write(wctx, core.WriteRequest{Group: "g", Mutations: []core.Mutation{{Key: []byte("k"), Value: []byte("v")}}}); err != nil {
+		close(st.release)
+		t.Fatalf("a write behind a slow read: %v", err)
+	}
+	stopped := make(chan struct{})
+	go func() { d.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while a read was still running on Storage")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(st.release)
+	<-stopped
+	if err := <-read; err != nil {
+		t.Fatalf("the slow read: %v", err)
+	}
+}
+
+// countingSyncs counts synced Saves; the first one stalls until released.
+type countingSyncs struct {
+	core.Storage
+	mu      sync.Mutex
+	syncs   int
+	stall   chan struct{}
+	stalled chan struct{}
+}
+
+func (s *countingSyncs) Save(d core.Durable, sync bool) error {
+	if sync {
+		s.mu.Lock()
+		s.syncs++
+		first := s.syncs == 1
+		s.mu.Unlock()
+		if first {
+			close(s.stalled)
+			<-s.stall
+		}
+	}
+	return s.Storage.Save(d, sync)
+}
+
+// Group commit: writes to many groups that queue while a Save runs share
+// the next fsyncs. Taking one client call per Ready gave every write at
+// least two synced Saves of its own (its vote, its chosen record).
+func TestQueuedWritesShareFsyncs(t *testing.T) {
+	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
+	st := &countingSyncs{Storage: mem, stall: make(chan struct{}), stalled: make(chan struct{})}
+	clock := NewManualClock()
+	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	clock.Advance(1)
+	<-st.stalled // the restart's hard state
+	const writers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := d.Write(ctx, core.WriteRequest{Group: core.GroupID(fmt.Sprint("g", i)),
+				Mutations: []core.Mutation{{Key: []byte("k"), Value: []byte("v")}}})
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // NB: let every writer queue its call
+	close(st.stall)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.syncs > writers {
+		t.Fatalf("%d writes took %d synced Saves: no group commit", writers, st.syncs)
+	}
+	t.Logf("%d writes, %d synced Saves", writers, st.syncs)
 }
