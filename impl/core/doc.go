@@ -31,7 +31,10 @@
 // # The driver's contract, and why
 //
 //  1. Persist Ready.Durable, with fsync when MustSync, BEFORE sending any of
-//     the Ready's messages. A Promise or Accepted reply is a promise about
+//     the Ready's messages (tla/README.md, "What must be durable before
+//     what", lists each save and the message or result it must precede).
+//     A driver may gather many inputs, of many groups, into one Ready: one
+//     Save then covers them all (node.Driver's group commit). A Promise or Accepted reply is a promise about
 //     durable acceptor state: if it were sent first and the site crashed, the
 //     acceptor could forget a vote that a majority was counted with, and two
 //     values could be chosen at one position. This applies to messages the
@@ -41,7 +44,11 @@
 //     from known-committed entries, so it need not be synced; Restore
 //     re-emits whatever was chosen but not applied.
 //  3. Complete Ready.Results after applying: a read result names a position
-//     that the same Ready may have just applied.
+//     that the same Ready may have just applied. The Storage reads a result
+//     asks for may run on other goroutines while the replica goes on: a
+//     data row's versions at or below an applied position never change
+//     (an inconsistent read's LatestPosition does, so node.Driver reads
+//     that one in order).
 //  4. Call Advance(rd) with the Ready just handled, and call nothing else on
 //     the Replica between Ready and Advance.
 //  5. Tick at a steady rate. Leases and timeouts are counted in ticks; the
