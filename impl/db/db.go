@@ -360,6 +360,14 @@ func (tx *Tx) usable(write bool) error {
 }
 
 func (tx *Tx) read(req core.ReadRequest) (nodeResult, error) {
+	if tx.pos == 0 && tx.mode != core.Inconsistent {
+		// NB: the transaction reads the group before its first position:
+		// empty. A site reads position 0 as its newest applied one, which
+		// another writer may have moved past meanwhile, so each read would
+		// see whatever the site had applied by then (fractured reads of a
+		// fresh group; a write would conflict, a read-only one committed).
+		return nodeResult{values: make([][]byte, len(req.Keys))}, nil
+	}
 	req.Group = core.GroupID(tx.g.Name)
 	req.Mode = core.Snapshot
 	req.Position = tx.pos // NB: 0 (inconsistent): the newest applied position

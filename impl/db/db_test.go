@@ -341,3 +341,58 @@ func TestTooManyConflictsIsBounded(t *testing.T) {
 		t.Fatalf("after %d runs: %v, want ErrTooManyAttempts after 3", runs, err)
 	}
 }
+
+// A transaction of a group nobody has written reads it at position 0: it
+// must see the group empty, whatever another writer commits while it runs.
+// The site reads a snapshot at position 0 as its newest applied one, which
+// gave such a read-only transaction each key as of a different moment
+// (found by the list-append workload on real nodes once it used fresh
+// groups: G-single cycles).
+func TestTransactionOfAFreshGroupReadsItEmpty(t *testing.T) {
+	c := newCluster(t)
+	cx := ctx(t)
+	a := Open(c.Site("A"), albums(t), nil)
+	b := Open(c.Site("A"), albums(t), nil)
+	for i, mode := range []string{"update", "current view", "snapshot view"} {
+		id := int64(41 + i)
+		me := Root("User", id)
+		fn := func(tx *Tx) error {
+			if tx.Position() != 0 {
+				t.Fatalf("%s: the transaction read at position %d, want a fresh group's 0", mode, tx.Position())
+			}
+			// Another writer commits in the group while this transaction runs.
+			if _, err := b.Update(cx, me, func(w *Tx) error {
+				return w.Put("User", schema.Row{"id": id, "name": mode})
+			}); err != nil {
+				return err
+			}
+			u, found, err := tx.Get("User", id)
+			if err != nil {
+				return err
+			}
+			if found {
+				t.Errorf("%s at position 0 read %v, written after the position it reads at", mode, u)
+			}
+			rows, _, err := tx.Scan("User", ScanOptions{})
+			if err != nil {
+				return err
+			}
+			if len(rows) != 0 {
+				t.Errorf("%s at position 0 scanned %v", mode, rows)
+			}
+			return nil
+		}
+		var err error
+		switch mode {
+		case "update":
+			_, err = a.Update(cx, me, fn)
+		case "current view":
+			_, err = a.View(cx, me, core.Current, fn)
+		default:
+			_, err = a.View(cx, me, core.Snapshot, fn)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
