@@ -197,7 +197,13 @@ func (d *dockerRun) powerLoss(sites ...string) {
 			}
 			lost[s] = loss
 			if err := d.r.Kill(ctx, s); err != nil {
-				return err
+				// NB: the fsync the power loss failed may have stopped the
+				// node already (Pebble treats a failed WAL sync as fatal):
+				// it is down either way.
+				info, ierr := d.r.Cli.ContainerInspect(ctx, d.r.Containers[s])
+				if ierr != nil || info.State == nil || info.State.Running {
+					return err
+				}
 			}
 		}
 		for _, s := range sites {
