@@ -3,7 +3,9 @@ package core
 // Storage is where a driver writes each Ready's durable state and data, and
 // what a restarting replica is rebuilt from. The core never calls it: the
 // driver does, in the order doc.go prescribes. impl/storage implements it on
-// Pebble, on disk or on a crash-simulating in-memory filesystem.
+// Pebble, on disk or on a crash-simulating in-memory filesystem. Read and
+// Scan must be safe to call from other goroutines while Save and Apply run
+// (node.Driver serves reads beside the replica's goroutine).
 type Storage interface {
 	// Load returns the state to Restore a replica from.
 	Load() (State, error)
