@@ -266,21 +266,34 @@ func (s *Sim) issueProc(p *proc) {
 		return
 	}
 	var id core.RequestID
-	var err error
-	if p.call.kind == pcRead {
-		id, err = st.rep.Read(p.call.read)
+	if s.driverMode() {
+		// NB: a refusal comes back as the request's outcome (procResult).
+		if p.call.kind == pcRead {
+			id = s.request(st, &p.call.read, nil)
+		} else {
+			id = s.request(st, nil, &p.call.write)
+		}
 	} else {
-		id, err = st.rep.ProposeWrite(p.call.write)
-	}
-	if err != nil {
-		s.answer(p, procReply{err: err})
-		return
+		var err error
+		if p.call.kind == pcRead {
+			id, err = st.rep.Read(p.call.read)
+		} else {
+			id, err = st.rep.ProposeWrite(p.call.write)
+		}
+		if err != nil {
+			s.answer(p, procReply{err: err})
+			return
+		}
 	}
 	p.waiting, p.reqSite, p.reqID = true, st, id
 	st.procReqs[id] = p
 	if p.call.kind == pcRead {
 		p.reads++
 		s.schedule(&event{at: s.now + readDeadlineTicks*tickUnits, kind: evProcDeadline, index: p.idx, gen: uint64(p.reads)})
+	}
+	if s.driverMode() {
+		s.settle()
+		return
 	}
 	s.drain(st, input{kind: "proc", req: id})
 }
@@ -306,7 +319,10 @@ func (s *Sim) procFailOver(p *proc) {
 }
 
 // procResult answers a request of a process; false if res is no process's.
-func (s *Sim) procResult(st *site, res core.Result) bool {
+// In driver mode read is what the driver read from storage; in the own
+// loop (nil) the simulator reads it, as the driver would, at the result's
+// position.
+func (s *Sim) procResult(st *site, res core.Result, read *node.ReadResult) bool {
 	p, ok := st.procReqs[res.ID]
 	if !ok {
 		return false
@@ -325,6 +341,10 @@ func (s *Sim) procResult(st *site, res core.Result) bool {
 			return true
 		}
 		s.answer(p, procReply{err: res.Err})
+		return true
+	}
+	if read != nil {
+		s.answer(p, procReply{res: *read})
 		return true
 	}
 	out := node.ReadResult{Position: res.Position}

@@ -41,7 +41,7 @@ func TestWorkloadsHaveNoAnomaly(t *testing.T) {
 		t.Run(w.name, func(t *testing.T) {
 			n := workloadSeeds(t, w.ci)
 			var tot Totals
-			for _, r := range runSeeds(workloadOpts(w.name, ""), 0, n) {
+			for _, r := range runSeeds(t, workloadOpts(w.name, ""), 0, n) {
 				tot.Add(r)
 				if r.Failure != "" {
 					t.Errorf("seed %d: %s: %.500s\n  reproduce: %s", r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
@@ -69,7 +69,7 @@ func TestWorkloadBugsAreCaught(t *testing.T) {
 		for _, bug := range workloads.BugNames(name) {
 			t.Run(bug, func(t *testing.T) {
 				for start := 0; start < 64; start += 8 {
-					for _, r := range runSeeds(workloadOpts(name, bug), uint64(start), 8) {
+					for _, r := range runSeeds(t, workloadOpts(name, bug), uint64(start), 8) {
 						if r.Failure != "" {
 							if r.Check != name {
 								t.Fatalf("seed %d: caught by %s, not by the %s checker: %s", r.Seed, r.Check, name, r.Failure)
@@ -91,7 +91,7 @@ func TestWorkloadSameSeedSameRun(t *testing.T) {
 	for _, name := range workloads.Names() {
 		o := workloadOpts(name, "")
 		o.Seed = 3
-		a, b := Run(o), Run(o)
+		a, b := Run(bubbled(t, o)), Run(bubbled(t, o))
 		if a.Hash != b.Hash || a.Events != b.Events || a.Workload == nil || a.Workload.Summary != b.Workload.Summary {
 			t.Fatalf("%s: two runs of seed 3 differ: %s (%d events) vs %s (%d events)", name, a.Hash, a.Events, b.Hash, b.Events)
 		}

@@ -5,22 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/megastore-verified/megastore/impl/core"
 	"github.com/megastore-verified/megastore/impl/node"
 )
 
-// Driver mode (Options.Driver): every site runs the production node.Driver
-// loop (impl/node/driver.go) instead of the simulator's own drain: its
+// Driver mode (the default; Options.OwnLoop turns it off): every site runs
+// the production node.Driver loop (impl/node/driver.go) instead of the
+// simulator's own drain: its
 // goroutine steps messages, hands over time from a node.ManualClock, and
 // persists, sends, applies and completes each Ready in its own order, over
 // an in-process transport (the simulated network) and the simulated disk.
 // The run stays deterministic because the simulator hands a driver one
-// input at a time and then waits, with Options.Settle (testing/synctest's
-// Wait, inside a bubble), until every goroutine is blocked again: only one
-// driver ever runs at a time, and what it did is complete when Settle
-// returns. Client requests go through Driver.Read and Driver.Write, each on
+// input at a time and then waits, with testing/synctest's Wait (the run is
+// inside a bubble, Options.Bubble), until every goroutine is blocked again:
+// only one driver ever runs at a time, and what it did is complete when
+// Wait returns. Client requests go through Driver.Read and Driver.Write, each on
 // a goroutine of its own; their outcomes are taken in request order.
 //
 // A crash in driver mode may also come inside a Save (the process dies
@@ -42,13 +45,20 @@ type driverReport struct {
 	read node.ReadResult
 }
 
-func (s *Sim) driverMode() bool { return s.opts.Driver }
+func (s *Sim) driverMode() bool { return !s.opts.OwnLoop && !s.opts.Manual }
+
+// InBubble is Options.Bubble for a test: the run goes inside a
+// testing/synctest bubble of t (several may run at once, from any
+// goroutine).
+func InBubble(t *testing.T) func(func()) {
+	return func(run func()) { synctest.Test(t, func(*testing.T) { run() }) }
+}
 
 // settle waits until every driver and request goroutine is blocked, then
 // takes the outcomes of the requests that completed (in request order) and
 // the crashes that happened inside a Save.
 func (s *Sim) settle() {
-	s.opts.Settle()
+	synctest.Wait()
 	var reps []driverReport
 	for {
 		select {
@@ -86,6 +96,13 @@ func (s *Sim) settle() {
 		st := s.siteOf(r.drv)
 		if st == nil {
 			continue // a crashed incarnation's request
+		}
+		r.res.ID = r.id
+		if r.res.Op == core.OpRead && r.res.Err == nil && s.procResult(st, r.res, &r.read) {
+			continue
+		}
+		if s.procResult(st, r.res, nil) {
+			continue // a write, or a refusal (nothing read)
 		}
 		var val string
 		var rows []string
@@ -187,7 +204,7 @@ func (s *Sim) refuseThroughDriver(st *site, read *core.ReadRequest, write *core.
 		}
 		done <- err
 	}()
-	s.opts.Settle()
+	synctest.Wait()
 	changed := st.saves != saves || st.sends != sends
 	select {
 	case err := <-done:
@@ -294,7 +311,7 @@ func (s *Sim) view(st *site) view {
 		s.fail("simulator", "status of %s: %v", st.id, err)
 	}
 	// NB: the driver drains after the call returned; let it finish.
-	s.opts.Settle()
+	synctest.Wait()
 	st.viewCache = driverView{Replica: rep, status: status}
 	return st.viewCache
 }

@@ -30,7 +30,7 @@ func TestFailureReport(t *testing.T) {
 			o.KeepLog = true
 			var rep Report
 			for o.Seed = 0; o.Seed < 20; o.Seed++ {
-				if rep = Run(o); rep.Check == tc.check {
+				if rep = Run(bubbled(t, o)); rep.Check == tc.check {
 					break
 				}
 			}
@@ -91,7 +91,7 @@ func TestFailureReport(t *testing.T) {
 func TestPassingRunHasNoMarker(t *testing.T) {
 	o := Defaults()
 	o.KeepLog = true
-	rep := Run(o)
+	rep := Run(bubbled(t, o))
 	if rep.Failure != "" {
 		t.Fatalf("seed 0 fails: %s", rep.Failure)
 	}

@@ -252,7 +252,7 @@ func TestRapidShrinksFaultSchedule(t *testing.T) {
 			// that can lose a counted vote usually does under one of them.
 			for seed := base; seed < base+2; seed++ {
 				o.Seed = seed
-				if r := Run(o); r.Failure != "" {
+				if r := Run(bubbled(t, o)); r.Failure != "" {
 					last, lastSeed = o.Faults, o.Seed
 					rt.Fatalf("seed %d: %s: %s", seed, r.Check, r.Failure)
 				}

@@ -35,6 +35,9 @@ func ReproCommand(o Options) string {
 	if o.Memberships {
 		cmd += " -memberships"
 	}
+	if o.OwnLoop {
+		cmd += " -own-loop"
+	}
 	if o.LoseVoteOnRestart {
 		cmd += " -lose-vote-on-restart"
 	}

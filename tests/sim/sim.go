@@ -10,6 +10,7 @@ import (
 	"hash"
 	"math/rand/v2"
 	"slices"
+	"testing/synctest"
 
 	"github.com/anishathalye/porcupine"
 
@@ -68,11 +69,18 @@ type Options struct {
 	// after it was asked for must not extend the lease).
 	LongDelayTicks int
 
-	// Driver runs every site through the production node.Driver loop (see
-	// driver.go); Settle must then be testing/synctest's Wait and the run
-	// inside a synctest bubble. A crash may then also come inside a Save.
-	Driver bool
-	Settle func()
+	// OwnLoop runs every site through the simulator's own drain of the
+	// replica (sim.go: drain) instead of the production node.Driver loop
+	// (driver.go), the default. The own loop needs no testing/synctest
+	// bubble and is the one Manual (rapid) steps by hand; it does not
+	// check the driver's persist-before-send order, and no crash comes
+	// inside a Save.
+	OwnLoop bool
+	// Bubble runs a driver-mode run inside a testing/synctest bubble, where
+	// the simulator settles the sites' goroutines with synctest.Wait:
+	// InBubble(t) from a test, or the runner's (tests/cmd/sim). Driver
+	// mode refuses to run without it.
+	Bubble func(run func())
 	// SendBeforePersist, in driver mode, breaks the driver's contract:
 	// node.Config.TestSendBeforePersist.
 	SendBeforePersist bool
@@ -342,7 +350,7 @@ func newSim(opts Options) *Sim {
 		opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)),
 		byID: map[core.SiteID]*site{}, cut: map[[2]int]int{}, log: sha256.New(), acked: map[core.GroupID]core.Position{},
 	}
-	if opts.Driver {
+	if s.driverMode() {
 		s.reports = make(chan driverReport, 1<<12)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 	}
@@ -633,21 +641,37 @@ func Run(opts Options) Report {
 			bugName(opts.Bugs), map[bool]string{true: " SendBeforePersist"}[opts.SendBeforePersist],
 			map[bool]string{true: " SyncAfterSend"}[opts.SyncAfterSend], core.BugTag))
 	}
-	if opts.Driver && opts.Workload != "" {
+	if (opts.SendBeforePersist || opts.SyncAfterSend) && (opts.OwnLoop || opts.Manual) {
 		return Report{Seed: opts.Seed, Opts: opts, Check: "simulator",
-			Failure: "driver mode runs the register workload only"}
-	}
-	if opts.Driver && opts.Settle == nil {
-		return Report{Seed: opts.Seed, Opts: opts, Check: "simulator",
-			Failure: "driver mode needs Settle (testing/synctest.Wait, inside a bubble): run it from a test"}
+			Failure: "SendBeforePersist and SyncAfterSend break node.Driver: they need driver mode (no -own-loop)"}
 	}
 	if opts.WorkloadBug != "" && !core.BugsCompiled {
 		panic(fmt.Sprintf("tests/sim: workload bug switch %s needs a build with -tags %s (make test and make sim pass it)",
 			opts.WorkloadBug, core.BugTag))
 	}
 	s := newSim(opts)
-	defer s.close()
-	s.run()
+	if !s.driverMode() {
+		defer s.close()
+		s.run()
+		return s.report()
+	}
+	if opts.Bubble == nil {
+		return Report{Seed: opts.Seed, Opts: opts, Check: "simulator",
+			Failure: "driver mode needs Options.Bubble (a testing/synctest bubble: sim.InBubble(t)), or OwnLoop"}
+	}
+	var rep Report
+	opts.Bubble(func() {
+		// NB: the report asks the running drivers for their status
+		// (agreement): close after it.
+		s.run()
+		rep = s.report()
+		s.close()
+	})
+	return rep
+}
+
+// report runs the checks of a finished run.
+func (s *Sim) report() Report {
 	rep := Report{Seed: s.opts.Seed, Opts: s.opts, Failure: s.failure, Check: s.check,
 		Events: s.events, Ops: s.opStats(), Steps: s.mapper.Steps}
 	rep.Trace = check.Trace(s.mapper.Run())
@@ -689,7 +713,7 @@ func (s *Sim) close() {
 			}
 		}
 		s.cancel()
-		s.opts.Settle()
+		synctest.Wait()
 	}
 	for _, st := range s.sites {
 		if st.store != nil {

@@ -12,9 +12,19 @@ import (
 	"github.com/megastore-verified/megastore/tests/check"
 )
 
+// bubbled gives a driver-mode run (the default) a testing/synctest bubble
+// of t.
+func bubbled(t *testing.T, o Options) Options {
+	if o.Bubble == nil {
+		o.Bubble = InBubble(t)
+	}
+	return o
+}
+
 // runSeeds runs seeds first..first+n-1 on every core and returns the
 // reports in seed order.
-func runSeeds(o Options, first uint64, n int) []Report {
+func runSeeds(t *testing.T, o Options, first uint64, n int) []Report {
+	o = bubbled(t, o)
 	out := make([]Report, n)
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -45,7 +55,7 @@ func TestSameSeedSameRun(t *testing.T) {
 	for seed := uint64(0); seed < 8; seed++ {
 		o := Defaults()
 		o.Seed = seed
-		a, b := Run(o), Run(o)
+		a, b := Run(bubbled(t, o)), Run(bubbled(t, o))
 		if a.Hash != b.Hash || a.Events != b.Events || a.Events == 0 {
 			t.Fatalf("seed %d: two runs differ: %s (%d events) vs %s (%d events)", seed, a.Hash, a.Events, b.Hash, b.Events)
 		}
@@ -62,7 +72,7 @@ func TestSameSeedSameRun(t *testing.T) {
 func TestThousandSeeds(t *testing.T) {
 	n := 1000
 	var tot Totals
-	for _, r := range runSeeds(Defaults(), 0, n) {
+	for _, r := range runSeeds(t, Defaults(), 0, n) {
 		tot.Add(r)
 		if r.Failure != "" {
 			t.Errorf("seed %d: %s: %s\n  reproduce: %s", r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
@@ -108,7 +118,7 @@ func TestHeavierProfiles(t *testing.T) {
 		if k, ok := seeds[name]; ok {
 			n = k
 		}
-		for _, r := range runSeeds(o, 0, n) {
+		for _, r := range runSeeds(t, o, 0, n) {
 			tot.Add(r)
 			if r.Failure != "" {
 				t.Errorf("%s seed %d: %s: %s\n  reproduce: %s", name, r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
@@ -193,7 +203,7 @@ func TestBugSwitchesAreCaught(t *testing.T) {
 			// NB: batches of 16 seeds on every core; the first failing seed
 			// of a batch, in seed order, is the one counted.
 			for start := 0; start < maxSeedsPerBug && !found; start += 16 {
-				for i, r := range runSeeds(bc.opts, off+uint64(start), 16) {
+				for i, r := range runSeeds(t, bc.opts, off+uint64(start), 16) {
 					if r.Failure != "" {
 						needed = append(needed, start+i+1)
 						checks[r.Check]++
@@ -218,7 +228,7 @@ func TestBugSwitchesAreCaught(t *testing.T) {
 		clientOnly := "none"
 	client:
 		for start := 0; start < maxSeedsClientOnly; start += 16 {
-			for i, r := range runSeeds(bc.opts, uint64(start), 16) {
+			for i, r := range runSeeds(t, bc.opts, uint64(start), 16) {
 				if r.Lin.Failure != "" || r.Snap != "" {
 					clientOnly = fmt.Sprintf("seed %d", start+i)
 					break client
@@ -247,13 +257,13 @@ func TestShrinkKeepsTheFailure(t *testing.T) {
 	var first Report
 	for seed := uint64(0); seed < 200 && first.Failure == ""; seed++ {
 		o.Seed = seed
-		first = Run(o)
+		first = Run(bubbled(t, o))
 	}
 	if first.Failure == "" {
 		t.Fatal("no failing seed in 200")
 	}
-	small := Shrink(o, first.Check)
-	r := Run(small)
+	small := Shrink(bubbled(t, o), first.Check)
+	r := Run(bubbled(t, small))
 	if r.Failure == "" || r.Check != first.Check {
 		t.Fatalf("the shrunk run no longer fails %s: %+v", first.Check, r.Failure)
 	}
@@ -273,7 +283,7 @@ func TestDriftBeyondTheBoundIsCaught(t *testing.T) {
 	o := Defaults()
 	o.Groups, o.Writes, o.Reads, o.Partitions, o.Crashes = 1, 6, 6, 4, 0
 	o.MaxDriftPPM = 400_000
-	for _, r := range runSeeds(o, 0, 100) {
+	for _, r := range runSeeds(t, o, 0, 100) {
 		if r.Failure != "" {
 			if !strings.Contains(r.Failure, "WaitOutLease") {
 				t.Fatalf("seed %d failed, but not at a WaitOutLease: %s: %s", r.Seed, r.Check, r.Failure)
@@ -292,7 +302,7 @@ func TestDriftBeyondTheBoundIsCaught(t *testing.T) {
 func TestLostVoteIsCaughtAtRestart(t *testing.T) {
 	o := Defaults()
 	o.LoseVoteOnRestart = true
-	for _, r := range runSeeds(o, 0, 32) {
+	for _, r := range runSeeds(t, o, 0, 32) {
 		if r.Failure == "" {
 			continue
 		}
@@ -311,13 +321,13 @@ func TestLostVoteIsCaughtAtRestart(t *testing.T) {
 func TestQuorumBugNeedsAnotherMembership(t *testing.T) {
 	o := Defaults()
 	o.Bugs.MajorityOfDataSites = true
-	for _, r := range runSeeds(o, 0, 48) {
+	for _, r := range runSeeds(t, o, 0, 48) {
 		if r.Failure != "" {
 			t.Fatalf("seed %d of the default membership failed: %s: %s", r.Seed, r.Check, r.Failure)
 		}
 	}
 	o.Memberships = true
-	for _, r := range runSeeds(o, 0, 96) {
+	for _, r := range runSeeds(t, o, 0, 96) {
 		if r.Failure != "" {
 			t.Logf("seed %d (%v): %s: %s", r.Seed, r.Opts.Sites, r.Check, r.Failure)
 			return

@@ -559,7 +559,7 @@ func (s *Sim) abandon(o *op) {
 
 // result hands a completed request to its op.
 func (s *Sim) result(st *site, res core.Result) {
-	if s.procResult(st, res) {
+	if s.procResult(st, res, nil) {
 		return
 	}
 	i, ok := st.reqOps[res.ID]

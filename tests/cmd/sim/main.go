@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/megastore-verified/megastore/impl/core"
@@ -18,13 +19,32 @@ import (
 )
 
 func main() {
-	seeds := flag.Int("seeds", 100, "how many seeds to run")
-	seed := flag.Uint64("seed", 0, "first seed (with -seeds 1: exactly this seed)")
-	verbose := flag.Bool("v", false, "print the event log of each run (use with one seed)")
-	bug := flag.String("bug", "", "turn on one impl/core bug switch by name (see sim.BugNames)")
-	out := flag.String("out", filepath.Join(os.TempDir(), "megastore-sim"), "directory for failure artifacts")
-	shrink := flag.Bool("shrink", true, "shrink a failing seed's schedule")
-	workers := flag.Int("j", runtime.GOMAXPROCS(0), "parallel seeds")
+	// NB: driver mode (the default) runs each seed in a testing/synctest
+	// bubble, which needs a *testing.T: the runner is a test run by
+	// testing.Main, the one way a command gets one. It exits itself.
+	testing.Init()
+	flags()
+	testing.Main(func(string, string) (bool, error) { return true, nil },
+		[]testing.InternalTest{{Name: "sim", F: run}}, nil, nil)
+}
+
+var (
+	seeds, workers                                      *int
+	seed                                                *uint64
+	verbose, shrink, ownLoop, compare                   *bool
+	bug, out, workload, workloadBug, omitOps, omitFault *string
+	opts                                                sim.Options
+	optFlags                                            func()
+)
+
+func flags() {
+	seeds = flag.Int("seeds", 100, "how many seeds to run")
+	seed = flag.Uint64("seed", 0, "first seed (with -seeds 1: exactly this seed)")
+	verbose = flag.Bool("v", false, "print the event log of each run (use with one seed)")
+	bug = flag.String("bug", "", "turn on one impl/core bug switch by name (see sim.BugNames)")
+	out = flag.String("out", filepath.Join(os.TempDir(), "megastore-sim"), "directory for failure artifacts")
+	shrink = flag.Bool("shrink", true, "shrink a failing seed's schedule")
+	workers = flag.Int("j", runtime.GOMAXPROCS(0), "parallel seeds")
 	d := sim.Defaults()
 	groups := flag.Int("groups", d.Groups, "entity groups")
 	writes := flag.Int("writes", d.Writes, "transactions per group")
@@ -40,18 +60,20 @@ func main() {
 	drop := flag.Int("drop", d.DropPercent, "message loss, percent")
 	dup := flag.Int("dup", d.DupPercent, "message duplication, percent")
 	drift := flag.Int("drift", d.MaxDriftPPM, "bound on each site's clock rate error, parts per million")
-	workload := flag.String("workload", "", "run a workload over impl/db instead of the register: "+strings.Join(workloads.Names(), ", "))
-	workloadBug := flag.String("workload-bug", "", "turn on one of the workload's bug switches (bank: TwoPhaseOneSide; queue: QueueApplyTwice, QueueLoseBatch; listappend: ListAppendLostUpdate)")
+	workload = flag.String("workload", "", "run a workload over impl/db instead of the register: "+strings.Join(workloads.Names(), ", "))
+	workloadBug = flag.String("workload-bug", "", "turn on one of the workload's bug switches (bank: TwoPhaseOneSide; queue: QueueApplyTwice, QueueLoseBatch; listappend: ListAppendLostUpdate)")
 	clients := flag.Int("clients", 0, "workload client processes (0: the default)")
 	clientOps := flag.Int("client-ops", 0, "operations per workload client (0: the default)")
 	longDelay := flag.Int("long-delay", d.LongDelayTicks, "if above the skew margin (6 ticks): one message in 4 is late by more than it, and messages in flight outlive partitions, up to this many ticks (a lease is 40)")
 	memberships := flag.Bool("memberships", false, "draw each seed's membership: 3 or 5 voters (0-2 witnesses), 0-1 read-only site")
 	loseVote := flag.Bool("lose-vote-on-restart", false, "break the disk: a restarting site loads its state without its highest voted record")
-	omitOps := flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
-	omitFaults := flag.String("omit-faults", "", "schedule faults to leave out")
+	omitOps = flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
+	omitFault = flag.String("omit-faults", "", "schedule faults to leave out")
+	ownLoop = flag.Bool("own-loop", false, "run every site through the simulator's own loop instead of the production node.Driver (driver mode, the default, also checks the driver's persist-before-send order and crashes inside a Save; the own loop is the one rapid steps by hand)")
+	compare = flag.Bool("compare", false, "run the seeds in both modes, driver and own loop, alternating blocks of seeds, and print each mode's seeds per second")
 	flag.Parse()
 
-	opts := d
+	opts = d
 	opts.Groups, opts.Writes, opts.Reads, opts.Snapshots = *groups, *writes, *reads, *snaps
 	opts.Partitions, opts.Crashes, opts.DropPercent, opts.DupPercent = *parts, *crashes, *drop, *dup
 	opts.Pauses, opts.Inconsistent, opts.Refused = *pauses, *incons, *refused
@@ -61,7 +83,8 @@ func main() {
 	opts.LongDelayTicks = *longDelay
 	opts.LoseVoteOnRestart = *loseVote
 	opts.Memberships = *memberships
-	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFaults)
+	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFault)
+	opts.OwnLoop = *ownLoop
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
 		if !ok {
@@ -88,11 +111,14 @@ func main() {
 		opts.Workload, opts.WorkloadBug, opts.Clients, opts.ClientOps = *workload, *workloadBug, *clients, *clientOps
 	}
 
-	start := time.Now()
+}
+
+// runSeeds runs seeds [from, to) of o on the workers; it returns the
+// failing reports.
+func runSeeds(o sim.Options, from, to uint64, stats *sim.Totals) []sim.Report {
 	var mu sync.Mutex
 	var failed []sim.Report
-	var stats sim.Totals
-	next := *seed
+	next := from
 	var wg sync.WaitGroup
 	for range *workers {
 		wg.Add(1)
@@ -100,16 +126,16 @@ func main() {
 			defer wg.Done()
 			for {
 				mu.Lock()
-				if next >= *seed+uint64(*seeds) {
+				if next >= to {
 					mu.Unlock()
 					return
 				}
 				s := next
 				next++
 				mu.Unlock()
-				o := opts
-				o.Seed = s
-				rep := sim.Run(o)
+				c := o
+				c.Seed = s
+				rep := sim.Run(c)
 				mu.Lock()
 				stats.Add(rep)
 				if rep.Failure != "" {
@@ -125,11 +151,51 @@ func main() {
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
-	fmt.Printf("%d seeds in %.1fs: %.1f seeds/s\n", *seeds, el.Seconds(), float64(*seeds)/el.Seconds())
-	fmt.Print(stats.String())
+	return failed
+}
+
+// compareBlock: -compare alternates the modes every this many seeds, so
+// both see the same load (the machine is shared).
+const compareBlock = 25
+
+func run(t *testing.T) {
+	opts.Bubble = sim.InBubble(t)
+	var failed []sim.Report
+	var stats sim.Totals
+	if *compare {
+		var took [2]time.Duration
+		var tot [2]sim.Totals
+		end := *seed + uint64(*seeds)
+		for from := *seed; from < end; from += compareBlock {
+			to := min(from+compareBlock, end)
+			for m, own := range []bool{false, true} {
+				o := opts
+				o.OwnLoop = own
+				start := time.Now()
+				failed = append(failed, runSeeds(o, from, to, &tot[m])...)
+				took[m] += time.Since(start)
+			}
+		}
+		for m, name := range []string{"driver mode", "own loop"} {
+			fmt.Printf("%s: %d seeds in %.1fs: %.1f seeds/s\n", name, *seeds, took[m].Seconds(), float64(*seeds)/took[m].Seconds())
+		}
+		fmt.Printf("driver mode takes %.2fx the own loop's time\n", took[0].Seconds()/took[1].Seconds())
+		for m, name := range []string{"driver mode", "own loop"} {
+			fmt.Printf("%s: %s", name, tot[m].String())
+		}
+	} else {
+		start := time.Now()
+		failed = runSeeds(opts, *seed, *seed+uint64(*seeds), &stats)
+		el := time.Since(start)
+		mode := "driver mode"
+		if opts.OwnLoop {
+			mode = "own loop"
+		}
+		fmt.Printf("%d seeds in %.1fs: %.1f seeds/s (%s)\n", *seeds, el.Seconds(), float64(*seeds)/el.Seconds(), mode)
+		fmt.Print(stats.String())
+	}
 	if len(failed) == 0 {
-		return
+		os.Exit(0)
 	}
 	sort.Slice(failed, func(i, j int) bool { return failed[i].Seed < failed[j].Seed })
 	fmt.Printf("%d failing seeds; first: %d\n", len(failed), failed[0].Seed)
@@ -140,8 +206,8 @@ func main() {
 		}
 	}
 	f := failed[0]
-	o := opts
-	o.Seed = f.Seed
+	o := f.Opts
+	o.KeepLog = false
 	fmt.Printf("check: %s\nfailure: %s\n", f.Check, f.Failure)
 	if *shrink {
 		o = sim.Shrink(o, f.Check)
