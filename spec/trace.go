@@ -284,6 +284,8 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 		return one(c.LoseLease, full)
 	case "RegainLease":
 		return one(c.RegainLease, full)
+	case "Restart":
+		return one(c.Restart, full)
 	case "ReadBegin":
 		return one(c.ReadBegin, readerIdx)
 	case "ReadLocal":

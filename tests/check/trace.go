@@ -235,6 +235,12 @@ func (c *collapser) add(steps []Step, s Step) []Step {
 		return steps
 	}
 	steps = c.flush(steps)
+	if s.Group == "" && s.Action == "Restart" {
+		// NB: kept as it is, after the site's lease steps before it: it
+		// drops the lease, and what no lease step does (invPos, the
+		// proposals and reads in flight).
+		c.held[s.Site] = false
+	}
 	if s.Group == c.group && s.Action == "ReadBegin" {
 		// NB: a site's epoch is always one a regain began (in the window
 		// or in its prefix) or 0; an unmapped one is left as it is, and the
@@ -308,7 +314,7 @@ func indexSteps(run Run) *stepIndex {
 		if s.Group == "" {
 			x.noGroup = append(x.noGroup, i)
 			switch s.Action {
-			case "LoseLease":
+			case "LoseLease", "Restart":
 				l := at[s.Site]
 				l.held = false
 				at[s.Site] = l
@@ -466,7 +472,7 @@ func waitOutsBefore(steps []Step) map[int][]int {
 	lastRegain := map[string]int{}
 	for j, s := range steps {
 		switch s.Action {
-		case "LoseLease":
+		case "LoseLease", "Restart":
 			delete(lastRegain, s.Site)
 		case "RegainLease":
 			lastRegain[s.Site] = j
@@ -485,6 +491,8 @@ func (v *validator) config(steps []Step) (*spec.Config, error) {
 		Full: v.run.Full, Witness: v.run.Witness, ReadOnly: v.run.ReadOnly,
 		InitLeader: map[string]string{v.group: v.run.InitLeader},
 		MaxPos:     1, MaxEpoch: 1,
+		// Any full site may crash: a crash is the spec's Restart.
+		Crashable: v.run.Full,
 	}
 	seenP, seenR := map[string]bool{}, map[string]bool{}
 	var attempts []Proposer
@@ -731,6 +739,8 @@ func (v *validator) step(s Step) bool {
 			v.res.Deviations[DevPausedLease]++
 		}
 		return stepErr(v.do(spec.Event{Action: "LoseLease", Args: []any{s.Site}}))
+	case "Restart":
+		return stepErr(v.do(spec.Event{Action: "Restart", Args: []any{s.Site}}))
 	case "RegainLease":
 		if err := v.do(spec.Event{Action: "RegainLease", Args: []any{s.Site}}); err != nil {
 			return failf("%v", err)

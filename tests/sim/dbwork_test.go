@@ -97,3 +97,26 @@ func TestWorkloadSameSeedSameRun(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkloadSendBeforePersistIsCaught: the db workloads run on the
+// production driver loop (driver mode, the default), so a driver that
+// sends a Ready's messages before it saves them
+// (node.Config.TestSendBeforePersist) is caught in them too, once a crash
+// comes inside such a Save.
+func TestWorkloadSendBeforePersistIsCaught(t *testing.T) {
+	for _, name := range workloads.Names() {
+		t.Run(name, func(t *testing.T) {
+			o := workloadOpts(name, "")
+			o.SendBeforePersist = true
+			for start := uint64(0); start < 256; start += 16 {
+				for _, r := range runSeeds(t, o, start, 16) {
+					if r.Failure != "" {
+						t.Logf("seed %d: %s: %.300s", r.Seed, r.Check, r.Failure)
+						return
+					}
+				}
+			}
+			t.Fatalf("256 %s seeds of a driver that sends before it persists passed every check", name)
+		})
+	}
+}

@@ -432,18 +432,17 @@ func (s *Sim) crash(st *site) {
 		// on resume (see resume), so its LoseLease goes where the pause
 		// began; the site took no step since.
 		at := min(st.pauseStep, len(s.mapper.Steps))
-		s.mapper.Crash(st.id, st.pauseStep, check.SyntheticPausedLease)
+		s.mapper.LoseLeaseAt(st.id, at, check.SyntheticPausedLease)
 		s.noteStep(&s.mapper.Steps[at])
 		for _, o := range s.sites {
 			if o != st && o.pauseStep > st.pauseStep {
 				o.pauseStep++
 			}
 		}
-	} else {
-		n := len(s.mapper.Steps)
-		s.mapper.Crash(st.id, -1, tracemap.SyntheticCrash)
-		s.logSteps(n)
 	}
+	n := len(s.mapper.Steps)
+	s.mapper.Crash(st.id, tracemap.SyntheticCrash)
+	s.logSteps(n)
 	st.up, st.rep, st.markedDown = false, nil, false
 	st.paused, st.pauses, st.missed, st.held = false, 0, 0, nil
 	keep := s.rng.IntN(3) * 25

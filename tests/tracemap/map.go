@@ -9,7 +9,7 @@
 //	m := tracemap.New(sites, initialLeader) // every full site starts without a lease
 //	for each Ready of each site, in a causally consistent order:
 //		m.Batch(site, incarnation, rd.Trace)
-//	m.Crash(site, ...)                       // when a site stops, if known
+//	m.Crash(site, reason)                    // when a site stops, if known: Restart
 //	res := check.Trace(m.Run())
 package tracemap
 
@@ -27,9 +27,14 @@ const (
 	SyntheticInitial = "initial: no lease yet"
 	SyntheticCrash   = "crash"
 	// SyntheticRestart: a site's trace shows a new incarnation without a
-	// crash having been reported (a real node killed from outside): its
-	// lease, if held, is lost where its last incarnation's trace ends.
-	SyntheticRestart = "restart: the lease of the previous incarnation ended with it"
+	// crash having been reported (a real node killed from outside): it
+	// restarted (the spec's Restart) where its last incarnation's trace
+	// ends.
+	SyntheticRestart = "restart: where the previous incarnation's trace ends"
+	// SyntheticCrashRegain: the spec's Restart needs the lease (it bounds
+	// crashes by MaxEpoch); a full site that crashed without it regains it
+	// just before (see Crash).
+	SyntheticCrashRegain = "crash without the lease: regained just before Restart"
 )
 
 // Mapper accumulates the spec-level steps, proposers and readers of a run.
@@ -53,6 +58,9 @@ type siteState struct {
 	// again at 0: spec epoch = epochBase + implementation epoch.
 	epochBase, implEpoch int
 	lease                bool
+	// crashed: Crash was reported for incarnation inc; its next
+	// incarnation's first batch must not restart it again.
+	crashed bool
 }
 
 // New starts a mapping for a run of the given membership; every full site
@@ -90,20 +98,47 @@ func (m *Mapper) Epoch(site core.SiteID, implEpoch uint64) int {
 	return m.sites[site].epochBase + int(implEpoch)
 }
 
-// Crash records that site stopped: a held lease is lost (a LoseLease
-// inserted at step index at, or appended if at < 0, with the given reason),
-// and the next incarnation's epochs continue after this one's.
-func (m *Mapper) Crash(site core.SiteID, at int, synthetic string) {
+// LoseLeaseAt records that site's coordinator lost its lease before the
+// step at index at (the simulator's paused site: the lease ran out during
+// the pause, where the site took no step), if the mapping holds it.
+func (m *Mapper) LoseLeaseAt(site core.SiteID, at int, synthetic string) {
 	st := m.sites[site]
-	if st.kind == core.Full && st.lease {
-		step := check.Step{Action: "LoseLease", Site: string(site), Synthetic: synthetic}
-		if at < 0 || at >= len(m.Steps) {
-			m.emit(step)
-		} else {
-			m.Steps = slices.Insert(m.Steps, at, step)
-		}
+	if st.kind != core.Full || !st.lease {
+		return
+	}
+	step := check.Step{Action: "LoseLease", Site: string(site), Synthetic: synthetic}
+	if at < 0 || at >= len(m.Steps) {
+		m.emit(step)
+	} else {
+		m.Steps = slices.Insert(m.Steps, at, step)
 	}
 	st.lease = false
+}
+
+// Crash records that site stopped and restarts with what it made durable:
+// for a full site, the spec's Restart(site), appended. Restart keeps the
+// site's promises, votes and applied log and drops its coordinator (every
+// group invalid, invPos 0, no lease) and the proposals and reads in flight
+// there, which is what core.Restore rebuilds from the state a driver
+// persisted. Restart's guard asks for the lease, only to bound crashes by
+// MaxEpoch (a coordinator without one serves nothing); a site that crashed
+// without its lease first regains it (SyntheticCrashRegain): the pair
+// changes nothing Restart alone would not, but the epoch, which the
+// mapping continues after it (the implementation's epochs start again at 0
+// in each incarnation, and no read of the old one survives to compare).
+// Witnesses and read-only sites keep nothing in memory that the spec
+// names: their crash is no step. The next incarnation's epochs continue
+// after this one's.
+func (m *Mapper) Crash(site core.SiteID, synthetic string) {
+	st := m.sites[site]
+	if st.kind == core.Full {
+		if !st.lease {
+			st.implEpoch++
+			m.emit(check.Step{Action: "RegainLease", Site: string(site), Epoch: st.epochBase + st.implEpoch, Synthetic: SyntheticCrashRegain})
+		}
+		m.emit(check.Step{Action: "Restart", Site: string(site), Synthetic: synthetic})
+	}
+	st.lease, st.crashed = false, true
 	st.epochBase += st.implEpoch
 	st.implEpoch = 0
 }
@@ -169,10 +204,10 @@ func (m *Mapper) Batch(site core.SiteID, inc uint64, events []core.TraceEvent) {
 			m.fail("site %s: incarnation %d after %d", site, inc, st.inc)
 			return
 		}
-		if st.inc != 0 && (st.lease || st.implEpoch != 0) {
-			m.Crash(site, -1, SyntheticRestart)
+		if st.inc != 0 && !st.crashed {
+			m.Crash(site, SyntheticRestart)
 		}
-		st.inc = inc
+		st.inc, st.crashed = inc, false
 	}
 	for k, ev := range events {
 		if m.failure != "" {

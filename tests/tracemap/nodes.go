@@ -148,7 +148,7 @@ func Merge(batches []node.TraceBatch) ([]node.TraceBatch, error) {
 
 // ValidateNodes maps merged batches to spec steps and validates them. A
 // site whose trace shows a new incarnation crashed where its previous
-// incarnation's trace ended: its lease, if held, is lost there.
+// incarnation's trace ended: the spec's Restart of it goes there (Crash).
 //
 // The last batch of an incarnation is traced before it is persisted; the
 // events of it that the next incarnation found lost (node.Lost) are
@@ -204,7 +204,7 @@ func ValidateNodesWith(batches []node.TraceBatch, sites []core.Site, initialLead
 		c.Events += len(b.Events)
 		rep.PerSite[b.Site] = c
 		if ends[i] {
-			m.Crash(b.Site, -1, SyntheticRestart)
+			m.Crash(b.Site, SyntheticRestart)
 		}
 		if f := m.Failure(); f != "" {
 			rep.Mapping = fmt.Sprintf("%s (batch %d of %s, incarnation %d)", f, b.Seq, b.Site, b.Incarnation)
