@@ -38,6 +38,14 @@ const (
 	// A lease that ran out while its site was paused, noticed on resume,
 	// taken where the pause began (the site took no step in between).
 	DevPausedLease = "LoseLease noticed after a pause, taken where the pause began"
+	// A crash is the spec's Restart, which drops the proposals in flight at
+	// the site with their messages, bar Prepare and Accept requests; the
+	// implementation's fast-path request to the leader and its
+	// invalidations may still arrive (AcceptLeader, Invalidate). In a group
+	// where one of those comes after the crash, the crash is taken as it
+	// was before Restart existed: the lease lost (a crashed writer is one
+	// that takes no further step; the next regain invalidates every group).
+	DevCrashAsLeaseLoss = "crash taken as LoseLease: a message of a proposal it lost arrives after it (AcceptLeader, Invalidate)"
 	// The run outgrew the mirror's state encoding (32 positions, 31 writes,
 	// 64 (ballot, value) pairs voted for, 100 ballots or epochs per group):
 	// the group's validation stops there.
@@ -65,6 +73,10 @@ type Result struct {
 	// subtracted from the run's epochs (see window): the mirror's epoch
 	// plus it is the run's.
 	EpochBase map[string]map[string]int
+	// CrashAsLeaseLoss names, per group, the sites a crash of which that
+	// group's validation took as LoseLease (DevCrashAsLeaseLoss): the
+	// mirror's coordinator there kept its invPos.
+	CrashAsLeaseLoss map[string]map[string]bool
 }
 
 // The mirror's encoding bounds per group (spec/config.go): writes (a value
@@ -75,7 +87,7 @@ const maxWrites, maxVotePairs, maxPositions, maxBallot = 31, 64, 32, 100
 // Trace validates run group by group.
 func Trace(run Run) Result {
 	res := Result{Deviations: map[string]int{}, Mirrors: map[string]*spec.Tracer{}, Ballots: map[string]int{},
-		EpochBase: map[string]map[string]int{}}
+		EpochBase: map[string]map[string]int{}, CrashAsLeaseLoss: map[string]map[string]bool{}}
 	groups := map[string]bool{}
 	for _, s := range run.Steps {
 		if s.Group != "" {
@@ -352,6 +364,10 @@ type validator struct {
 	before spec.State
 	event  *spec.Event
 	taken  bool
+	// k is the index of the step being validated; asLeaseLoss the Restart
+	// steps taken as LoseLease (DevCrashAsLeaseLoss).
+	k           int
+	asLeaseLoss map[int]bool
 }
 
 // begin notes that s is about to be validated from the current state.
@@ -485,6 +501,35 @@ func waitOutsBefore(steps []Step) map[int][]int {
 	return out
 }
 
+// crashesAsLeaseLoss returns the indexes of the Restart steps that one
+// group's steps must take as LoseLease (DevCrashAsLeaseLoss): those after
+// which an AcceptLeader or Invalidate of an attempt the restarted site began
+// before it comes.
+func crashesAsLeaseLoss(steps []Step, props map[string]Proposer) map[int]bool {
+	out := map[int]bool{}
+	began := map[string]int{} // attempt -> index of its first step
+	lastRestart := map[string][]int{}
+	for j, s := range steps {
+		if s.Prop != "" {
+			if _, ok := began[s.Prop]; !ok {
+				began[s.Prop] = j
+			}
+		}
+		switch s.Action {
+		case "Restart":
+			lastRestart[s.Site] = append(lastRestart[s.Site], j)
+		case "AcceptLeader", "Invalidate":
+			p := props[s.Prop]
+			for _, k := range lastRestart[p.Site] {
+				if began[s.Prop] < k {
+					out[k] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
 func (v *validator) config(steps []Step) (*spec.Config, error) {
 	c := &spec.Config{
 		Name: "Sim", Groups: []string{v.group},
@@ -579,6 +624,7 @@ func (v *validator) validate(all []Step) bool {
 		}
 	}
 	early := waitOutsBefore(steps)
+	v.asLeaseLoss = crashesAsLeaseLoss(steps, v.props)
 	movedWait := map[int]bool{}
 	for k, s := range steps {
 		if !v.fireFindPos(s) {
@@ -597,6 +643,7 @@ func (v *validator) validate(all []Step) bool {
 			continue
 		}
 		v.begin(s)
+		v.k = k
 		ok := v.step(s)
 		v.done = append(v.done, s)
 		if !ok {
@@ -740,6 +787,16 @@ func (v *validator) step(s Step) bool {
 		}
 		return stepErr(v.do(spec.Event{Action: "LoseLease", Args: []any{s.Site}}))
 	case "Restart":
+		if v.asLeaseLoss[v.k] {
+			v.res.Deviations[DevCrashAsLeaseLoss]++
+			if v.res.CrashAsLeaseLoss[v.group] == nil {
+				v.res.CrashAsLeaseLoss[v.group] = map[string]bool{}
+			}
+			v.res.CrashAsLeaseLoss[v.group][s.Site] = true
+			// NB: Crash regains a lost lease just before Restart, so the
+			// mirror's coordinator holds one here.
+			return stepErr(v.do(spec.Event{Action: "LoseLease", Args: []any{s.Site}}))
+		}
 		return stepErr(v.do(spec.Event{Action: "Restart", Args: []any{s.Site}}))
 	case "RegainLease":
 		if err := v.do(spec.Event{Action: "RegainLease", Args: []any{s.Site}}); err != nil {

@@ -86,11 +86,13 @@ func (s *Sim) agree(res check.Result) string {
 				if implValid && !mirValid {
 					return fmt.Sprintf("%s: coordinator holds %s valid, the mirror does not", sid, g)
 				}
-				// NB: a restarted coordinator forgets invPos (it is in memory);
-				// the spec's survives. Safe: a reader in the new incarnation
+				// NB: a restarted coordinator forgets invPos (it is in memory),
+				// as the spec's Restart does; where this group's validation
+				// took a crash as LoseLease (check.DevCrashAsLeaseLoss) the
+				// mirror's survives. Safe: a reader in the new incarnation
 				// finds a position at least that of any write chosen before,
 				// as its quorum meets the write's.
-				restarted := st.inc > 1
+				restarted := res.CrashAsLeaseLoss[g][sid]
 				if int(gs.InvPos) < invPos && !restarted {
 					return fmt.Sprintf("%s %s: invalidated position %d below the mirror's %d", sid, g, gs.InvPos, invPos)
 				}
