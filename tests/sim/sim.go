@@ -712,7 +712,11 @@ func (s *Sim) close() {
 			}
 		}
 		s.cancel()
-		synctest.Wait()
+		if s.mapper != nil {
+			// NB: it ran, inside its bubble (Shrink closes one that never
+			// ran, outside any).
+			synctest.Wait()
+		}
 	}
 	for _, st := range s.sites {
 		if st.store != nil {
