@@ -4,7 +4,9 @@
 // reproduction, shrinks the schedule, prints the failing spec step with the
 // failing group's mirrored state before and after it, and writes the event
 // log (the failing step marked) and porcupine's visualization (the failing
-// step and the faults annotated).
+// step and the faults annotated). Every site runs the production
+// node.Driver (driver mode) unless -own-loop; -compare runs both modes side
+// by side and prints each one's seeds per second.
 //
-//	go run ./tests/cmd/sim -seeds 1000 [-seed S] [-bug Name] [-v]
+//	go run ./tests/cmd/sim -seeds 1000 [-seed S] [-bug Name] [-v] [-own-loop | -compare]
 package main
