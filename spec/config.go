@@ -28,6 +28,14 @@ type Config struct {
 	// Properties lists the temporal properties this config checks under
 	// LiveSpec (its .cfg's PROPERTIES; spec.CheckLiveness in the mirror).
 	Properties []string
+	// Symmetry lists sets of interchangeable readers: the same RSite,
+	// RGroup and RKind, so that swapping their names maps every behaviour
+	// to a behaviour and every invariant to itself. It is the .cfg's
+	// SYMMETRY (TLC's Permutations, which permute model values only, so
+	// such a config's readers are model values in its MC module), and the
+	// mirror keeps one state per orbit as TLC does (Config.Key). Never with
+	// Properties: TLC does not check liveness soundly under symmetry.
+	Symmetry [][]string
 	// VotePairs, when set, are the only (ballot, value) pairs a vote set
 	// can hold: trace validation declares the pairs its run voted for, so
 	// a long run fits the 64 bits of a vote set where ballots x values
@@ -68,6 +76,7 @@ type Config struct {
 	nominee    []int    // value -> site index of its writer, -1 for NoOp
 	props      []proposer
 	readers    []reader
+	symClasses [][]int // Symmetry as reader indices, each ascending
 }
 
 // ProposerConst is one element of Proposers with its PSite, PGroup,
@@ -285,7 +294,57 @@ func (c *Config) compile() error {
 		}
 		c.readers = append(c.readers, reader{site: s, group: g, current: r.Kind == "current"})
 	}
+	return c.compileSymmetry()
+}
+
+// compileSymmetry admits a symmetry set only if it is sound: its readers
+// agree in every constant that mentions a reader (RSite, RGroup, RKind),
+// and the config checks no temporal property.
+func (c *Config) compileSymmetry() error {
+	c.symClasses = nil
+	if len(c.Symmetry) > 0 && len(c.Properties) > 0 {
+		return fmt.Errorf("spec: %s: SYMMETRY with PROPERTIES; TLC does not check liveness soundly under symmetry", c.Name)
+	}
+	inSet := map[string]bool{}
+	for _, set := range c.Symmetry {
+		if len(set) < 2 {
+			return fmt.Errorf("spec: %s: symmetry set %v has fewer than two readers", c.Name, set)
+		}
+		var class []int
+		for _, name := range set {
+			r := slices.IndexFunc(c.Readers, func(x ReaderConst) bool { return x.Name == name })
+			if r < 0 {
+				return fmt.Errorf("spec: %s: symmetry set %v: %q is not a reader", c.Name, set, name)
+			}
+			if inSet[name] {
+				return fmt.Errorf("spec: %s: reader %q is in two symmetry sets, or twice in one", c.Name, name)
+			}
+			inSet[name] = true
+			first := c.Readers[slices.IndexFunc(c.Readers, func(x ReaderConst) bool { return x.Name == set[0] })]
+			if x := c.Readers[r]; x.Site != first.Site || x.Group != first.Group || x.Kind != first.Kind {
+				return fmt.Errorf("spec: %s: readers %q and %q are not interchangeable (RSite, RGroup, RKind differ); a symmetry set of them is unsound",
+					c.Name, first.Name, x.Name)
+			}
+			class = append(class, r)
+		}
+		slices.Sort(class)
+		c.symClasses = append(c.symClasses, class)
+	}
 	return nil
+}
+
+// readerModelValues: with a symmetry set, every reader is a model value
+// (TLC permutes nothing else, and a set mixing model values and strings
+// would not be comparable).
+func (c *Config) readerModelValues() bool { return len(c.Symmetry) > 0 }
+
+// readerLit is reader r's name as a TLA+ expression: a model value or a
+// string.
+func (c *Config) readerLit(name string) string {
+	if c.readerModelValues() {
+		return name
+	}
+	return quote(name)
 }
 
 func popcount(x uint32) int {
@@ -309,6 +368,13 @@ func (c *Config) MCModule() string {
 	}
 	b.WriteString("\\* Generated from spec/configs.go by `go test ./spec -run TestMCModules -update`.\n")
 	b.WriteString("EXTENDS Megastore, TLC\n\n")
+	if c.readerModelValues() {
+		var names []string
+		for _, r := range c.Readers {
+			names = append(names, r.Name)
+		}
+		fmt.Fprintf(&b, "\\* The readers are model values, so that SYMMETRY can permute them.\nCONSTANTS %s\n\n", strings.Join(names, ", "))
+	}
 	def := func(name, value string) { fmt.Fprintf(&b, "%-13s== %s\n", "MC"+name, value) }
 	def("Groups", strSet(c.Groups))
 	def("Full", strSet(c.Full))
@@ -332,11 +398,21 @@ func (c *Config) MCModule() string {
 	def("PGroup", pick(pnames, func(i int) string { return quote(c.Proposers[i].Group) }))
 	def("PValue", pick(pnames, func(i int) string { return quote(c.Proposers[i].Value) }))
 	def("PBallots", pick(pnames, func(i int) string { return intSet(c.Proposers[i].Ballots) }))
-	def("Readers", strSet(rnames))
-	def("RSite", pick(rnames, func(i int) string { return quote(c.Readers[i].Site) }))
-	def("RGroup", pick(rnames, func(i int) string { return quote(c.Readers[i].Group) }))
-	def("RKind", pick(rnames, func(i int) string { return quote(c.Readers[i].Kind) }))
+	rpick := func(f func(i int) string) string {
+		return fnOfLit(rnames, c.readerLit, func(n string) string { return f(slices.Index(rnames, n)) })
+	}
+	def("Readers", setOfLit(rnames, c.readerLit))
+	def("RSite", rpick(func(i int) string { return quote(c.Readers[i].Site) }))
+	def("RGroup", rpick(func(i int) string { return quote(c.Readers[i].Group) }))
+	def("RKind", rpick(func(i int) string { return quote(c.Readers[i].Kind) }))
 	def("Crashable", strSet(c.Crashable))
+	if len(c.Symmetry) > 0 {
+		var perms []string
+		for _, set := range c.Symmetry {
+			perms = append(perms, "Permutations("+setOfLit(set, c.readerLit)+")")
+		}
+		def("Symmetry", strings.Join(perms, " \\cup "))
+	}
 	b.WriteString(strings.Repeat("=", 75) + "\n")
 	return b.String()
 }
@@ -369,6 +445,9 @@ func (c *Config) MCConfig() string {
 			fmt.Fprintf(&b, "    %s\n", p)
 		}
 	}
+	if len(c.Symmetry) > 0 {
+		b.WriteString("SYMMETRY MCSymmetry\n")
+	}
 	b.WriteString("CHECK_DEADLOCK FALSE\n")
 	return b.String()
 }
@@ -377,6 +456,11 @@ func (c *Config) MCConfig() string {
 // by a replay config.
 func (c *Config) ConstantLines() []string {
 	var lines []string
+	if c.readerModelValues() {
+		for _, r := range c.Readers {
+			lines = append(lines, fmt.Sprintf("%s = %s", r.Name, r.Name))
+		}
+	}
 	for _, n := range ConstantNames {
 		lines = append(lines, fmt.Sprintf("%s <- MC%s", n, n))
 	}
@@ -406,7 +490,10 @@ func intSet(xs []int) string {
 }
 
 // fnOf renders a function over a set of strings as TLC's (k :> v @@ ...).
-func fnOf(keys []string, val func(string) string) string {
+func fnOf(keys []string, val func(string) string) string { return fnOfLit(keys, quote, val) }
+
+// fnOfLit is fnOf with keys written by lit (quoted strings, or model values).
+func fnOfLit(keys []string, lit, val func(string) string) string {
 	if len(keys) == 0 {
 		return "<<>>"
 	}
@@ -414,9 +501,20 @@ func fnOf(keys []string, val func(string) string) string {
 	sort.Strings(s)
 	parts := make([]string, len(s))
 	for i, k := range s {
-		parts[i] = fmt.Sprintf("%s :> %s", quote(k), val(k))
+		parts[i] = fmt.Sprintf("%s :> %s", lit(k), val(k))
 	}
 	return "(" + strings.Join(parts, " @@ ") + ")"
+}
+
+// setOfLit renders a set of names, each written by lit.
+func setOfLit(xs []string, lit func(string) string) string {
+	s := slices.Clone(xs)
+	sort.Strings(s)
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = lit(x)
+	}
+	return "{" + strings.Join(q, ", ") + "}"
 }
 
 // compileVotePairs numbers the (ballot, value) pairs a vote set can hold:

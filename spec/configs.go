@@ -8,7 +8,7 @@ package spec
 // Configs returns fresh copies of every shipped config.
 func Configs() []*Config {
 	return []*Config{WriteRace(), ReadRace(), Visibility(), ReplicaKinds(), SnapshotReads(), TwoGroups(),
-		ConsecutiveWrites(), FiveSites(), Restart()}
+		ConsecutiveWrites(), FiveSites(), Restart(), RestartRead()}
 }
 
 // ConfigByName finds a shipped config, TLC's or a deep one.
@@ -51,7 +51,8 @@ func ReadRace() *Config {
 		Comment: `One writer on the fast path and two current readers at the site that
 may miss the write: local reads through a valid coordinator, reads that
 find the position and catch up, validation racing invalidation, and
-coordinators that lose their lease and come back once in a new epoch.`,
+coordinators that lose their lease and come back once in a new epoch.
+The two readers are interchangeable (SYMMETRY): one state per orbit.`,
 		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"},
 		InitLeader: map[string]string{"g1": "a"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation", "ReadSeesAcked", "ReadSeesObserved"},
@@ -63,6 +64,8 @@ coordinators that lose their lease and come back once in a new epoch.`,
 			{Name: "r1", Site: "b", Group: "g1", Kind: "current"},
 			{Name: "r2", Site: "b", Group: "g1", Kind: "current"},
 		},
+		// r1 and r2 agree in RSite, RGroup and RKind: interchangeable.
+		Symmetry: [][]string{{"r1", "r2"}},
 	}
 }
 
@@ -103,7 +106,7 @@ witness.`,
 		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"}, ReadOnly: []string{"d"},
 		InitLeader: map[string]string{"g1": "a"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation", "WitnessNeverServes", "ReadOnlyNeverVotes"},
-		MaxPos:     2, MaxEpoch: 0,
+		MaxPos:     2, MaxEpoch: 1,
 		Proposers: []ProposerConst{
 			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{1}},
 			{Name: "n1", Site: "b", Group: "g1", Value: NoOp, Ballots: []int{2}},
@@ -125,7 +128,7 @@ at the read-only site reads what that site has applied.`,
 		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"}, ReadOnly: []string{"d"},
 		InitLeader: map[string]string{"g1": "a"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation", "ReadOnlyNeverVotes"},
-		MaxPos:     1, MaxEpoch: 0,
+		MaxPos:     1, MaxEpoch: 1,
 		Proposers: []ProposerConst{
 			{Name: "p1", Site: "a", Group: "g1", Value: "w1", Ballots: []int{1}},
 			{Name: "n1", Site: "b", Group: "g1", Value: NoOp, Ballots: []int{2}},
@@ -233,11 +236,28 @@ the crash abandoned, or takes the position. No lease comes back (MaxEpoch
 	}
 }
 
+// RestartRead: Restart with a current reader at the crashing site and
+// leases that come back once, so reads run across crashes and epochs.
+func RestartRead() *Config {
+	c := Restart()
+	c.Name = "MCRestartRead"
+	c.Comment = `MCRestart with a current reader at a, the site that crashes: a read in
+flight fails (begun or catching up) or loses its validation (it already
+returned), and coordinators lose their lease and regain it once in a new
+epoch, so a may crash twice. Safety only: TLC's liveness check of this
+many states does not finish in minutes here.`
+	c.MaxEpoch = 1
+	c.Properties = nil
+	c.Checks = append(c.Checks, "ReadSeesAcked")
+	c.Readers = []ReaderConst{{Name: "r1", Site: "a", Group: "g1", Kind: "current"}}
+	return c
+}
+
 // DeepConfigs are mirror-only: far past what TLC finishes in minutes on
 // this project's machines, checked with the explorer's -deep mode
 // (fingerprints, all cores). Their figures are the mirror's alone.
 func DeepConfigs() []*Config {
-	return []*Config{DeepConsecutiveReads()}
+	return []*Config{DeepConsecutiveReads(), DeepRestartRead()}
 }
 
 // DeepConsecutiveReads: ConsecutiveWrites with a current reader at the
@@ -251,5 +271,17 @@ coordinators that lose their lease and regain it once in a new epoch.`
 	c.MaxEpoch = 1
 	c.Checks = append(c.Checks, "ReadSeesAcked")
 	c.Readers = []ReaderConst{{Name: "r1", Site: "b", Group: "g1", Kind: "current"}}
+	return c
+}
+
+// DeepRestartRead: RestartRead with a writer that may also prepare (a
+// ballot of its own besides the leader's grant): about 8.3 million
+// distinct states.
+func DeepRestartRead() *Config {
+	c := RestartRead()
+	c.Name = "MCDeepRestartRead"
+	c.Comment = `Mirror-only (-deep): MCRestartRead with a writer that may also prepare
+with ballot 1 (the slow path) besides the leader's ballot 0.`
+	c.Proposers[0].Ballots = []int{1}
 	return c
 }

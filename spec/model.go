@@ -100,7 +100,7 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 		}
 	}
 	for r := range c.readers {
-		rn := quote(c.Readers[r].Name)
+		rn := c.readerLit(c.Readers[r].Name)
 		if t, ok := c.ReadBegin(s, r); ok {
 			emit("ReadBegin("+rn+")", t)
 		}
@@ -521,8 +521,22 @@ func (c *Config) Vars(s State) []VarValue {
 	return []VarValue{
 		{"maxBal", maxBal}, {"votes", votes}, {"applied", applied},
 		{"coordValid", coordValid}, {"invPos", invPos}, {"epoch", epoch}, {"leaseHeld", lease},
-		{"prop", tla.Fn(strs(pnames), pvals)}, {"rd", tla.Fn(strs(rnames), rvals)},
+		{"prop", tla.Fn(strs(pnames), pvals)}, {"rd", tla.Fn(c.readerValues(rnames), rvals)},
 	}
+}
+
+// readerValues are the readers' names as TLA+ values: model values under
+// SYMMETRY, strings otherwise (as the MC module declares them).
+func (c *Config) readerValues(names []string) []tla.Value {
+	vs := make([]tla.Value, len(names))
+	for i, n := range names {
+		if c.readerModelValues() {
+			vs[i] = tla.ModelValue(n)
+		} else {
+			vs[i] = tla.Str(n)
+		}
+	}
+	return vs
 }
 
 func (c *Config) propRecord(pr Proposer) tla.Value {
@@ -580,7 +594,7 @@ func (c *Config) Model() (Model[State], error) {
 		Invariants:  c.Invariants(),
 		Actions:     ActionNames,
 		Antecedents: c.Antecedents(),
-		Key:         State.Key,
+		Key:         c.Key,
 		Vars:        c.Vars,
 	}, nil
 }

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -153,6 +155,38 @@ func (s State) Key() string {
 			byte(r.Result), byte(r.Result >> 8), byte(r.Result >> 16), byte(r.Result >> 24)})
 	}
 	return b.String()
+}
+
+// Key is a state's entry in the explorer's visited set: State.Key, or,
+// under SYMMETRY, the key of one fixed member of the state's orbit (the
+// records of each set of interchangeable readers sorted), so that two
+// states share a key iff a permutation of those readers maps one onto the
+// other. The mirror thus keeps one state per orbit, as TLC does (TLC takes
+// the least fingerprint over the permuted states: another choice of
+// representative, the same partition).
+func (c *Config) Key(s State) string {
+	if len(c.symClasses) == 0 {
+		return s.Key()
+	}
+	rd := slices.Clone(s.Rd)
+	for _, class := range c.symClasses {
+		rs := make([]Reader, len(class))
+		for k, r := range class {
+			rs[k] = rd[r]
+		}
+		slices.SortFunc(rs, compareReader)
+		for k, r := range class {
+			rd[r] = rs[k]
+		}
+	}
+	s.Rd = rd
+	return s.Key()
+}
+
+// compareReader is a total order on reader records (any one would do).
+func compareReader(x, y Reader) int {
+	return cmp.Or(cmp.Compare(x.Phase, y.Phase), cmp.Compare(x.Target, y.Target), cmp.Compare(x.Epoch, y.Epoch),
+		cmp.Compare(x.MustSee, y.MustSee), cmp.Compare(x.Seen, y.Seen), cmp.Compare(x.Result, y.Result))
 }
 
 // bytesOf views a slice of padding-free fixed-size values as bytes. Only

@@ -35,7 +35,7 @@ func (t *Tracer) Focus(s State, keep func(name, phase string, pos int) bool) (va
 			omitted++
 			continue
 		}
-		rnames = append(rnames, tla.Str(c.Readers[r].Name))
+		rnames = append(rnames, c.readerValues([]string{c.Readers[r].Name})[0])
 		rvals = append(rvals, c.readerRecord(rs))
 	}
 	for _, vv := range c.Vars(s) {
@@ -81,7 +81,7 @@ func (c *Config) why(s State, e Event) []string {
 	}
 	site := func(k int) int { return c.siteIndex[name(k)] }
 	pn := func(p int) string { return quote(c.Proposers[p].Name) }
-	rn := func(r int) string { return quote(c.Readers[r].Name) }
+	rn := func(r int) string { return c.readerLit(c.Readers[r].Name) }
 	in := func(ph Phase, phases ...Phase) bool { return slices.Contains(phases, ph) }
 	phaseIs := func(who, is string, ok bool, want string) {
 		need(ok, "%s.phase \\in %s (it is %q)", who, want, is)

@@ -12,7 +12,7 @@ MCWitness    == {"c"}
 MCReadOnly   == {"d"}
 MCInitLeader == ("g1" :> "a")
 MCMaxPos     == 2
-MCMaxEpoch   == 0
+MCMaxEpoch   == 1
 MCProposers  == {"n1", "p1"}
 MCPSite      == ("n1" :> "b" @@ "p1" :> "a")
 MCPGroup     == ("n1" :> "g1" @@ "p1" :> "g1")
