@@ -94,15 +94,17 @@ coordinators lose their lease and regain it once in a new epoch.`,
 
 // ReplicaKinds: a full site, a witness and a read-only site, two log
 // positions, a writer and a replication server closing positions with
-// no-ops. (Its snapshot read moved to SnapshotReads, keeping each config
-// within TLC's two-minute budget.)
+// no-ops, while coordinators lose and regain their lease. (Its snapshot
+// read moved to SnapshotReads, keeping each config within TLC's budget of
+// a few minutes.)
 func ReplicaKinds() *Config {
 	return &Config{
 		Name: "MCReplicaKinds",
 		Comment: `Two full sites, a witness and a read-only site over two log positions:
 a writer and a replication server that closes positions with no-ops, the
-next-leader nominee of position 2, and a current read attempted at the
-witness.`,
+next-leader nominee of position 2, a current read attempted at the
+witness, and coordinators that lose their lease and regain it once in a
+new epoch.`,
 		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"}, ReadOnly: []string{"d"},
 		InitLeader: map[string]string{"g1": "a"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation", "WitnessNeverServes", "ReadOnlyNeverVotes"},
@@ -118,13 +120,16 @@ witness.`,
 }
 
 // SnapshotReads: a snapshot read at a read-only site while a write and a
-// no-op closer race for the one position.
+// no-op closer race for the one position and coordinators lose and regain
+// their lease.
 func SnapshotReads() *Config {
 	return &Config{
 		Name: "MCSnapshotReads",
 		Comment: `Two full sites, a witness and a read-only site over one log position: a
 writer and a replication server's no-op race for it while a snapshot read
-at the read-only site reads what that site has applied.`,
+at the read-only site reads what that site has applied, and coordinators
+lose their lease and regain it once in a new epoch (a writer may wait one
+out).`,
 		Groups: []string{"g1"}, Full: []string{"a", "b"}, Witness: []string{"c"}, ReadOnly: []string{"d"},
 		InitLeader: map[string]string{"g1": "a"},
 		Checks:     []string{"TypeOK", "AtMostOneChosen", "AppliedIsChosenPrefix", "AckedIsChosen", "AckedAfterInvalidation", "ReadOnlyNeverVotes"},

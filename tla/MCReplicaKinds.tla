@@ -1,8 +1,9 @@
 -------------------------- MODULE MCReplicaKinds --------------------------
 \* Two full sites, a witness and a read-only site over two log positions:
 \* a writer and a replication server that closes positions with no-ops, the
-\* next-leader nominee of position 2, and a current read attempted at the
-\* witness.
+\* next-leader nominee of position 2, a current read attempted at the
+\* witness, and coordinators that lose their lease and regain it once in a
+\* new epoch.
 \* Generated from spec/configs.go by `go test ./spec -run TestMCModules -update`.
 EXTENDS Megastore, TLC
 

@@ -1,7 +1,9 @@
 ------------------------- MODULE MCSnapshotReads --------------------------
 \* Two full sites, a witness and a read-only site over one log position: a
 \* writer and a replication server's no-op race for it while a snapshot read
-\* at the read-only site reads what that site has applied.
+\* at the read-only site reads what that site has applied, and coordinators
+\* lose their lease and regain it once in a new epoch (a writer may wait one
+\* out).
 \* Generated from spec/configs.go by `go test ./spec -run TestMCModules -update`.
 EXTENDS Megastore, TLC
 
