@@ -26,6 +26,9 @@ func Check(c *Config, w io.Writer, traceDir string, opt Options) (bool, error) {
 	if err := res.ReportStates(w, opt.FullStates); err != nil {
 		return false, err
 	}
+	for _, set := range c.Symmetry {
+		fmt.Fprintf(w, "SYMMETRY: readers %s are interchangeable; the counts are of orbits, one state per orbit, as TLC keeps.\n", strings.Join(set, ", "))
+	}
 	if res.Violation == nil { // a stopped search's counts say nothing
 		if err := res.WriteCoverage(w); err != nil {
 			return false, err
