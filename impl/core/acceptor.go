@@ -32,9 +32,7 @@ func (r *Replica) handleAcceptLeader(m Message) error {
 		r.trace(TraceEvent{Action: ActAcceptLeader, Group: g.id, Peer: m.From, Position: m.Position,
 			Proposal: m.Proposal, Value: m.Value.ID, NoOp: m.Value.NoOp})
 	}
-	if m.Position > g.highest {
-		g.highest = m.Position
-	}
+	r.raiseHighest(g, m.Position)
 	r.send(reply)
 	return nil
 }
@@ -98,9 +96,7 @@ func (r *Replica) handleAccept(m Message) error {
 		r.trace(TraceEvent{Action: ActAccept, Group: g.id, Peer: m.From, Position: m.Position,
 			Ballot: m.Ballot, Proposal: m.Proposal, Value: m.Value.ID, NoOp: m.Value.NoOp})
 	}
-	if m.Position > g.highest {
-		g.highest = m.Position
-	}
+	r.raiseHighest(g, m.Position)
 	r.send(reply)
 	return nil
 }

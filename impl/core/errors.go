@@ -36,6 +36,10 @@ var (
 	// Paxos chooses one value per position, so the protocol (or a bug
 	// switch, or the storage) is broken; the driver must stop the replica.
 	ErrDivergence = errors.New("megastore: assertion failed: two values chosen at one position")
+	// ErrNotLoaded: the replica was restored from a partial State and does
+	// not hold the group a request or message names: the driver must
+	// LoadGroup it first (a driver bug, never the client's).
+	ErrNotLoaded = errors.New("megastore: entity group not loaded")
 	// ErrInvalidConfig: NewReplica/Restore got an inconsistent Config.
 	ErrInvalidConfig = errors.New("megastore: invalid configuration")
 )

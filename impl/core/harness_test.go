@@ -21,6 +21,40 @@ type testNet struct {
 	durable  map[SiteID]*State
 	unsynced map[SiteID][]AcceptorRecord
 	stepErrs []error
+	// evict: every replica forgets every idle group after each Ready and
+	// restarts from a partial State; hold loads groups back from the
+	// durable state, as a driver over GroupStorage does.
+	evict   bool
+	evicted int
+}
+
+// hold loads group g at site s from what its storage holds, if the
+// replica does not hold it (see Replica.NeedsLoad).
+func (n *testNet) hold(s SiteID, g GroupID) {
+	r := n.reps[s]
+	if g == "" || !r.NeedsLoad(g) {
+		return
+	}
+	st := n.durable[s]
+	var gs GroupState
+	// NB: unsynced records are in the storage too until a crash; later
+	// records of a slot overwrite earlier ones, as in Restore.
+	for _, recs := range [][]AcceptorRecord{st.Acceptor, n.unsynced[s]} {
+		for _, a := range recs {
+			if a.Group == g {
+				gs.Acceptor = append(gs.Acceptor, a)
+			}
+		}
+	}
+	for _, e := range st.Chosen {
+		if e.Group == g {
+			gs.Chosen = append(gs.Chosen, e)
+		}
+	}
+	gs.Applied = st.Applied[g]
+	if err := r.LoadGroup(g, gs); err != nil {
+		n.t.Fatal(err)
+	}
 }
 
 func newNet(t *testing.T, mutate func(*Config), sites ...Site) *testNet {
@@ -78,6 +112,9 @@ func (n *testNet) flush() bool {
 		n.results[id] = append(n.results[id], rd.Results...)
 		n.trace = append(n.trace, rd.Trace...)
 		r.Advance(rd)
+		if n.evict {
+			n.evicted += r.EvictIdle(0)
+		}
 	}
 	return any
 }
@@ -90,6 +127,7 @@ func (n *testNet) deliver() bool {
 		if n.down[m.To] || n.down[m.From] || n.cut[[2]SiteID{m.From, m.To}] {
 			continue
 		}
+		n.hold(m.To, m.Group)
 		if err := n.reps[m.To].Step(m); err != nil {
 			n.stepErrs = append(n.stepErrs, err)
 		}
@@ -145,6 +183,7 @@ func (n *testNet) waitResult(site SiteID, id RequestID) Result {
 
 func (n *testNet) write(site SiteID, g GroupID, readPos Position, key string) RequestID {
 	n.t.Helper()
+	n.hold(site, g)
 	id, err := n.reps[site].ProposeWrite(WriteRequest{Group: g, ReadPosition: readPos,
 		Mutations: []Mutation{{Key: []byte(key), Value: []byte(fmt.Sprint(site, key))}}})
 	if err != nil {
@@ -155,6 +194,7 @@ func (n *testNet) write(site SiteID, g GroupID, readPos Position, key string) Re
 
 func (n *testNet) read(site SiteID, g GroupID, mode ReadMode) RequestID {
 	n.t.Helper()
+	n.hold(site, g)
 	id, err := n.reps[site].Read(ReadRequest{Group: g, Mode: mode, Keys: [][]byte{[]byte("k")}})
 	if err != nil {
 		n.t.Fatal(err)
@@ -186,6 +226,7 @@ func (n *testNet) checkAgreement(g GroupID) {
 func (n *testNet) agreement(g GroupID) violation {
 	seen := map[Position]ValueID{}
 	for _, id := range n.order {
+		n.hold(id, g)
 		grp := n.reps[id].groups[g]
 		if grp == nil {
 			continue

@@ -25,6 +25,19 @@ type Storage interface {
 	Close() error
 }
 
+// GroupStorage is a Storage that also loads one entity group at a time, so
+// a driver can start a replica from State{Partial: true} and load groups as
+// they are named (Replica.NeedsLoad, Replica.LoadGroup) instead of loading
+// every group at startup.
+type GroupStorage interface {
+	Storage
+	// LoadHardState returns the hard state alone.
+	LoadHardState() (HardState, error)
+	// LoadGroup returns group's acceptor records, chosen entries and
+	// applied position (all empty for a group never written here).
+	LoadGroup(group GroupID) (GroupState, error)
+}
+
 // Transport carries one-way messages to other sites. Send must not block on
 // the network and may drop the message; the protocol retries what matters.
 type Transport interface {

@@ -92,6 +92,9 @@ func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) {
 	if len(r.proposals)+len(r.reads) >= r.cfg.MaxInFlight {
 		return 0, ErrTooManyRequests
 	}
+	if r.NeedsLoad(req.Group) {
+		return 0, fmt.Errorf("%w: %q", ErrNotLoaded, req.Group)
+	}
 	g := r.group(req.Group)
 	if req.ReadPosition > g.applied {
 		// A transaction reads here first (BeginWrite follows a current read

@@ -80,6 +80,9 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 	if len(r.proposals)+len(r.reads) >= r.cfg.MaxInFlight {
 		return 0, ErrTooManyRequests
 	}
+	if r.NeedsLoad(req.Group) {
+		return 0, fmt.Errorf("%w: %q", ErrNotLoaded, req.Group)
+	}
 	r.nextID++
 	id := RequestID(r.nextID)
 	g := r.group(req.Group)
@@ -360,8 +363,19 @@ func (r *Replica) handleCatchUpResp(m Message) {
 // scan is the replication-server duty (§4.5): close positions a dead writer
 // left in doubt, and fetch gaps in the known log.
 func (r *Replica) scan() {
-	for _, gid := range sortedKeys(r.groups) {
-		g := r.groups[gid]
+	// NB: full sites and witnesses have work only in groups whose known
+	// prefix is below their highest position (unsettled); sorting every
+	// held group's name each scan cost time in the number of groups.
+	// Read-only sites ask about every held group.
+	groups := r.unsettled
+	if r.kind == ReadOnly {
+		groups = r.groups
+	}
+	for _, gid := range sortedKeys(groups) {
+		g := groups[gid]
+		if g.knownPrefix >= g.highest {
+			delete(r.unsettled, gid)
+		}
 		if r.kind == Full {
 			// NB: only positions above the known prefix can be in doubt:
 			// every position up to it is known (or, after a restart,

@@ -47,6 +47,10 @@ type group struct {
 	// position and site: two local proposers could otherwise pick one ballot.
 	active map[Position]*proposal
 	reads  map[RequestID]*readOp
+
+	// prev and next link the held groups from most to least recently used
+	// (Replica.lru), the order EvictIdle forgets idle ones in.
+	prev, next *group
 }
 
 // knownID is the id of the value known committed at p (zero if none).
@@ -89,6 +93,17 @@ type Replica struct {
 	nextSeq     uint64
 
 	groups map[GroupID]*group
+	// partial: the replica may not hold every group that has durable state
+	// (Restore from a partial State, or a group was evicted): a group not
+	// held must be loaded before anything names it.
+	partial bool
+	// lru is the sentinel of the held groups' list, most recent first.
+	lru group
+	// unsettled holds the groups whose known prefix may be below their
+	// highest position: the only ones the replication-server scan has work
+	// for at full sites. A group joins when its highest position rises and
+	// leaves at the first scan that finds it settled.
+	unsettled map[GroupID]*group
 	// proposals and reads by id, for replies and ticks.
 	proposals map[uint64]*proposal
 	reads     map[RequestID]*readOp
@@ -114,6 +129,8 @@ type Replica struct {
 	coordDown bool
 
 	pending pendingReady
+	// evictBusy breaks EvictIdle for a test: it forgets groups in use too.
+	evictBusy bool
 	// fatal is the first assertion failure (see Ready.Fatal).
 	fatal error
 }
@@ -150,6 +167,8 @@ func Restore(cfg Config, st State) (*Replica, error) {
 		cfg:          cfg,
 		kinds:        map[SiteID]SiteKind{},
 		groups:       map[GroupID]*group{},
+		unsettled:    map[GroupID]*group{},
+		partial:      st.Partial,
 		proposals:    map[uint64]*proposal{},
 		reads:        map[RequestID]*readOp{},
 		leaseExpiry:  map[SiteID]uint64{},
@@ -157,6 +176,7 @@ func Restore(cfg Config, st State) (*Replica, error) {
 		incarnation:  st.HardState.Incarnation + 1,
 	}
 	r.pending.acc = map[accKey]AcceptorRecord{}
+	r.lru.prev, r.lru.next = &r.lru, &r.lru
 	for i, s := range cfg.Sites {
 		r.kinds[s.ID] = s.Kind
 		if s.Kind.Votes() {
@@ -177,7 +197,7 @@ func Restore(cfg Config, st State) (*Replica, error) {
 		if a.Group == "" || a.Position == 0 {
 			return nil, fmt.Errorf("%w: acceptor record %q/%d", ErrMalformed, a.Group, a.Position)
 		}
-		g := r.group(a.Group)
+		g := r.restoredGroup(a.Group)
 		s := g.slot(a.Position)
 		s.maxBal, s.voted, s.voteBal, s.vote = a.MaxBal, a.Voted, a.VoteBal, a.Vote
 		s.earlier = slices.Clone(a.Earlier)
@@ -186,14 +206,14 @@ func Restore(cfg Config, st State) (*Replica, error) {
 		}
 	}
 	for gid, p := range st.Applied {
-		g := r.group(gid)
+		g := r.restoredGroup(gid)
 		g.applied, g.applyQueued = p, p
 	}
 	for _, e := range st.Chosen {
 		if e.Group == "" || e.Position == 0 {
 			return nil, fmt.Errorf("%w: chosen entry %q/%d", ErrMalformed, e.Group, e.Position)
 		}
-		g := r.group(e.Group)
+		g := r.restoredGroup(e.Group)
 		v := e.Value
 		g.known[e.Position] = &v
 		if e.Position > g.highest {
@@ -208,6 +228,9 @@ func Restore(cfg Config, st State) (*Replica, error) {
 			g.knownPrefix = g.applied
 		}
 		r.advanceKnown(g)
+		if g.highest > g.knownPrefix {
+			r.unsettled[gid] = g
+		}
 	}
 	if r.kind == Full {
 		r.renewLeases()
@@ -215,7 +238,56 @@ func Restore(cfg Config, st State) (*Replica, error) {
 	return r, nil
 }
 
+// restoredGroup is group for Restore: a partial State holds the groups it
+// names.
+func (r *Replica) restoredGroup(id GroupID) *group {
+	if g := r.groups[id]; g != nil {
+		return g
+	}
+	return r.newGroup(id)
+}
+
+// group returns a held group, marking it the most recently used; a group
+// nobody wrote springs into existence (doc.go, "Groups") unless the replica
+// is partial, where the entry points (Step, ProposeWrite, Read) refuse a
+// group not loaded before they get here.
 func (r *Replica) group(id GroupID) *group {
+	g := r.groups[id]
+	if g == nil {
+		if r.partial {
+			panic(fmt.Sprintf("core: group %q used before it was loaded", id))
+		}
+		return r.newGroup(id)
+	}
+	if r.lru.next != g {
+		g.unlink()
+		r.pushFront(g)
+	}
+	return g
+}
+
+func (g *group) unlink() {
+	g.prev.next, g.next.prev = g.next, g.prev
+	g.prev, g.next = nil, nil
+}
+
+func (r *Replica) pushFront(g *group) {
+	g.prev, g.next = &r.lru, r.lru.next
+	r.lru.next.prev = g
+	r.lru.next = g
+}
+
+// raiseHighest records that position p is voted or known here.
+func (r *Replica) raiseHighest(g *group, p Position) {
+	if p > g.highest {
+		g.highest = p
+		if g.highest > g.knownPrefix {
+			r.unsettled[g.id] = g
+		}
+	}
+}
+
+func (r *Replica) newGroup(id GroupID) *group {
 	g := r.groups[id]
 	if g == nil {
 		// NB: active and reads are made when first written and dropped
@@ -227,9 +299,115 @@ func (r *Replica) group(id GroupID) *group {
 			known: map[Position]*Value{},
 		}
 		r.groups[id] = g
+		r.pushFront(g)
 	}
 	return g
 }
+
+// NeedsLoad reports whether the driver must LoadGroup gid before handing
+// the replica a message or request naming it: the replica is partial and
+// does not hold the group.
+func (r *Replica) NeedsLoad(gid GroupID) bool {
+	return r.partial && r.groups[gid] == nil
+}
+
+// LoadGroup installs the durable state of a group the replica does not
+// hold, as its driver's GroupStorage loaded it; it rebuilds the group as
+// Restore would (an evicted group comes back as it was, its coordinator
+// state aside: see EvictIdle). Entries chosen but not applied are queued
+// in the next Ready's Apply, as after a restart.
+func (r *Replica) LoadGroup(gid GroupID, gs GroupState) error {
+	if !r.NeedsLoad(gid) {
+		return fmt.Errorf("%w: group %q is held already", ErrMalformed, gid)
+	}
+	if gid == "" {
+		return fmt.Errorf("%w: empty group", ErrMalformed)
+	}
+	for _, a := range gs.Acceptor {
+		if a.Group != gid || a.Position == 0 {
+			return fmt.Errorf("%w: acceptor record %q/%d loading %q", ErrMalformed, a.Group, a.Position, gid)
+		}
+	}
+	for _, e := range gs.Chosen {
+		if e.Group != gid || e.Position == 0 {
+			return fmt.Errorf("%w: chosen entry %q/%d loading %q", ErrMalformed, e.Group, e.Position, gid)
+		}
+	}
+	g := r.newGroup(gid)
+	for _, a := range gs.Acceptor {
+		s := g.slot(a.Position)
+		s.maxBal, s.voted, s.voteBal, s.vote = a.MaxBal, a.Voted, a.VoteBal, a.Vote
+		s.earlier = slices.Clone(a.Earlier)
+		if a.Voted && a.Position > g.highest {
+			g.highest = a.Position
+		}
+	}
+	g.applied, g.applyQueued, g.knownPrefix = gs.Applied, gs.Applied, gs.Applied
+	for _, e := range gs.Chosen {
+		v := e.Value
+		g.known[e.Position] = &v
+		if e.Position > g.highest {
+			g.highest = e.Position
+		}
+	}
+	r.advanceKnown(g)
+	if g.highest > g.knownPrefix {
+		r.unsettled[gid] = g
+	}
+	return nil
+}
+
+// idle reports whether g can be forgotten and loaded again from storage
+// as it is: no operation of this site runs on it, and everything voted or
+// known here is known committed and applied, so nothing of it lives only
+// in memory but its coordinator state.
+func (g *group) idle() bool {
+	return g.active == nil && g.reads == nil && g.applied == g.knownPrefix &&
+		g.applyQueued == g.applied && g.highest <= g.knownPrefix
+}
+
+// EvictIdle forgets idle groups, least recently used first, until at most
+// keep groups are held; it returns how many it forgot. The driver calls it
+// between Readies (it does nothing while a Ready is pending: what is
+// pending is not durable yet), and from then on loads a group before
+// naming it (NeedsLoad).
+//
+// An evicted group is exactly its durable state, which LoadGroup restores,
+// except for what the coordinator keeps in memory only: validity and
+// invPos. The group comes back invalid, as after a restart, so the next
+// current read here takes ReadFindPos instead of ReadLocal (the spec allows
+// it always). Forgetting invPos is safe because no read of the group is in
+// flight (idle): a read begun later finds its target at a majority of
+// voters, and every Invalidate this site heard came from a writer whose
+// value a majority had accepted already, so the target is at or above any
+// invPos forgotten, and Validate's position check passes as the spec's
+// would.
+func (r *Replica) EvictIdle(keep int) int {
+	if keep < 0 || len(r.groups) <= keep || r.HasReady() {
+		return 0
+	}
+	n := 0
+	// NB: a group in use goes to the front, as if touched, so a call walks
+	// each held group at most once.
+	for steps := len(r.groups); steps > 0 && len(r.groups) > keep; steps-- {
+		g := r.lru.prev
+		g.unlink()
+		if !g.idle() && !r.evictBusy {
+			r.pushFront(g)
+			continue
+		}
+		delete(r.groups, g.id)
+		delete(r.unsettled, g.id)
+		n++
+	}
+	if n > 0 {
+		r.partial = true
+	}
+	return n
+}
+
+// Held is how many groups the replica holds in memory.
+func (r *Replica) Held() int { return len(r.groups) }
 
 // quorum is the majority of voting sites.
 func (r *Replica) quorum() int {
@@ -298,9 +476,7 @@ func (r *Replica) learn(g *group, p Position, v Value) bool {
 		return false
 	}
 	g.known[p] = &v
-	if p > g.highest {
-		g.highest = p
-	}
+	r.raiseHighest(g, p)
 	r.pending.chosen = append(r.pending.chosen, Entry{Group: g.id, Position: p, Value: v})
 	r.advanceKnown(g)
 	if prop := g.active[p]; prop != nil {
@@ -382,6 +558,9 @@ func (r *Replica) Elapse(n uint64) {
 func (r *Replica) Step(m Message) error {
 	if err := r.checkMessage(m); err != nil {
 		return err
+	}
+	if groupMessage(m.Type) && r.NeedsLoad(m.Group) {
+		return fmt.Errorf("%w: %q (%v)", ErrNotLoaded, m.Group, m.Type)
 	}
 	switch m.Type {
 	case MsgAcceptLeader:

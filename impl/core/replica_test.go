@@ -192,9 +192,12 @@ func TestReadOnlyNeverVotesButServesSnapshotsAndCatchesUp(t *testing.T) {
 // restart rebuilds a site from what it persisted, as after a crash.
 func (n *testNet) restart(site SiteID) {
 	n.t.Helper()
-	st := n.durable[site]
+	st := *n.durable[site]
 	cfg := n.reps[site].cfg
-	r, err := Restore(cfg, *st)
+	if n.evict {
+		st = State{HardState: st.HardState, Partial: true}
+	}
+	r, err := Restore(cfg, st)
 	if err != nil {
 		n.t.Fatal(err)
 	}

@@ -159,6 +159,20 @@ type State struct {
 	// Applied is, per group, the highest position whose mutations are in the
 	// data rows. Entries in Chosen above it are re-applied after restart.
 	Applied map[GroupID]Position
+	// Partial says the state holds only some groups (typically none: only
+	// HardState): the driver loads every other group with LoadGroup before
+	// it hands the replica anything naming it (see Replica.NeedsLoad).
+	// Startup then costs nothing per group.
+	Partial bool
+}
+
+// GroupState is the durable state of one entity group at one site, as a
+// driver loads it for Replica.LoadGroup: every acceptor record and chosen
+// entry of the group, and its applied position.
+type GroupState struct {
+	Acceptor []AcceptorRecord
+	Chosen   []Entry
+	Applied  Position
 }
 
 // ReadMode selects the consistency of a read (§3.3).
