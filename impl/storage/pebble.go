@@ -81,22 +81,90 @@ func (s *Pebble) Crash(keepUnsyncedPercent int, rng *rand.Rand) (*Pebble, error)
 	return &Pebble{db: db, mem: clone, dir: s.dir}, nil
 }
 
-// Load reads the hard state, every acceptor record, the log and the applied
-// positions.
-func (s *Pebble) Load() (core.State, error) {
-	st := core.State{Applied: map[core.GroupID]core.Position{}}
+var _ core.GroupStorage = (*Pebble)(nil)
+
+// LoadHardState reads the hard state alone: a replica restored from it
+// (core.State.Partial) loads groups as they are named, so startup reads one
+// key however many groups the store holds.
+func (s *Pebble) LoadHardState() (core.HardState, error) {
+	var hs core.HardState
 	v, closer, err := s.db.Get(hardStateKey)
 	switch {
 	case err == nil:
 		inc, n := binary.Uvarint(v)
 		closer.Close()
 		if n <= 0 {
-			return st, fmt.Errorf("%w: hard state", ErrCorrupt)
+			return hs, fmt.Errorf("%w: hard state", ErrCorrupt)
 		}
-		st.HardState.Incarnation = inc
+		hs.Incarnation = inc
 	case err != pebble.ErrNotFound:
+		return hs, err
+	}
+	return hs, nil
+}
+
+// LoadGroup reads one group's acceptor records, log and applied position:
+// two range reads and one point read under the group's prefix, never its
+// data rows.
+func (s *Pebble) LoadGroup(g core.GroupID) (core.GroupState, error) {
+	var gs core.GroupState
+	for _, kind := range []byte{kindAcceptor, kindLog} {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: groupKey(g, kind), UpperBound: groupKey(g, kind+1)})
+		if err != nil {
+			return gs, err
+		}
+		for it.First(); it.Valid(); it.Next() {
+			rest := it.Key()[len(groupKey(g, kind)):]
+			if len(rest) != 8 {
+				it.Close()
+				return gs, fmt.Errorf("%w: position in %q", ErrCorrupt, it.Key())
+			}
+			p := core.Position(binary.BigEndian.Uint64(rest))
+			if kind == kindAcceptor {
+				a, err := decodeAcceptor(g, p, it.Value())
+				if err != nil {
+					it.Close()
+					return gs, err
+				}
+				gs.Acceptor = append(gs.Acceptor, a)
+				continue
+			}
+			d := decoder{b: it.Value()}
+			v := d.value()
+			if d.err != nil {
+				it.Close()
+				return gs, d.err
+			}
+			gs.Chosen = append(gs.Chosen, core.Entry{Group: g, Position: p, Value: v})
+		}
+		if err := it.Close(); err != nil {
+			return gs, err
+		}
+	}
+	v, closer, err := s.db.Get(groupKey(g, kindMeta))
+	switch {
+	case err == nil:
+		defer closer.Close()
+		if len(v) != 8 {
+			return gs, fmt.Errorf("%w: root row of %q", ErrCorrupt, g)
+		}
+		gs.Applied = core.Position(binary.BigEndian.Uint64(v))
+	case err != pebble.ErrNotFound:
+		return gs, err
+	}
+	return gs, nil
+}
+
+// Load reads the hard state, every acceptor record, the log and the applied
+// positions: the whole State, for a replica that holds every group (and
+// for checkers). It seeks past each group's data rows.
+func (s *Pebble) Load() (core.State, error) {
+	st := core.State{Applied: map[core.GroupID]core.Position{}}
+	hs, err := s.LoadHardState()
+	if err != nil {
 		return st, err
 	}
+	st.HardState = hs
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("g"), UpperBound: []byte("h")})
 	if err != nil {
 		return st, err

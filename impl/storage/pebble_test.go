@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -53,6 +54,61 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if a.MaxBal != 7 || !a.Voted || a.VoteBal != 5 || a.Position != 1 ||
 			!bytes.Equal(a.Vote.Mutations[0].Key, []byte("k\x00")) || !slices.Equal(a.Earlier, []core.Ballot{0, 3}) {
 			t.Fatalf("acceptor %+v", a)
+		}
+	}
+}
+
+// TestLoadGroupIsLoadOfOneGroup: what LoadGroup returns of each group is
+// what Load returns of it, whatever the neighbouring groups' names.
+func TestLoadGroupIsLoadOfOneGroup(t *testing.T) {
+	s, err := OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	groups := []core.GroupID{"g", "g\x00", "g\x00x", "gg", "h"}
+	for i, g := range groups {
+		d := core.Durable{HardState: &core.HardState{Incarnation: 4}}
+		for p := core.Position(1); p <= core.Position(i+1); p++ {
+			d.Acceptor = append(d.Acceptor, core.AcceptorRecord{Group: g, Position: p, MaxBal: core.Ballot(p),
+				Voted: true, VoteBal: core.Ballot(p), Vote: val(uint64(p), "k", string(g))})
+			if p <= core.Position(i) {
+				d.Chosen = append(d.Chosen, core.Entry{Group: g, Position: p, Value: val(uint64(p), "k", string(g))})
+			}
+		}
+		if err := s.Save(d, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(d.Chosen[:len(d.Chosen)/2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hs, err := s.LoadHardState(); err != nil || hs != st.HardState {
+		t.Fatalf("LoadHardState %+v, %v; Load %+v", hs, err, st.HardState)
+	}
+	for _, g := range append(groups, "never") {
+		gs, err := s.LoadGroup(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want core.GroupState
+		for _, a := range st.Acceptor {
+			if a.Group == g {
+				want.Acceptor = append(want.Acceptor, a)
+			}
+		}
+		for _, e := range st.Chosen {
+			if e.Group == g {
+				want.Chosen = append(want.Chosen, e)
+			}
+		}
+		want.Applied = st.Applied[g]
+		if fmt.Sprint(gs) != fmt.Sprint(want) {
+			t.Fatalf("LoadGroup(%q) = %+v, Load holds %+v", g, gs, want)
 		}
 	}
 }
