@@ -171,7 +171,7 @@ func Run(ctx context.Context, o Options) error {
 	stepErrors := 0
 	d, err := node.Start(node.Config{
 		Core:      cfg,
-		Storage:   &timedStorage{Storage: st, m: m},
+		Storage:   &timedStorage{GroupStorage: st, m: m},
 		Transport: tr,
 		Clock:     clock,
 		OnTrace: func(site core.SiteID, ev []core.TraceEvent) {

@@ -146,14 +146,14 @@ func (m *metrics) observeStatus(st core.Status) {
 // Save then Apply once per Ready, so Save's start to Apply's end is the
 // Ready's persist-and-apply time.
 type timedStorage struct {
-	core.Storage
-	m          *metrics
-	readyStart time.Time
+	core.GroupStorage // NB: the driver loads groups one at a time through it
+	m                 *metrics
+	readyStart        time.Time
 }
 
 func (s *timedStorage) Save(d core.Durable, sync bool) error {
 	s.readyStart = time.Now()
-	err := s.Storage.Save(d, sync)
+	err := s.GroupStorage.Save(d, sync)
 	label := "false"
 	if sync {
 		label = "true"
@@ -166,7 +166,7 @@ func (s *timedStorage) Save(d core.Durable, sync bool) error {
 
 func (s *timedStorage) Apply(entries []core.Entry) error {
 	start := time.Now()
-	err := s.Storage.Apply(entries)
+	err := s.GroupStorage.Apply(entries)
 	if len(entries) > 0 {
 		s.m.applyLatency.Observe(time.Since(start).Seconds())
 	}

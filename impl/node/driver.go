@@ -63,7 +63,18 @@ type Config struct {
 	TestSyncAfterSend bool
 	// OnStepError, if set, receives errors returned by Step (bad messages).
 	OnStepError func(m core.Message, err error)
+	// HeldGroups bounds the idle entity groups the replica keeps in memory
+	// (default 100,000). With a Storage that is a core.GroupStorage, the
+	// replica starts from the hard state alone and loads each group the
+	// first time a message or request names it; beyond HeldGroups, idle
+	// groups are forgotten, least recently used first, and loaded again
+	// when named. Negative: load every group at start, never forget one.
+	HeldGroups int
 }
+
+// defaultHeldGroups: at about 900 bytes an idle group (BenchmarkIdleGroupMemory),
+// some 90 MB of groups.
+const defaultHeldGroups = 100_000
 
 // TraceBatch is trace events of one Ready as a real node records them: the
 // events that followed one reading of the node's clock (see UnixNanos), so
@@ -283,6 +294,9 @@ type Driver struct {
 	// readSlots bounds the reads in flight (maxReaders); readers counts them.
 	readSlots chan struct{}
 	readers   sync.WaitGroup
+	// groups loads entity groups one at a time; nil: the replica holds
+	// every group.
+	groups core.GroupStorage
 	// Trace batches: the incarnation, the counts of batches and Readies,
 	// the last batch's stamp, and the clock readings since the last Ready.
 	incarnation uint64
@@ -312,12 +326,12 @@ func Start(cfg Config) (*Driver, error) {
 	if cfg.WallClock == nil {
 		cfg.WallClock = time.Now
 	}
-	st, err := cfg.Storage.Load()
+	if cfg.HeldGroups == 0 {
+		cfg.HeldGroups = defaultHeldGroups
+	}
+	st, groups, err := load(cfg)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.OnLoad != nil {
-		cfg.OnLoad(st)
 	}
 	r, err := core.Restore(cfg.Core, st)
 	if err != nil {
@@ -334,6 +348,7 @@ func Start(cfg Config) (*Driver, error) {
 		ticked:  cfg.Clock.Now(),
 		r:       r,
 		waiters: map[core.RequestID]chan outcome{},
+		groups:  groups,
 
 		readSlots: make(chan struct{}, maxReaders),
 	}
@@ -407,6 +422,9 @@ func (d *Driver) run() {
 			d.err = err
 			d.mu.Unlock()
 			return
+		}
+		if d.groups != nil && len(d.local) == 0 && !d.r.HasReady() {
+			d.r.EvictIdle(d.cfg.HeldGroups)
 		}
 	}
 }
@@ -487,8 +505,49 @@ func (d *Driver) catchUpTicks() {
 	d.readings = append(d.readings, rd)
 }
 
+// load reads what the replica starts from: the hard state alone when the
+// storage loads groups one at a time (and the whole state only for OnLoad,
+// which checks it), else everything.
+func load(cfg Config) (core.State, core.GroupStorage, error) {
+	if gs, ok := cfg.Storage.(core.GroupStorage); ok && cfg.HeldGroups > 0 {
+		hs, err := gs.LoadHardState()
+		if err != nil {
+			return core.State{}, nil, err
+		}
+		if cfg.OnLoad != nil {
+			st, err := cfg.Storage.Load()
+			if err != nil {
+				return core.State{}, nil, err
+			}
+			cfg.OnLoad(st)
+		}
+		return core.State{HardState: hs, Partial: true}, gs, nil
+	}
+	st, err := cfg.Storage.Load()
+	if err == nil && cfg.OnLoad != nil {
+		cfg.OnLoad(st)
+	}
+	return st, nil, err
+}
+
+// hold loads group g into the replica if it does not hold it.
+func (d *Driver) hold(g core.GroupID) error {
+	if g == "" || !d.r.NeedsLoad(g) {
+		return nil
+	}
+	gs, err := d.groups.LoadGroup(g)
+	if err != nil {
+		return fmt.Errorf("node: loading group %q: %w", g, err)
+	}
+	return d.r.LoadGroup(g, gs)
+}
+
 func (d *Driver) step(m core.Message) {
-	if err := d.r.Step(m); err != nil && d.cfg.OnStepError != nil {
+	err := d.hold(m.Group)
+	if err == nil {
+		err = d.r.Step(m)
+	}
+	if err != nil && d.cfg.OnStepError != nil {
 		d.cfg.OnStepError(m, err)
 	}
 }
@@ -702,13 +761,23 @@ func (d *Driver) await(ctx context.Context, start func(*core.Replica) (core.Requ
 // Write commits one transaction's mutations at req.ReadPosition+1 and
 // returns the position; core.ErrConflict means rerun the transaction.
 func (d *Driver) Write(ctx context.Context, req core.WriteRequest) (core.Position, error) {
-	out, err := d.await(ctx, func(r *core.Replica) (core.RequestID, error) { return r.ProposeWrite(req) })
+	out, err := d.await(ctx, func(r *core.Replica) (core.RequestID, error) {
+		if err := d.hold(req.Group); err != nil {
+			return 0, err
+		}
+		return r.ProposeWrite(req)
+	})
 	return out.res.Position, err
 }
 
 // Read performs a read and returns the position read at and the values.
 func (d *Driver) Read(ctx context.Context, req core.ReadRequest) (ReadResult, error) {
-	out, err := d.await(ctx, func(r *core.Replica) (core.RequestID, error) { return r.Read(req) })
+	out, err := d.await(ctx, func(r *core.Replica) (core.RequestID, error) {
+		if err := d.hold(req.Group); err != nil {
+			return 0, err
+		}
+		return r.Read(req)
+	})
 	if err != nil {
 		return ReadResult{}, err
 	}
@@ -720,8 +789,13 @@ func (d *Driver) Read(ctx context.Context, req core.ReadRequest) (ReadResult, er
 // and after max entries.
 func (d *Driver) Log(ctx context.Context, group core.GroupID, from, to core.Position, max int) ([]core.Entry, error) {
 	ch := make(chan []core.Entry, 1)
+	var loadErr error
 	err := d.call(ctx, func(r *core.Replica) {
 		var out []core.Entry
+		if loadErr = d.hold(group); loadErr != nil {
+			ch <- nil
+			return
+		}
 		for p := from; p <= to && len(out) < max; p++ {
 			v, ok := r.Known(group, p)
 			if !ok {
@@ -736,7 +810,7 @@ func (d *Driver) Log(ctx context.Context, group core.GroupID, from, to core.Posi
 	}
 	select {
 	case out := <-ch:
-		return out, nil
+		return out, loadErr // NB: written before the send on ch
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -46,10 +46,15 @@ func (r *recorder) all() []node.TraceBatch {
 }
 
 func startCluster(t *testing.T, bugs core.Bugs) (*cluster.Cluster, *recorder) {
+	return startClusterWith(t, bugs, nil)
+}
+
+// startClusterWith is startCluster with each driver's config adjusted.
+func startClusterWith(t *testing.T, bugs core.Bugs, driver func(*node.Config)) (*cluster.Cluster, *recorder) {
 	t.Helper()
 	rec := &recorder{}
 	c, err := cluster.New(cluster.Options{Sites: fiveSites, Seed: 7, OnTraceBatch: rec.record,
-		Tune: func(cfg *core.Config) { cfg.InitialLeader = "a"; cfg.Bugs = bugs }})
+		Tune: func(cfg *core.Config) { cfg.InitialLeader = "a"; cfg.Bugs = bugs }, Driver: driver})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +118,38 @@ func validate(t *testing.T, rec *recorder) NodeReport {
 // maps to spec steps and validates, across a partition and a crash and
 // restart of a site.
 func TestRealDriverTraceValidates(t *testing.T) {
-	c, rec := startCluster(t, core.Bugs{})
+	testRealDriverTraceValidates(t, nil, "Commit", "Accept", "ReadLocal", "Learn", "RegainLease")
+}
+
+// The same with every site holding one idle group at most: the workload's
+// two groups are forgotten and loaded again all the time (and come back
+// invalid, so reads take ReadFindPos), and the trace still validates.
+func TestRealDriverTraceValidatesWithEviction(t *testing.T) {
+	c := testRealDriverTraceValidates(t, func(cfg *node.Config) { cfg.HeldGroups = 1 },
+		"Commit", "Accept", "ReadFindPos", "Learn", "RegainLease")
+	// NB: a failsafe poll, not a timing assertion: once the sites are quiet
+	// each holds one group at most.
+	for i := 0; ; i++ {
+		held := 0
+		for _, s := range []core.SiteID{"a", "b", "c"} {
+			st, err := c.Driver(s).Status(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = max(held, len(st.Groups))
+		}
+		if held <= 1 {
+			break
+		}
+		if i == 1000 {
+			t.Fatalf("a site still holds %d groups, HeldGroups is 1", held)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func testRealDriverTraceValidates(t *testing.T, driver func(*node.Config), actions ...string) *cluster.Cluster {
+	c, rec := startClusterWith(t, core.Bugs{}, driver)
 	committed := workload(t, c, 10, func() {
 		time.Sleep(100 * time.Millisecond)
 		c.Network().Isolate("c")
@@ -139,11 +175,12 @@ func TestRealDriverTraceValidates(t *testing.T) {
 	if rep.PerSite["b"].Incarnations != 2 {
 		t.Errorf("site b: %d incarnations in the trace, want 2 (a crash and restart)", rep.PerSite["b"].Incarnations)
 	}
-	for _, a := range []string{"Commit", "Accept", "ReadLocal", "Learn", "RegainLease"} {
+	for _, a := range actions {
 		if !hasStep(rep, a) {
 			t.Errorf("no %s step in the trace: the run did not exercise it", a)
 		}
 	}
+	return c
 }
 
 func hasStep(rep NodeReport, action string) bool { return rep.Actions[action] > 0 }
