@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/megastore-verified/megastore/impl/core"
+	"github.com/megastore-verified/megastore/impl/node"
 	"github.com/megastore-verified/megastore/impl/storage"
 )
 
@@ -23,17 +24,27 @@ import (
 // that were each written once; the sites start from that, then take 100
 // writes a second spread over the groups. It reports the Go heap in use
 // after GC once the sites have started and again after the writes (what
-// the replicas hold, Pebble's Go-side memory included), both per group,
-// per group and site, the time the three sites took to start (node.Start: Storage.Load and
-// core.Restore, one site after another), and the writes' latency.
+// the replicas hold, Pebble's Go-side memory included), the latter per
+// group and site, the time the three sites took to start (node.Start, one
+// site after another), and the writes' latency. Each size runs twice:
+// held=all loads every group at start and keeps it (node.Config.HeldGroups
+// negative: how every site ran before groups were loaded lazily), and
+// held=default loads groups as they are named and forgets idle ones beyond
+// the default bound.
 //
-//	go test -tags megastore_bugs -run '^$' -bench 'MillionGroups/groups=1000000$' -benchtime 1x ./impl/cluster/
+//	go test -tags megastore_bugs -run '^$' -bench 'MillionGroups/groups=1000000/' -benchtime 1x -timeout 2h ./impl/cluster/
 //
 // groups=10000 runs in seconds. MEGASTORE_SCALE_SECONDS sets how long the
 // writes run (default 10).
 func BenchmarkMillionGroups(b *testing.B) {
 	for _, n := range []int{10_000, 1_000_000} {
-		b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) { benchScale(b, n) })
+		for _, held := range []int{-1, 0} {
+			name := "default"
+			if held < 0 {
+				name = "all"
+			}
+			b.Run(fmt.Sprintf("groups=%d/held=%s", n, name), func(b *testing.B) { benchScale(b, n, held) })
+		}
 	}
 }
 
@@ -118,7 +129,7 @@ func heapInUse() uint64 {
 	return ms.HeapAlloc
 }
 
-func benchScale(b *testing.B, n int) {
+func benchScale(b *testing.B, n, held int) {
 	seconds := 10
 	if s := os.Getenv("MEGASTORE_SCALE_SECONDS"); s != "" {
 		v, err := strconv.Atoi(s)
@@ -132,7 +143,8 @@ func benchScale(b *testing.B, n int) {
 		seedScale(b, dir, n)
 		base := heapInUse()
 		t0 := time.Now()
-		c, err := New(Options{Sites: threeFull(), Seed: 1, Dir: dir})
+		c, err := New(Options{Sites: threeFull(), Seed: 1, Dir: dir,
+			Driver: func(cfg *node.Config) { cfg.HeldGroups = held }})
 		if err != nil {
 			b.Fatal(err)
 		}
