@@ -143,8 +143,20 @@
 // make test passes the tag; so must `go test` by hand of a package whose
 // tests turn a switch on.
 //
+// # Groups in memory
+//
+// A replica restored from a partial State (State.Partial, a driver over a
+// GroupStorage) holds no group at first: the driver loads each group with
+// LoadGroup the first time it hands the replica anything naming it
+// (NeedsLoad; Step, ProposeWrite and Read refuse a group not loaded with
+// ErrNotLoaded). Between Readies the driver may call EvictIdle, which
+// forgets idle groups (nothing in flight, everything known committed and
+// applied, so the durable state is all of them) least recently used first;
+// an evicted group comes back invalid at the coordinator, and EvictIdle
+// says why forgetting its invPos is safe.
+//
 // # Not bounded yet
 //
-// A replica keeps every group's acceptor slots and known log in memory, and
-// Storage.Load returns all of them: log truncation is future work.
+// A held group keeps every acceptor slot and known value of its log in
+// memory, and LoadGroup loads all of them: log truncation is future work.
 package core
