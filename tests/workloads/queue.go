@@ -46,6 +46,7 @@ const (
 type message struct {
 	from, to int64
 	status   Status
+	retired  bool // stopped by a rotation before it wrote
 }
 
 func newQueue(bug string) *queue {
@@ -139,11 +140,12 @@ func (q *queue) Op(ctx context.Context, d *db.DB, rng *rand.Rand) error {
 		return tx.Send(db.Root("Box", to), queueName, []byte(fmt.Sprintf("%d:%d", to, id)))
 	})
 	st := statusOf(err)
-	if errors.Is(err, errRetired) {
+	retired := errors.Is(err, errRetired)
+	if retired {
 		st, err = Failed, nil // NB: refused before any write
 	}
 	q.mu.Lock()
-	m.status = st
+	m.status, m.retired = st, retired
 	q.mu.Unlock()
 	return err
 }
@@ -195,12 +197,16 @@ func (q *queue) Check() Result {
 	defer q.mu.Unlock()
 	var r Result
 	var count [3]int
+	retired := 0
 	for _, m := range q.sent {
 		count[m.status]++
+		if m.retired {
+			retired++
+		}
 	}
 	r.Checked = count[OK]
-	r.Summary = fmt.Sprintf("%d sends (%d ok, %d failed, %d unknown), %d deliveries applying %d, %d boxes in %d generations",
-		len(q.sent), count[OK], count[Failed], count[Unknown], q.deliv, q.delivd, len(q.got), q.rot.generations())
+	r.Summary = fmt.Sprintf("%d sends (%d ok, %d failed of which %d stopped by a rotation, %d unknown), %d deliveries applying %d, %d boxes in %d generations",
+		len(q.sent), count[OK], count[Failed], retired, count[Unknown], q.deliv, q.delivd, len(q.got), q.rot.generations())
 	if !q.final {
 		r.Anomalies = append(r.Anomalies, "no final read (the final phase did not finish)")
 		return r
