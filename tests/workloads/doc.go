@@ -18,6 +18,11 @@
 //	            listappend.Check: no G0, G1a, G1b, G1c, G-single, G2 or
 //	            incompatible order.
 //
+// Each workload works in generations of fresh entity groups (workloads.go,
+// rotation) so that every group stays within the bounds of the trace
+// checker's spec mirror; a driver opens every DB of a run with
+// Workload.Open, whose site watches what each group took.
+//
 // A driver calls Op for each client operation (a client's operations one at
 // a time; clients may run concurrently), Final once after the faults have
 // healed and the clients stopped, then Check. Histories record an operation
