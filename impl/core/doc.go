@@ -153,7 +153,11 @@
 // forgets idle groups (nothing in flight, everything known committed and
 // applied, so the durable state is all of them) least recently used first;
 // an evicted group comes back invalid at the coordinator, and EvictIdle
-// says why forgetting its invPos is safe.
+// says why forgetting its invPos is safe. The replication-server duty
+// covers the groups held: a position left in doubt in a group no site
+// holds is closed when a message or request next names the group (a
+// current read there closes it, as any catch-up does), and a read-only
+// site catches up in the background only the groups it holds.
 //
 // # Not bounded yet
 //
