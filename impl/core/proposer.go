@@ -44,6 +44,8 @@ type proposal struct {
 
 	// finished: answered and forgotten (no longer in Replica.proposals).
 	finished bool
+	// visited is the tick the timers last visited p at.
+	visited uint64
 
 	phase    phase
 	ballot   Ballot
@@ -160,7 +162,7 @@ func (r *Replica) newProposal(kind proposalKind, g *group, pos Position, v Value
 		inv: map[SiteID]*invWait{}, promised: map[SiteID]bool{}, accepted: map[SiteID]bool{},
 		rejected: map[SiteID]bool{}}
 	r.proposals[p.id] = p
-	r.proposalOrder = append(r.proposalOrder, p)
+	r.wakeProposal(p)
 	if g.active == nil {
 		g.active = map[Position]*proposal{}
 	}
@@ -263,6 +265,8 @@ func (r *Replica) handleProposerReply(m Message) {
 	if p == nil || p.g.id != m.Group && groupMessage(m.Type) || groupMessage(m.Type) && p.pos != m.Position {
 		return // a late reply to a finished proposal
 	}
+	// NB: a reply may bring p's deadlines earlier (a new round, a backoff).
+	r.wakeProposal(p)
 	switch m.Type {
 	case MsgAcceptLeaderResp:
 		if p.phase != phLeader {

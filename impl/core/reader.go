@@ -13,7 +13,8 @@ const (
 // readOp is one current read in progress.
 type readOp struct {
 	id       RequestID
-	finished bool // answered and forgotten (no longer in Replica.reads)
+	finished bool   // answered and forgotten (no longer in Replica.reads)
+	visited  uint64 // the tick the timers last visited op at
 	g        *group
 	keys     [][]byte
 	keyRange *KeyRange
@@ -126,7 +127,7 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 		op.local = true
 	}
 	r.reads[id] = op
-	r.readOrder = append(r.readOrder, op)
+	r.wakeRead(op)
 	if g.reads == nil {
 		g.reads = map[RequestID]*readOp{}
 	}
@@ -146,6 +147,7 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 }
 
 func (r *Replica) sendFindPos(op *readOp) {
+	r.wakeRead(op) // NB: its deadline moves
 	op.phase = rdFindPos
 	op.tries++
 	if op.tries > r.cfg.MaxRounds {
@@ -182,6 +184,7 @@ func (r *Replica) enterCatchUp(op *readOp) {
 
 // progressRead moves a read on as far as the state allows.
 func (r *Replica) progressRead(op *readOp) {
+	r.wakeRead(op) // NB: its phase and deadline may move
 	g := op.g
 	if op.phase == rdCatchUp {
 		if g.knownPrefix >= op.target {

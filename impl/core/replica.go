@@ -107,13 +107,8 @@ type Replica struct {
 	// proposals and reads by id, for replies and ticks.
 	proposals map[uint64]*proposal
 	reads     map[RequestID]*readOp
-	// proposalOrder and readOrder list the same operations in id order, so
-	// a tick visits them in that order without sorting the maps' keys each
-	// time. Ids come from one counter that only grows, so appending at
-	// creation keeps the order; finished operations are dropped after the
-	// next tick's visit.
-	proposalOrder []*proposal
-	readOrder     []*readOp
+	// timers wake the operations in flight when they are due (timers.go).
+	timers timerHeap
 
 	// Coordinator (full sites only): the spec's epoch and leaseHeld; the
 	// expiry of the lease from each site, in this site's ticks.
@@ -533,21 +528,7 @@ func (r *Replica) Elapse(n uint64) {
 		}
 		r.refreshLease()
 	}
-	// NB: only the operations in flight when the tick began are visited,
-	// each only while still in flight, as a tick over sorted map keys did:
-	// one created during the tick is appended past the range's end.
-	for _, p := range r.proposalOrder {
-		if !p.finished {
-			r.tickProposal(p)
-		}
-	}
-	for _, op := range r.readOrder {
-		if !op.finished {
-			r.tickRead(op)
-		}
-	}
-	r.proposalOrder = slices.DeleteFunc(r.proposalOrder, func(p *proposal) bool { return p.finished })
-	r.readOrder = slices.DeleteFunc(r.readOrder, func(op *readOp) bool { return op.finished })
+	r.tickTimers()
 	if r.now-r.lastScan >= r.cfg.ScanIntervalTicks {
 		r.lastScan = r.now
 		r.scan()

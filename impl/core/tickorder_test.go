@@ -158,12 +158,14 @@ func indexOf(sites []Site, id SiteID) int {
 	panic("no site " + id)
 }
 
-// TestTickOrderUnchanged: a replica ticking over its id-ordered lists
-// produces exactly the Readys (messages, results, trace, in order) that
+// TestTickOrderUnchanged: a replica ticking over its timer heap (visiting
+// only the operations due, in id order) produces exactly the Readys (messages, results, trace, in order) that
 // ticking over sorted map keys produced, over random runs with many
 // operations in flight at once, so the simulator's seeds and trace
 // validation see the same steps. Visiting the proposals in reverse order,
-// or starting the scan one position above the known prefix, makes it fail.
+// starting the scan one position above the known prefix, waking a backoff
+// one tick late, or not waking a proposal on a reply or a read when it
+// moves on, makes it fail.
 func TestTickOrderUnchanged(t *testing.T) {
 	for seed := range uint64(4) {
 		want := twinRun(t, seed, func(r *Replica) { elapseSortedKeys(r, 1) })
@@ -174,7 +176,7 @@ func TestTickOrderUnchanged(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			for i := range min(len(got), len(want)) {
 				if got[i] != want[i] {
-					t.Fatalf("seed %d: Ready %d differs:\nsorted keys: %s\nordered:     %s", seed, i, want[i], got[i])
+					t.Fatalf("seed %d: Ready %d differs:\nsorted keys: %s\nheap:        %s", seed, i, want[i], got[i])
 				}
 			}
 			t.Fatalf("seed %d: %d Readys against %d", seed, len(got), len(want))
@@ -184,20 +186,20 @@ func TestTickOrderUnchanged(t *testing.T) {
 
 // BenchmarkElapse: one tick of a full site with n writes in flight on n
 // groups (none answered: their messages are never delivered), ticking
-// over sorted map keys (the old way) and over the id-ordered lists.
+// over sorted map keys (the old way) and over the timer heap.
 // Compare the two in one run: benchstat or the ns/op ratio.
 func BenchmarkElapse(b *testing.B) {
 	for _, n := range []int{100, 1000, 4000} {
 		for _, impl := range []struct {
 			name string
 			tick func(*Replica)
-		}{{"sorted", func(r *Replica) { elapseSortedKeys(r, 1) }}, {"ordered", func(r *Replica) { r.Elapse(1) }}} {
+		}{{"sorted", func(r *Replica) { elapseSortedKeys(r, 1) }}, {"heap", func(r *Replica) { r.Elapse(1) }}} {
 			b.Run(fmt.Sprintf("inflight=%d/%s", n, impl.name), func(b *testing.B) {
 				sites := threeFull()
 				cfg := DefaultConfig("A", sites)
 				cfg.Rand = rand.New(rand.NewPCG(1, 1))
-				// Timers far away: every tick visits every operation and
-				// fires none, so the benchmark measures the visit.
+				// Timers far away: a tick fires none; sorted visits every
+				// operation, heap none of them.
 				cfg.ProposalTimeoutTicks = 1 << 40
 				cfg.ScanIntervalTicks = 1 << 40
 				r, err := NewReplica(cfg)
