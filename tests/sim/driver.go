@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -191,7 +192,18 @@ func (s *Sim) request(st *site, read *core.ReadRequest, write *core.WriteRequest
 // refuseThroughDriver sends a request st must refuse at once and returns
 // its error, or a failure if it was not answered at once or made the site
 // persist or send anything.
+//
+// NB: it is asked twice, judged the second time: the driver loads a group
+// the first time a request names it (core.GroupStorage), and what the
+// replica does on loading (re-apply, catch up) is not the request's doing.
 func (s *Sim) refuseThroughDriver(st *site, read *core.ReadRequest, write *core.WriteRequest) (error, bool) {
+	if err, _ := s.refuseOnce(st, read, write); err == nil || err.Error() == "not answered at once" {
+		return err, false
+	}
+	return s.refuseOnce(st, read, write)
+}
+
+func (s *Sim) refuseOnce(st *site, read *core.ReadRequest, write *core.WriteRequest) (error, bool) {
 	saves, sends := st.saves, st.sends
 	done := make(chan error, 1)
 	d := st.drv
@@ -249,6 +261,35 @@ func (w *simStore) Save(d core.Durable, sync bool) error {
 	return nil
 }
 
+// LoadHardState and LoadGroup make the simulated disk a core.GroupStorage,
+// as storage.Pebble is on a real node: the driver starts the replica from
+// the hard state alone and loads each group the first time it is named.
+func (w *simStore) LoadHardState() (core.HardState, error) { return w.st.store.LoadHardState() }
+
+func (w *simStore) LoadGroup(g core.GroupID) (core.GroupState, error) {
+	gs, err := w.st.store.LoadGroup(g)
+	if err == nil && w.s.opts.LoseVoteOnRestart && w.st.inc > 1 {
+		// NB: the record Load would drop: the highest voted one of all
+		// groups.
+		var state core.State
+		if state, err = w.st.store.Load(); err != nil {
+			return gs, err
+		}
+		type at struct {
+			g core.GroupID
+			p core.Position
+		}
+		kept := map[at]bool{}
+		for _, a := range loseHighestVote(state).Acceptor {
+			kept[at{a.Group, a.Position}] = true
+		}
+		gs.Acceptor = slices.DeleteFunc(slices.Clone(gs.Acceptor), func(a core.AcceptorRecord) bool {
+			return !kept[at{a.Group, a.Position}]
+		})
+	}
+	return gs, err
+}
+
 func (w *simStore) Apply(entries []core.Entry) error { return w.st.store.Apply(entries) }
 func (w *simStore) Read(g core.GroupID, keys [][]byte, at core.Position) ([][]byte, error) {
 	return w.st.store.Read(g, keys, at)
@@ -280,13 +321,33 @@ type view interface {
 
 // driverView: votes and the committed log as the site's storage holds them
 // (a driver persists every Ready before anything else), status from the
-// running driver.
+// running driver; a group the driver has not loaded yet (core.GroupStorage)
+// is as loading it would make it: its storage's, with no coordinator, and
+// applied through its known-committed prefix (loading re-applies the
+// chosen entries whose unsynced data rows a crash lost, as Restore does).
 type driverView struct {
 	*core.Replica
 	status core.Status
 }
 
 func (v driverView) Status() core.Status { return v.status }
+
+// withUnloaded adds to status the groups stored that it lacks.
+func withUnloaded(status, stored core.Status) core.Status {
+	groups := maps.Clone(status.Groups)
+	if groups == nil {
+		groups = map[core.GroupID]core.GroupStatus{}
+	}
+	for g, gs := range stored.Groups {
+		if _, ok := groups[g]; !ok {
+			gs.Valid, gs.InvPos = false, 0
+			gs.Applied = max(gs.Applied, gs.KnownPrefix)
+			groups[g] = gs
+		}
+	}
+	status.Groups = groups
+	return status
+}
 
 // view returns what agreement reads of st (which is up).
 func (s *Sim) view(st *site) view {
@@ -312,6 +373,6 @@ func (s *Sim) view(st *site) view {
 	}
 	// NB: the driver drains after the call returned; let it finish.
 	synctest.Wait()
-	st.viewCache = driverView{Replica: rep, status: status}
+	st.viewCache = driverView{Replica: rep, status: withUnloaded(status, rep.Status())}
 	return st.viewCache
 }
