@@ -93,10 +93,16 @@ func (s *Sim) agree(res check.Result) string {
 				// finds a position at least that of any write chosen before,
 				// as its quorum meets the write's.
 				restarted := res.CrashAsLeaseLoss[g][sid]
-				if int(gs.InvPos) < invPos && !restarted {
+				// NB: eviction (Options.HeldGroups) forgets validity and
+				// invPos as a restart does, untraced: the safe direction only.
+				evicts := s.opts.HeldGroups > 0 && !s.opts.OwnLoop
+				if int(gs.InvPos) > invPos && evicts {
+					return fmt.Sprintf("%s %s: invalidated position %d above the mirror's %d", sid, g, gs.InvPos, invPos)
+				}
+				if int(gs.InvPos) < invPos && !restarted && !evicts {
 					return fmt.Sprintf("%s %s: invalidated position %d below the mirror's %d", sid, g, gs.InvPos, invPos)
 				}
-				if implValid != mirValid || (int(gs.InvPos) != invPos && !restarted) {
+				if (implValid != mirValid && !evicts) || (int(gs.InvPos) != invPos && !restarted && !evicts) {
 					return fmt.Sprintf("%s %s: valid %v invPos %d, mirror %v %d", sid, g, implValid, gs.InvPos, mirValid, invPos)
 				}
 			}

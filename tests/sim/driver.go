@@ -147,6 +147,7 @@ func (s *Sim) startDriver(st *site) error {
 		OnTraceBatch:          func(b node.TraceBatch) { st.batch = append(st.batch, b.Events...) },
 		TestSendBeforePersist: s.opts.SendBeforePersist,
 		TestSyncAfterSend:     s.opts.SyncAfterSend,
+		HeldGroups:            s.opts.HeldGroups,
 	})
 	if err != nil {
 		return err

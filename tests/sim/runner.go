@@ -38,6 +38,9 @@ func ReproCommand(o Options) string {
 	if o.OwnLoop {
 		cmd += " -own-loop"
 	}
+	if o.HeldGroups != 0 {
+		cmd += fmt.Sprintf(" -held-groups %d", o.HeldGroups)
+	}
 	if o.LoseVoteOnRestart {
 		cmd += " -lose-vote-on-restart"
 	}

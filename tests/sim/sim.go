@@ -87,6 +87,13 @@ type Options struct {
 	// SyncAfterSend, in driver mode, breaks it as a group commit done
 	// wrong would: node.Config.TestSyncAfterSend.
 	SyncAfterSend bool
+	// HeldGroups, in driver mode, is node.Config.HeldGroups: beyond it the
+	// driver evicts idle groups and loads them again when named (0: the
+	// driver's default, 100,000, which no run reaches). An evicted group's
+	// coordinator forgets its validity and invPos, as a restart does, with
+	// no trace event; mirror agreement then checks only the safe direction
+	// (valid only if the mirror's is, invPos at most the mirror's).
+	HeldGroups int
 
 	// Memberships draws the sites from the seed (replacing Sites): 3 or
 	// 5 voters, of them 0 to 2 witnesses, the rest full, and 0 or 1

@@ -108,9 +108,10 @@ func TestHeavierProfiles(t *testing.T) {
 		"crashes":     func(o *Options) { o.Crashes, o.Partitions = 3, 3 },
 		"long-delays": func(o *Options) { *o = longDelays() },
 		"memberships": func(o *Options) { o.Memberships = true },
+		"eviction":    func(o *Options) { o.HeldGroups = 1 },
 	}
-	seeds := map[string]int{"long-delays": 300, "memberships": 300}
-	for _, name := range []string{"contention", "partitions", "pauses", "crashes", "long-delays", "memberships"} {
+	seeds := map[string]int{"long-delays": 300, "memberships": 300, "eviction": 300}
+	for _, name := range []string{"contention", "partitions", "pauses", "crashes", "long-delays", "memberships", "eviction"} {
 		o := Defaults()
 		profiles[name](&o)
 		var tot Totals

@@ -70,6 +70,7 @@ func flags() {
 	omitOps = flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
 	omitFault = flag.String("omit-faults", "", "schedule faults to leave out")
 	ownLoop = flag.Bool("own-loop", false, "run every site through the simulator's own loop instead of the production node.Driver (driver mode, the default, also checks the driver's persist-before-send order and crashes inside a Save; the own loop is the one rapid steps by hand)")
+	heldGroups := flag.Int("held-groups", 0, "driver mode: the idle entity groups a driver holds before it evicts (node.Config.HeldGroups; 0: its default, which no run reaches); 1 evicts all the time")
 	compare = flag.Bool("compare", false, "run the seeds in both modes, driver and own loop, alternating blocks of seeds, and print each mode's seeds per second")
 	flag.Parse()
 
@@ -85,6 +86,7 @@ func flags() {
 	opts.Memberships = *memberships
 	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFault)
 	opts.OwnLoop = *ownLoop
+	opts.HeldGroups = *heldGroups
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
 		if !ok {
