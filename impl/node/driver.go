@@ -542,11 +542,21 @@ func (d *Driver) hold(g core.GroupID) error {
 	return d.r.LoadGroup(g, gs)
 }
 
-func (d *Driver) step(m core.Message) {
-	err := d.hold(m.Group)
-	if err == nil {
-		err = d.r.Step(m)
+// loaded runs f, and once more after loading group g if f found it not
+// loaded: a request or message the replica refuses for another reason
+// loads nothing.
+func (d *Driver) loaded(g core.GroupID, f func() error) error {
+	err := f()
+	if errors.Is(err, core.ErrNotLoaded) {
+		if err = d.hold(g); err == nil {
+			err = f()
+		}
 	}
+	return err
+}
+
+func (d *Driver) step(m core.Message) {
+	err := d.loaded(m.Group, func() error { return d.r.Step(m) })
 	if err != nil && d.cfg.OnStepError != nil {
 		d.cfg.OnStepError(m, err)
 	}
@@ -761,22 +771,18 @@ func (d *Driver) await(ctx context.Context, start func(*core.Replica) (core.Requ
 // Write commits one transaction's mutations at req.ReadPosition+1 and
 // returns the position; core.ErrConflict means rerun the transaction.
 func (d *Driver) Write(ctx context.Context, req core.WriteRequest) (core.Position, error) {
-	out, err := d.await(ctx, func(r *core.Replica) (core.RequestID, error) {
-		if err := d.hold(req.Group); err != nil {
-			return 0, err
-		}
-		return r.ProposeWrite(req)
+	out, err := d.await(ctx, func(r *core.Replica) (id core.RequestID, err error) {
+		err = d.loaded(req.Group, func() error { id, err = r.ProposeWrite(req); return err })
+		return id, err
 	})
 	return out.res.Position, err
 }
 
 // Read performs a read and returns the position read at and the values.
 func (d *Driver) Read(ctx context.Context, req core.ReadRequest) (ReadResult, error) {
-	out, err := d.await(ctx, func(r *core.Replica) (core.RequestID, error) {
-		if err := d.hold(req.Group); err != nil {
-			return 0, err
-		}
-		return r.Read(req)
+	out, err := d.await(ctx, func(r *core.Replica) (id core.RequestID, err error) {
+		err = d.loaded(req.Group, func() error { id, err = r.Read(req); return err })
+		return id, err
 	})
 	if err != nil {
 		return ReadResult{}, err
