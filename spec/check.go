@@ -75,7 +75,7 @@ var Recorded = map[string]struct{ Distinct, Generated, Depth int }{
 	"MCRestartRead":       {593_898, 4_039_400, 29},
 	// Mirror-only (DeepConfigs): the mirror's own figures, so that a change
 	// to the explorer or the spec that moves them is seen (TLC confirmed
-	// MCDeepRestartRead's once by hand, tla/README.md).
+	// both once by hand, tla/README.md).
 	"MCDeepConsecutiveReads": {7_706_152, 47_456_601, 36},
 	"MCDeepRestartRead":      {8_276_090, 58_009_408, 37},
 }
