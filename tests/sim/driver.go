@@ -58,7 +58,17 @@ func InBubble(t *testing.T) func(func()) {
 // settle waits until every driver and request goroutine is blocked, then
 // takes the outcomes of the requests that completed (in request order) and
 // the crashes that happened inside a Save.
+//
+// NB: it is also where requests start (request queues them): the
+// simulator touches its state (the network, the RNG, the sites) only while
+// every such goroutine is blocked, and a request goroutine started before
+// the caller's bookkeeping would step the driver, which sends and saves
+// through the simulator, beside it.
 func (s *Sim) settle() {
+	for _, start := range s.starts {
+		go start()
+	}
+	s.starts = nil
 	synctest.Wait()
 	var reps []driverReport
 	for {
@@ -166,27 +176,27 @@ func (s *Sim) stopDriver(st *site) {
 	s.settle()
 }
 
-// request starts a read or a write through st's driver and returns the
-// simulator's id for it.
+// request queues a read or a write through st's driver, to start at the
+// next settle, and returns the simulator's id for it.
 func (s *Sim) request(st *site, read *core.ReadRequest, write *core.WriteRequest) core.RequestID {
 	s.nextReq++
 	id := core.RequestID(s.nextReq)
-	d := st.drv
-	go func() {
+	d, ctx, reports := st.drv, s.ctx, s.reports
+	s.starts = append(s.starts, func() {
 		rep := driverReport{drv: d, id: id}
 		if write != nil {
-			pos, err := d.Write(s.ctx, *write)
+			pos, err := d.Write(ctx, *write)
 			rep.res = core.Result{Op: core.OpWrite, Group: write.Group, Position: pos, Err: err}
 		} else {
-			rr, err := d.Read(s.ctx, *read)
+			rr, err := d.Read(ctx, *read)
 			rep.res = core.Result{Op: core.OpRead, Group: read.Group, Mode: read.Mode, Position: rr.Position, Err: err}
 			rep.read = rr
 		}
 		if errors.Is(rep.res.Err, context.Canceled) {
 			return // the run ended
 		}
-		s.reports <- rep
-	}()
+		reports <- rep
+	})
 	return id
 }
 
@@ -369,11 +379,12 @@ func (s *Sim) view(st *site) view {
 		return st.rep
 	}
 	status, err := st.drv.Status(s.ctx)
+	// NB: the driver drains after the call returned, through the
+	// simulator: let it finish first.
+	synctest.Wait()
 	if err != nil {
 		s.fail("simulator", "status of %s: %v", st.id, err)
 	}
-	// NB: the driver drains after the call returned; let it finish.
-	synctest.Wait()
 	st.viewCache = driverView{Replica: rep, status: withUnloaded(status, rep.Status())}
 	return st.viewCache
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"flag"
 	"testing"
 )
 
@@ -72,4 +73,49 @@ func TestDriverSyncAfterSendIsCaught(t *testing.T) {
 		}
 	}
 	t.Fatal("256 seeds of a driver that syncs after it sends passed every check")
+}
+
+// driverSeeds is how many seeds of each profile TestDriverLoop runs; make
+// test's race step passes more (-driver-seeds=10) to a -race build.
+var driverSeeds = flag.Int("driver-seeds", 3, "seeds of each profile TestDriverLoop runs")
+
+// TestDriverLoop runs a few seeds of every profile through the production
+// driver loop, so one short run reaches every path where a driver's
+// goroutine meets the simulator: messages, ticks, requests, refusals,
+// pauses, crashes (inside a Save too), operator marks, eviction, reads
+// served beside the replica, db workloads, and the drivers that break the
+// persist-before-send contract (failing is their point: only the run
+// counts). Under -race (make test) it is the check that the simulator
+// hands every input to a driver in a way the race detector sees ordered.
+func TestDriverLoop(t *testing.T) {
+	n := *driverSeeds
+	profiles := []struct {
+		name    string
+		opts    func(*Options)
+		mayFail bool
+	}{
+		{"default", func(*Options) {}, false},
+		{"pauses", func(o *Options) { o.Pauses, o.Partitions, o.Crashes = 3, 0, 0 }, false},
+		{"crashes", func(o *Options) { o.Crashes, o.Partitions = 3, 3 }, false},
+		{"memberships", func(o *Options) { o.Memberships = true }, false},
+		{"eviction", func(o *Options) { o.HeldGroups = 1 }, false},
+		{"bank", func(o *Options) { o.Workload = "bank" }, false},
+		{"send-before-persist", func(o *Options) { o.SendBeforePersist, o.Crashes = true, 3 }, true},
+		{"sync-after-send", func(o *Options) { o.SyncAfterSend, o.Crashes = true, 3 }, true},
+	}
+	for _, p := range profiles {
+		o := Defaults()
+		p.opts(&o)
+		var tot Totals
+		for _, r := range runSeeds(t, o, 0, n) {
+			tot.Add(r)
+			if r.Failure != "" && !p.mayFail {
+				t.Errorf("%s seed %d: %s: %s\n  reproduce: %s", p.name, r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
+			}
+		}
+		if tot.Steps == 0 {
+			t.Errorf("%s: %d seeds took no spec-level step", p.name, n)
+		}
+		t.Logf("%s: %d seeds, %d steps, %d ops returned", p.name, n, tot.Steps, tot.Ops.Done)
+	}
 }

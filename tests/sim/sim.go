@@ -301,6 +301,8 @@ type Sim struct {
 	// Driver mode: request outcomes, the context requests run under (ended
 	// with the run), and the last request id.
 	reports chan driverReport
+	// starts: request goroutines that settle starts.
+	starts []func()
 	ctx     context.Context
 	cancel  context.CancelFunc
 	nextReq uint64
@@ -390,13 +392,7 @@ func (s *Sim) start(st *site) {
 		s.restartAgrees(st, state)
 	}
 	st.inc = state.HardState.Incarnation + 1
-	if s.driverMode() {
-		if err := s.startDriver(st); err != nil {
-			s.fail("simulator", "start the driver at %s: %v", st.id, err)
-			return
-		}
-		st.up = true
-	} else {
+	if !s.driverMode() {
 		rep, err := core.Restore(s.config(st), state)
 		if err != nil {
 			s.fail("simulator", "restore %s: %v", st.id, err)
@@ -417,8 +413,14 @@ func (s *Sim) start(st *site) {
 	}
 	s.logf("start %s inc=%d period=%d", st.id, st.inc, st.period)
 	if s.driverMode() {
-		// Wake the driver as its clock's first tick would: it handles what
-		// Restore left to do (re-applying the log) before anything else.
+		// NB: started last: its goroutine at once handles what Restore
+		// left to do (re-applying the log), sending through the simulator.
+		if err := s.startDriver(st); err != nil {
+			s.fail("simulator", "start the driver at %s: %v", st.id, err)
+			return
+		}
+		st.up = true
+		// Wake the driver as its clock's first tick would.
 		st.clock.Advance(0)
 		s.settle()
 	} else {

@@ -274,9 +274,17 @@ func (s *Sim) fault(e *event) {
 			if !st.up || st.paused {
 				continue
 			}
+			// NB: set before the mark reaches the site: in driver mode the
+			// driver goes on (serving reads, tracing them) once the call
+			// returned; and no read it serves before taking the call may
+			// be local either way, since every site is settled.
+			if st.id == target {
+				st.markedDown = !e.heal
+			}
 			var err error
 			if s.driverMode() {
 				err = st.drv.MarkCoordinatorDown(s.ctx, target, !e.heal)
+				s.settle()
 			} else {
 				err = st.rep.MarkCoordinatorDown(target, !e.heal)
 			}
@@ -284,12 +292,7 @@ func (s *Sim) fault(e *event) {
 				s.fail("simulator", "operator mark at %s: %v", st.id, err)
 				return
 			}
-			if st.id == target {
-				st.markedDown = !e.heal
-			}
-			if s.driverMode() {
-				s.settle()
-			} else {
+			if !s.driverMode() {
 				s.drain(st, input{kind: "operator"})
 			}
 		}
