@@ -302,7 +302,7 @@ type Sim struct {
 	// with the run), and the last request id.
 	reports chan driverReport
 	// starts: request goroutines that settle starts.
-	starts []func()
+	starts  []func()
 	ctx     context.Context
 	cancel  context.CancelFunc
 	nextReq uint64
