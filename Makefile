@@ -40,9 +40,11 @@ build-verify:
 	$(GO) build -v $(BUGTAGS) -o /dev/null ./tests/cmd/sim
 	@echo "==> build done"
 
-## test: every test, as CI runs it, then a short run of every fuzz target
-## (FUZZTIME_CI each; `make fuzz` runs them longer).
+## test: every test, as CI runs it, a short -race run of the driver and of
+## the simulator on it (RACE_DRIVER_SEEDS seeds a profile), then a short run
+## of every fuzz target (FUZZTIME_CI each; `make fuzz` runs them longer).
 FUZZTIME_CI ?= 3s
+RACE_DRIVER_SEEDS ?= 10
 test:
 	@echo "==> building every package with the bug switches, as every test below (a fresh machine takes a few minutes; go build -v lists packages as they compile)"
 	$(GO) build -v $(BUGTAGS) ./...
@@ -50,6 +52,9 @@ test:
 	$(GO) vet $(BUGTAGS) ./...
 	@echo "==> go test, with the bug switches: each package prints a line when it is done; long ones print progress with -v"
 	$(GO) test $(BUGTAGS) -count=1 -timeout 25m ./...
+	@echo "==> go test -race: impl/node and impl/cluster, then $(RACE_DRIVER_SEEDS) seeds of each simulator profile on the driver loop (TestDriverLoop); a data race between a driver and what feeds it fails here (under a minute once built)"
+	$(GO) test $(BUGTAGS) -race -count=1 -timeout 10m ./impl/node/ ./impl/cluster/
+	$(GO) test $(BUGTAGS) -race -count=1 -timeout 10m -run '^TestDriverLoop$$' ./tests/sim/ -driver-seeds=$(RACE_DRIVER_SEEDS)
 	@echo "==> go test of impl/core as a production build: a bug switch is refused (impl/multiproc's tests build the production binary and check it too)"
 	$(GO) test -count=1 -run '^TestBugsCompiledOut$$' ./impl/core/
 	$(GO) test -count=1 -run '^TestBugSwitchesRefusedWithoutTheTag$$' ./impl/db/

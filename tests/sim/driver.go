@@ -27,6 +27,16 @@ import (
 // Wait returns. Client requests go through Driver.Read and Driver.Write, each on
 // a goroutine of its own; their outcomes are taken in request order.
 //
+// The drivers send and save through the simulator (its network, RNG,
+// mapper and site fields), so the simulator touches that state only while
+// every goroutine of the bubble is blocked, and hands each input over by a
+// channel operation (Deliver, the clock's wake-up, a request goroutine
+// started in settle, Stop), which orders what it did before against what
+// the driver does next; Wait orders the driver's work before what the
+// simulator does after. Nothing in a driver waits on a timer: a goroutine
+// woken by fake time has no such edge (golang/go#74352). make test runs
+// TestDriverLoop under -race to keep it so.
+//
 // A crash in driver mode may also come inside a Save (the process dies
 // before its Ready is on disk): that Ready's trace is dropped, as nothing
 // of it became durable or, with a driver that keeps the persist-before-send

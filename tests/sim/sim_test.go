@@ -35,7 +35,16 @@ func runSeeds(t *testing.T, o Options, first uint64, n int) []Report {
 			for i := range next {
 				c := o
 				c.Seed = first + uint64(i)
-				out[i] = Run(c)
+				// NB: on a goroutine of its own: a run whose bubble fails
+				// the test from inside (the race detector does) ends the
+				// goroutine that ran it, and a worker gone would leave the
+				// sender below blocked until the test timed out.
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					out[i] = Run(c)
+				}()
+				<-done
 			}
 		}()
 	}
