@@ -29,7 +29,20 @@ func (quietLogger) Fatalf(format string, args ...any) {
 }
 
 func open(dir string, fs vfs.FS) (*pebble.DB, error) {
-	opts := &pebble.Options{FS: fs, Logger: quietLogger{},
+	return openWith(dir, fs, pebble.FormatDefault)
+}
+
+// memFormat is the format of OpenMem stores: columnar blocks. NB: Pebble's
+// older row-block sstable writer takes its write tasks from a global
+// sync.Pool, each with a channel made where the task was first made; the
+// simulator runs every seed's stores in a testing/synctest bubble of its
+// own, and a flush in one bubble that took a task made in another died
+// ("send on synctest channel from outside bubble"). The columnar writer
+// makes its channels per table.
+const memFormat = pebble.FormatNewest
+
+func openWith(dir string, fs vfs.FS, format pebble.FormatMajorVersion) (*pebble.DB, error) {
+	opts := &pebble.Options{FS: fs, Logger: quietLogger{}, FormatMajorVersion: format,
 		// Pebble's default answer to a checksum mismatch is Logger.Fatalf,
 		// which panics here. Without the hook the corruption comes back as
 		// an error from the read (the iterator's Error), so a damaged store
@@ -53,7 +66,7 @@ func Open(dir string) (*Pebble, error) {
 // synced, so Crash can throw the rest away.
 func OpenMem() (*Pebble, error) {
 	fs := vfs.NewCrashableMem()
-	db, err := open("db", fs)
+	db, err := openWith("db", fs, memFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +87,7 @@ func (s *Pebble) Crash(keepUnsyncedPercent int, rng *rand.Rand) (*Pebble, error)
 	}
 	clone := s.mem.CrashClone(cfg)
 	_ = s.db.Close() // NB: the clone is already taken; nothing more reaches it.
-	db, err := open(s.dir, clone)
+	db, err := openWith(s.dir, clone, memFormat)
 	if err != nil {
 		return nil, err
 	}
