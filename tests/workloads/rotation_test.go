@@ -10,7 +10,9 @@ import (
 
 // stubSite answers every read at its group's position and takes every
 // write at the next one.
-type stubSite struct{ pos map[core.GroupID]core.Position }
+type stubSite struct {
+	pos map[core.GroupID]core.Position
+}
 
 func (s stubSite) Read(_ context.Context, req core.ReadRequest) (node.ReadResult, error) {
 	return node.ReadResult{Position: s.pos[req.Group]}, nil

@@ -10,8 +10,8 @@ import (
 
 	"github.com/megastore-verified/megastore/impl/client"
 	"github.com/megastore-verified/megastore/impl/core"
-	"github.com/megastore-verified/megastore/impl/node"
 	"github.com/megastore-verified/megastore/impl/db"
+	"github.com/megastore-verified/megastore/impl/node"
 	"github.com/megastore-verified/megastore/impl/schema"
 )
 
