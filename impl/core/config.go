@@ -119,11 +119,20 @@ type Config struct {
 	MaxInFlight       int
 	// MaxScanRows bounds KeyRange.Limit.
 	MaxScanRows int
+	// ReadOnlySweepGroups is how many held groups a read-only site asks the
+	// full sites about at each scan, beyond those it knows it is behind in
+	// (0: DefaultReadOnlySweepGroups). It hears of commits through
+	// MsgCommit; the sweep finds the ones it missed, a few groups a scan,
+	// so a scan costs the same with a hundred groups held or a million.
+	ReadOnlySweepGroups int
 
 	// Bugs are test-only fault switches; a build without -tags
 	// megastore_bugs refuses any of them (see Bugs).
 	Bugs Bugs
 }
+
+// DefaultReadOnlySweepGroups is ReadOnlySweepGroups' default.
+const DefaultReadOnlySweepGroups = 64
 
 // DefaultConfig returns a Config with sensible tick-based defaults for the
 // given membership. Callers must still set Rand.
@@ -209,7 +218,8 @@ func (c *Config) Validate() error {
 	case c.ScanIntervalTicks == 0 || c.InDoubtTicks == 0:
 		return bad("scan interval and in-doubt time must be positive")
 	case c.MaxKeyBytes <= 0 || c.MaxValueBytes < 0 || c.MaxMutations <= 0 ||
-		c.MaxCatchUpEntries <= 0 || c.MaxInFlight <= 0 || c.MaxScanRows <= 0:
+		c.MaxCatchUpEntries <= 0 || c.MaxInFlight <= 0 || c.MaxScanRows <= 0 ||
+		c.ReadOnlySweepGroups < 0:
 		return bad("size and count limits must be positive")
 	}
 	return nil

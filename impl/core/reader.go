@@ -369,10 +369,10 @@ func (r *Replica) scan() {
 	// NB: full sites and witnesses have work only in groups whose known
 	// prefix is below their highest position (unsettled); sorting every
 	// held group's name each scan cost time in the number of groups.
-	// Read-only sites ask about every held group.
+	// Read-only sites add a few held groups a scan (readOnlySweep).
 	groups := r.unsettled
 	if r.kind == ReadOnly {
-		groups = r.groups
+		groups = r.readOnlySweep()
 	}
 	for _, gid := range sortedKeys(groups) {
 		g := groups[gid]
@@ -401,7 +401,7 @@ func (r *Replica) scan() {
 				}
 			}
 		}
-		if r.kind != Witness && g.knownPrefix < g.highest {
+		if r.kind == Full && g.knownPrefix < g.highest {
 			// Something above the known prefix is missing: ask around.
 			for _, s := range r.cfg.Sites {
 				if s.ID != r.cfg.Self && s.Kind != Witness {
@@ -414,6 +414,47 @@ func (r *Replica) scan() {
 			r.askFullSites(g)
 		}
 	}
+}
+
+// readOnlySweep is what a read-only site's scan asks the full sites about:
+// every group it knows it is behind in, and the next ReadOnlySweepGroups
+// held groups of a round through all of them. It used to ask about every
+// held group at every scan (up to HeldGroups of them, every 20 ticks),
+// though it hears of commits through MsgCommit and only a lost one leaves it
+// behind unknowingly; the round finds those, a few groups a scan.
+func (r *Replica) readOnlySweep() map[GroupID]*group {
+	n := r.cfg.ReadOnlySweepGroups
+	if n == 0 {
+		n = DefaultReadOnlySweepGroups
+	}
+	out := make(map[GroupID]*group, len(r.unsettled)+n)
+	for gid, g := range r.unsettled {
+		if g.knownPrefix >= g.highest {
+			// NB: every commit heard makes a group unsettled until a scan;
+			// only a gap is worth asking about.
+			delete(r.unsettled, gid)
+			continue
+		}
+		out[gid] = g
+	}
+	for asked := 0; asked < n && len(r.groups) > 0; {
+		if r.sweepNext >= len(r.sweep) {
+			if asked > 0 && len(r.groups) <= n {
+				break // NB: every group is in this scan already
+			}
+			r.sweep, r.sweepNext = sortedKeys(r.groups), 0
+		}
+		gid := r.sweep[r.sweepNext]
+		r.sweepNext++
+		if g := r.groups[gid]; g != nil { // NB: evicted since the round began
+			out[gid] = g
+			asked++
+		}
+		if len(out) == len(r.groups) {
+			break
+		}
+	}
+	return out
 }
 
 // askFullSites: a read-only site hears of new positions only through

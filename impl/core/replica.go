@@ -104,6 +104,11 @@ type Replica struct {
 	// for at full sites. A group joins when its highest position rises and
 	// leaves at the first scan that finds it settled.
 	unsettled map[GroupID]*group
+	// sweep is a read-only site's round of held groups to ask the full
+	// sites about (scan), in name order, and sweepNext its cursor: sorted
+	// once per round, so a scan's cost does not grow with the groups held.
+	sweep     []GroupID
+	sweepNext int
 	// proposals and reads by id, for replies and ticks.
 	proposals map[uint64]*proposal
 	reads     map[RequestID]*readOp
