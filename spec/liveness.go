@@ -3,8 +3,11 @@ package spec
 import (
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 	"time"
+
+	"github.com/megastore-verified/megastore/spec/scc"
 )
 
 // Liveness: the mirror's check of LiveSpec's temporal properties, P ~> Q
@@ -200,7 +203,7 @@ func CheckLiveness[S any](m Model[S], fair func(label string) bool, props []Prop
 			for _, s := range reach {
 				inR[s] = true
 			}
-			for _, comp := range g.sccs(reach, inR) {
+			for comp := range g.sccs(reach, inR) {
 				if loop, ok := g.fairLoop(comp); ok {
 					res.Violation = counterexample(m, g, states, parent, action, labels, via, comp[0], loop)
 					res.Violation.Property, res.Violation.Instance = pr.Name, inst.Name
@@ -242,74 +245,21 @@ func (g *liveGraph) reach(starts []int32, in []bool) ([]int32, map[int32]int32) 
 	return out, via
 }
 
-// sccs is Tarjan's algorithm, iterative (state graphs are deep), on the
-// subgraph induced by in; it returns the components with at least one
-// edge inside them.
-func (g *liveGraph) sccs(nodes []int32, in []bool) [][]int32 {
-	index := map[int32]int32{}
-	low := map[int32]int32{}
-	onStack := map[int32]bool{}
-	var stack []int32
-	var out [][]int32
-	var next int32
-	type frame struct {
-		v int32
-		i int
+// sccs yields the strongly connected components of the subgraph induced
+// by in, reachable from nodes, that have at least one edge inside them.
+func (g *liveGraph) sccs(nodes []int32, in []bool) iter.Seq[[]int32] {
+	out := func(v int32) int { return len(g.succ[v]) }
+	succ := func(v int32, i int) (int32, bool) {
+		w := g.succ[v][i].to
+		return w, in[w]
 	}
-	for _, root := range nodes {
-		if _, done := index[root]; done {
-			continue
-		}
-		call := []frame{{root, 0}}
-		index[root], low[root] = next, next
-		next++
-		stack = append(stack, root)
-		onStack[root] = true
-		for len(call) > 0 {
-			f := &call[len(call)-1]
-			if f.i < len(g.succ[f.v]) {
-				w := g.succ[f.v][f.i].to
-				f.i++
-				if !in[w] {
-					continue
-				}
-				if _, seen := index[w]; !seen {
-					index[w], low[w] = next, next
-					next++
-					stack = append(stack, w)
-					onStack[w] = true
-					call = append(call, frame{w, 0})
-				} else if onStack[w] && index[w] < low[f.v] {
-					low[f.v] = index[w]
-				}
-				continue
-			}
-			v := f.v
-			call = call[:len(call)-1]
-			if len(call) > 0 {
-				u := call[len(call)-1].v
-				if low[v] < low[u] {
-					low[u] = low[v]
-				}
-			}
-			if low[v] == index[v] {
-				var comp []int32
-				for {
-					w := stack[len(stack)-1]
-					stack = stack[:len(stack)-1]
-					onStack[w] = false
-					comp = append(comp, w)
-					if w == v {
-						break
-					}
-				}
-				if len(comp) > 1 { // no self-loops: a single state has no edge inside
-					out = append(out, comp)
-				}
+	return func(yield func([]int32) bool) {
+		for comp := range scc.All(nodes, out, succ) {
+			if len(comp) > 1 && !yield(comp) { // no self-loops: a single state has no edge inside
+				return
 			}
 		}
 	}
-	return out
 }
 
 // fairLoop decides whether a component admits a fair cycle and, if so,

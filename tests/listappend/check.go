@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/megastore-verified/megastore/spec/scc"
 )
 
 // Status is what a transaction's client learned.
@@ -191,11 +193,11 @@ func Check(history []Txn) Report {
 		}
 	}
 	rep.Edges = len(edges)
-	for _, scc := range components(len(history), edges) {
-		if len(scc) < 2 {
+	for _, comp := range components(len(history), edges) {
+		if len(comp) < 2 {
 			continue
 		}
-		kind, cycle := classify(scc, edges)
+		kind, cycle := classify(comp, edges)
 		ids := make([]string, len(cycle))
 		for j, x := range cycle {
 			ids[j] = fmt.Sprintf("T%d", history[x].ID)
@@ -205,58 +207,24 @@ func Check(history []Txn) Report {
 	return rep
 }
 
-// components returns the strongly connected components (Tarjan).
+// components returns the strongly connected components, each sorted.
 func components(n int, edges map[[2]int]edgeKind) [][]int {
 	adj := make([][]int, n)
 	for e := range edges {
 		adj[e[0]] = append(adj[e[0]], e[1])
 	}
+	nodes := make([]int, n)
 	for i := range adj {
 		sort.Ints(adj[i])
+		nodes[i] = i
 	}
-	index, low := make([]int, n), make([]int, n)
-	on := make([]bool, n)
-	for i := range index {
-		index[i] = -1
+	out := func(v int) int { return len(adj[v]) }
+	succ := func(v, i int) (int, bool) { return adj[v][i], true }
+	comps := scc.Components(nodes, out, succ)
+	for _, c := range comps {
+		sort.Ints(c)
 	}
-	var stack []int
-	var out [][]int
-	next := 0
-	var visit func(v int)
-	visit = func(v int) {
-		index[v], low[v] = next, next
-		next++
-		stack = append(stack, v)
-		on[v] = true
-		for _, w := range adj[v] {
-			if index[w] < 0 {
-				visit(w)
-				low[v] = min(low[v], low[w])
-			} else if on[w] {
-				low[v] = min(low[v], index[w])
-			}
-		}
-		if low[v] == index[v] {
-			var c []int
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				on[w] = false
-				c = append(c, w)
-				if w == v {
-					break
-				}
-			}
-			sort.Ints(c)
-			out = append(out, c)
-		}
-	}
-	for v := 0; v < n; v++ {
-		if index[v] < 0 {
-			visit(v)
-		}
-	}
-	return out
+	return comps
 }
 
 // path finds a path from a to b (a != b) inside set using edges of the
@@ -292,9 +260,9 @@ func path(a, b int, set map[int]bool, edges map[[2]int]edgeKind, allowed edgeKin
 
 // classify names the strongest anomaly a component holds (G0 before G1c
 // before G-single before G2) and a cycle showing it.
-func classify(scc []int, edges map[[2]int]edgeKind) (string, []int) {
+func classify(comp []int, edges map[[2]int]edgeKind) (string, []int) {
 	set := map[int]bool{}
-	for _, v := range scc {
+	for _, v := range comp {
 		set[v] = true
 	}
 	cycleWith := func(allowed edgeKind) []int {
@@ -323,5 +291,5 @@ func classify(scc []int, edges map[[2]int]edgeKind) (string, []int) {
 			return "G-single", append(p, e[1])
 		}
 	}
-	return "G2", append(slices.Clone(scc), scc[0])
+	return "G2", append(slices.Clone(comp), comp[0])
 }
