@@ -40,13 +40,7 @@ func TestWorkloadsHaveNoAnomaly(t *testing.T) {
 	}{{"bank", 12}, {"queue", 40}, {"listappend", 40}} {
 		t.Run(w.name, func(t *testing.T) {
 			n := workloadSeeds(t, w.ci)
-			var tot Totals
-			for _, r := range runSeeds(t, workloadOpts(w.name, ""), 0, n) {
-				tot.Add(r)
-				if r.Failure != "" {
-					t.Errorf("seed %d: %s: %.500s\n  reproduce: %s", r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
-				}
-			}
+			tot := passSeeds(t, workloadOpts(w.name, ""), n)
 			t.Log(tot.String())
 			if tot.WorkloadChecked < 5*n {
 				t.Fatalf("the runs checked too little: %d committed operations in %d seeds", tot.WorkloadChecked, n)
@@ -68,18 +62,9 @@ func TestWorkloadBugsAreCaught(t *testing.T) {
 	for _, name := range workloads.Names() {
 		for _, bug := range workloads.BugNames(name) {
 			t.Run(bug, func(t *testing.T) {
-				for start := 0; start < 64; start += 8 {
-					for _, r := range runSeeds(t, workloadOpts(name, bug), uint64(start), 8) {
-						if r.Failure != "" {
-							if r.Check != name {
-								t.Fatalf("seed %d: caught by %s, not by the %s checker: %s", r.Seed, r.Check, name, r.Failure)
-							}
-							t.Logf("seed %d: %.300s", r.Seed, r.Failure)
-							return
-						}
-					}
+				if r := caught(t, workloadOpts(name, bug), 64, "of "+bug); r.Check != name {
+					t.Fatalf("seed %d: caught by %s, not by the %s checker", r.Seed, r.Check, name)
 				}
-				t.Fatalf("the %s checker missed %s in 64 seeds", name, bug)
 			})
 		}
 	}
@@ -108,15 +93,7 @@ func TestWorkloadSendBeforePersistIsCaught(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			o := workloadOpts(name, "")
 			o.SendBeforePersist = true
-			for start := uint64(0); start < 256; start += 16 {
-				for _, r := range runSeeds(t, o, start, 16) {
-					if r.Failure != "" {
-						t.Logf("seed %d: %s: %.300s", r.Seed, r.Check, r.Failure)
-						return
-					}
-				}
-			}
-			t.Fatalf("256 %s seeds of a driver that sends before it persists passed every check", name)
+			caught(t, o, 256, "of a driver that sends before it persists")
 		})
 	}
 }

@@ -11,13 +11,7 @@ import (
 func TestOwnLoop(t *testing.T) {
 	o := Defaults()
 	o.OwnLoop = true
-	var tot Totals
-	for _, r := range runSeeds(t, o, 0, 100) {
-		tot.Add(r)
-		if r.Failure != "" {
-			t.Errorf("seed %d: %s: %s", r.Seed, r.Check, r.Failure)
-		}
-	}
+	tot := passSeeds(t, o, 100)
 	t.Log(tot.String())
 	if tot.Ops.Done < 1000 || tot.Steps < 10_000 {
 		t.Fatalf("the runs did too little: %d ops returned, %d spec-level steps", tot.Ops.Done, tot.Steps)
@@ -31,15 +25,7 @@ func TestOwnLoop(t *testing.T) {
 func TestDriverSendBeforePersistIsCaught(t *testing.T) {
 	o := Defaults()
 	o.SendBeforePersist = true
-	for start := uint64(0); start < 256; start += 32 {
-		for _, r := range runSeeds(t, o, start, 32) {
-			if r.Failure != "" {
-				t.Logf("seed %d: %s: %s", r.Seed, r.Check, r.Failure)
-				return
-			}
-		}
-	}
-	t.Fatal("256 seeds of a driver that sends before it persists passed every check")
+	caught(t, o, 256, "of a driver that sends before it persists")
 }
 
 // TestOwnLoopSameSeedSameRun: the own loop replays a seed byte for byte
@@ -64,15 +50,7 @@ func TestOwnLoopSameSeedSameRun(t *testing.T) {
 func TestDriverSyncAfterSendIsCaught(t *testing.T) {
 	o := Defaults()
 	o.SyncAfterSend = true
-	for start := uint64(0); start < 256; start += 32 {
-		for _, r := range runSeeds(t, o, start, 32) {
-			if r.Failure != "" {
-				t.Logf("seed %d: %s: %s", r.Seed, r.Check, r.Failure)
-				return
-			}
-		}
-	}
-	t.Fatal("256 seeds of a driver that syncs after it sends passed every check")
+	caught(t, o, 256, "of a driver that syncs after it sends")
 }
 
 // driverSeeds is how many seeds of each profile TestDriverLoop runs; make
@@ -104,18 +82,21 @@ func TestDriverLoop(t *testing.T) {
 		{"sync-after-send", func(o *Options) { o.SyncAfterSend, o.Crashes = true, 3 }, true},
 	}
 	for _, p := range profiles {
-		o := Defaults()
-		p.opts(&o)
-		var tot Totals
-		for _, r := range runSeeds(t, o, 0, n) {
-			tot.Add(r)
-			if r.Failure != "" && !p.mayFail {
-				t.Errorf("%s seed %d: %s: %s\n  reproduce: %s", p.name, r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
+		t.Run(p.name, func(t *testing.T) {
+			o := Defaults()
+			p.opts(&o)
+			var tot Totals
+			if p.mayFail {
+				for _, r := range runSeeds(t, o, 0, n) {
+					tot.Add(r)
+				}
+			} else {
+				tot = passSeeds(t, o, n)
 			}
-		}
-		if tot.Steps == 0 {
-			t.Errorf("%s: %d seeds took no spec-level step", p.name, n)
-		}
-		t.Logf("%s: %d seeds, %d steps, %d ops returned", p.name, n, tot.Steps, tot.Ops.Done)
+			if tot.Steps == 0 {
+				t.Errorf("%d seeds took no spec-level step", n)
+			}
+			t.Logf("%d seeds, %d steps, %d ops returned", n, tot.Steps, tot.Ops.Done)
+		})
 	}
 }

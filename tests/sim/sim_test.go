@@ -56,6 +56,37 @@ func runSeeds(t *testing.T, o Options, first uint64, n int) []Report {
 	return out
 }
 
+// passSeeds runs seeds 0..n-1, fails t for each seed that fails a check
+// (with the command that reproduces it) and returns what the runs did.
+func passSeeds(t *testing.T, o Options, n int) Totals {
+	t.Helper()
+	var tot Totals
+	for _, r := range runSeeds(t, o, 0, n) {
+		tot.Add(r)
+		if r.Failure != "" {
+			t.Errorf("seed %d: %s: %s\n  reproduce: %s", r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
+		}
+	}
+	return tot
+}
+
+// caught runs seeds 0..n-1, 16 at a time on every core, until one fails a
+// check, logs that seed and returns its report: the first failing seed in
+// seed order. If none fails, t fails: "n seeds <what> passed every check".
+func caught(t *testing.T, o Options, n int, what string) Report {
+	t.Helper()
+	for start := 0; start < n; start += 16 {
+		for _, r := range runSeeds(t, o, uint64(start), min(16, n-start)) {
+			if r.Failure != "" {
+				t.Logf("seed %d: %s: %s", r.Seed, r.Check, r.Failure)
+				return r
+			}
+		}
+	}
+	t.Fatalf("%d seeds %s passed every check", n, what)
+	return Report{}
+}
+
 // TestSameSeedSameRun: the event log (every delivery, tick, fault, client
 // call and trace event, with its simulated time) hashes the same on two
 // runs of a seed, and differently for different seeds.
@@ -80,13 +111,7 @@ func TestSameSeedSameRun(t *testing.T) {
 // broken workload cannot pass by doing nothing.
 func TestThousandSeeds(t *testing.T) {
 	n := 1000
-	var tot Totals
-	for _, r := range runSeeds(t, Defaults(), 0, n) {
-		tot.Add(r)
-		if r.Failure != "" {
-			t.Errorf("seed %d: %s: %s\n  reproduce: %s", r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
-		}
-	}
+	tot := passSeeds(t, Defaults(), n)
 	t.Log(tot.String())
 	if tot.Ops.Done < 10*n || tot.Steps < 100*n {
 		t.Fatalf("the runs did too little: %d ops returned, %d spec-level steps", tot.Ops.Done, tot.Steps)
@@ -121,24 +146,20 @@ func TestHeavierProfiles(t *testing.T) {
 	}
 	seeds := map[string]int{"long-delays": 300, "memberships": 300, "eviction": 300}
 	for _, name := range []string{"contention", "partitions", "pauses", "crashes", "long-delays", "memberships", "eviction"} {
-		o := Defaults()
-		profiles[name](&o)
-		var tot Totals
-		n := 500
-		if k, ok := seeds[name]; ok {
-			n = k
-		}
-		for _, r := range runSeeds(t, o, 0, n) {
-			tot.Add(r)
-			if r.Failure != "" {
-				t.Errorf("%s seed %d: %s: %s\n  reproduce: %s", name, r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
+		t.Run(name, func(t *testing.T) {
+			o := Defaults()
+			profiles[name](&o)
+			n := 500
+			if k, ok := seeds[name]; ok {
+				n = k
 			}
-		}
-		if tot.Validated != tot.Steps {
-			t.Errorf("%s: only %d of %d steps validated (%d beyond the mirror's encoding bounds)",
-				name, tot.Validated, tot.Steps, tot.Deviations[check.DevBudget])
-		}
-		t.Logf("%s: %d of %d steps validated; %d ops returned", name, tot.Validated, tot.Steps, tot.Ops.Done)
+			tot := passSeeds(t, o, n)
+			if tot.Validated != tot.Steps {
+				t.Errorf("only %d of %d steps validated (%d beyond the mirror's encoding bounds)",
+					tot.Validated, tot.Steps, tot.Deviations[check.DevBudget])
+			}
+			t.Logf("%d of %d steps validated; %d ops returned", tot.Validated, tot.Steps, tot.Ops.Done)
+		})
 	}
 }
 
@@ -293,16 +314,9 @@ func TestDriftBeyondTheBoundIsCaught(t *testing.T) {
 	o := Defaults()
 	o.Groups, o.Writes, o.Reads, o.Partitions, o.Crashes = 1, 6, 6, 4, 0
 	o.MaxDriftPPM = 400_000
-	for _, r := range runSeeds(t, o, 0, 100) {
-		if r.Failure != "" {
-			if !strings.Contains(r.Failure, "WaitOutLease") {
-				t.Fatalf("seed %d failed, but not at a WaitOutLease: %s: %s", r.Seed, r.Check, r.Failure)
-			}
-			t.Logf("seed %d: %s: %s", r.Seed, r.Check, r.Failure)
-			return
-		}
+	if r := caught(t, o, 100, "with clocks drifting 25 % apart"); !strings.Contains(r.Failure, "WaitOutLease") {
+		t.Fatalf("seed %d failed, but not at a WaitOutLease", r.Seed)
 	}
-	t.Fatal("100 seeds with clocks drifting 25 % apart passed every check")
 }
 
 // TestLostVoteIsCaughtAtRestart: a restarting site whose disk lost a
@@ -312,17 +326,10 @@ func TestDriftBeyondTheBoundIsCaught(t *testing.T) {
 func TestLostVoteIsCaughtAtRestart(t *testing.T) {
 	o := Defaults()
 	o.LoseVoteOnRestart = true
-	for _, r := range runSeeds(t, o, 0, 32) {
-		if r.Failure == "" {
-			continue
-		}
-		if r.Check != "mirror agreement" || !strings.Contains(r.Failure, "at restart") {
-			t.Fatalf("seed %d: caught, but not at the restart: %s: %s", r.Seed, r.Check, r.Failure)
-		}
-		t.Logf("seed %d: %s: %s", r.Seed, r.Check, r.Failure)
-		return
+	r := caught(t, o, 32, "whose restarts lose a vote")
+	if r.Check != "mirror agreement" || !strings.Contains(r.Failure, "at restart") {
+		t.Fatalf("seed %d: caught, but not at the restart", r.Seed)
 	}
-	t.Fatal("32 seeds whose restarts lose a vote passed every check")
 }
 
 // TestQuorumBugNeedsAnotherMembership: MajorityOfDataSites counts the
@@ -337,11 +344,6 @@ func TestQuorumBugNeedsAnotherMembership(t *testing.T) {
 		}
 	}
 	o.Memberships = true
-	for _, r := range runSeeds(t, o, 0, 96) {
-		if r.Failure != "" {
-			t.Logf("seed %d (%v): %s: %s", r.Seed, r.Opts.Sites, r.Check, r.Failure)
-			return
-		}
-	}
-	t.Fatal("96 seeds of drawn memberships passed every check")
+	r := caught(t, o, 96, "of drawn memberships")
+	t.Logf("seed %d's sites: %v", r.Seed, r.Opts.Sites)
 }
