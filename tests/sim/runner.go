@@ -44,6 +44,19 @@ func ReproCommand(o Options) string {
 	if o.LoseVoteOnRestart {
 		cmd += " -lose-vote-on-restart"
 	}
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{o.SendBeforePersist, " -send-before-persist"}, {o.SyncAfterSend, " -sync-after-send"}} {
+		if !f.on {
+			continue
+		}
+		// NB: the driver's switches are refused without the bug tag.
+		if !strings.Contains(cmd, "-tags") {
+			cmd = strings.Replace(cmd, "go run ", "go run -tags "+core.BugTag+" ", 1)
+		}
+		cmd += f.flag
+	}
 	if len(o.OmitOps) > 0 || len(o.OmitFaults) > 0 {
 		cmd += fmt.Sprintf(" -omit-ops %s -omit-faults %s", joinInts(o.OmitOps), joinInts(o.OmitFaults))
 	}
