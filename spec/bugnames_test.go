@@ -30,6 +30,7 @@ func TestBugNamesAgree(t *testing.T) {
 		"SnapshotReadAtVotedPosition": "the spec's snapshot read names no position past the reader's log",
 		"MajorityOfDataSites":         "the spec's quorums are the voters' majorities by definition; the mirror checks them against the simulator's drawn memberships",
 		"LeaseFromGrantArrival":       "the spec has no message delay: a lease is held or lost, never counted in ticks",
+		"TruncatedAcceptorVotes":      "the spec has no log truncation: its acceptors never forget a vote",
 	}
 	var specNames []string
 	for _, m := range spec.AllMutations() {

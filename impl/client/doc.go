@@ -15,7 +15,8 @@
 //	         ErrKeyTooLarge, ErrValueTooLarge, ErrTooManyMutations, ErrMalformed,
 //	         ErrUnknownSite (refused before any proposal)
 //	Unknown  ErrUnavailable (a minority may hold the vote; a later proposer adopts
-//	         it), deadline or cancellation, a stopped site, a lost connection,
+//	         it), ErrTruncated (the position was chosen and compacted elsewhere, maybe
+//	         with our value), deadline or cancellation, a stopped site, a lost connection,
 //	         anything not listed (the safe side)
 //
 // A read has no effect: a failed read is failed whatever its error.

@@ -39,7 +39,7 @@ func (o Outcome) String() string {
 
 // indefinite lists errors that mean Unknown even when wrapped together with
 // a definite one (the client gave up, the quorum or the site went away).
-var indefinite = []error{core.ErrUnavailable, context.DeadlineExceeded, context.Canceled, node.ErrStopped}
+var indefinite = []error{core.ErrUnavailable, core.ErrTruncated, context.DeadlineExceeded, context.Canceled, node.ErrStopped}
 
 // definite lists the errors after which a write certainly did not happen,
 // each with the reason it is certain. Everything else is Unknown.
@@ -79,6 +79,8 @@ var definite = []error{
 //	ErrUnknownSite, ErrInvalidConfig              Failed   invalid request, refused before proposing
 //	core.ErrUnavailable                           Unknown  no quorum in time, but a minority may hold
 //	                                                       our vote, and a later proposer adopts it
+//	core.ErrTruncated                             Unknown  the position was chosen and compacted elsewhere;
+//	                                                       our value, sent for acceptance, may be the one
 //	context.DeadlineExceeded, context.Canceled    Unknown  the client stopped waiting; the proposal runs on
 //	node.ErrStopped, the wire's ErrStopped        Unknown  the site stopped mid-proposal
 //	a lost connection (gRPC Unavailable with no

@@ -38,6 +38,7 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("%w: empty group", core.ErrMalformed), client.Failed},
 		{core.ErrUnknownSite, client.Failed},
 		{core.ErrUnavailable, client.Unknown},
+		{fmt.Errorf("%w: position 3, truncated through 9 at b", core.ErrTruncated), client.Unknown},
 		{context.DeadlineExceeded, client.Unknown},
 		{context.Canceled, client.Unknown},
 		{node.ErrStopped, client.Unknown},

@@ -15,9 +15,12 @@ func (r *Replica) handleAcceptLeader(m Message) error {
 		return ErrReadOnlySite
 	}
 	g := r.group(m.Group)
-	s := g.slot(m.Position)
 	reply := Message{Type: MsgAcceptLeaderResp, To: m.From, Group: m.Group, Position: m.Position,
 		Proposal: m.Proposal}
+	if r.refuseTruncated(g, reply) {
+		return nil
+	}
+	s := g.slot(m.Position)
 	_, committed := g.known[m.Position]
 	grant := !committed && s.maxBal == 0 && (!s.voted || s.vote.ID == m.Value.ID ||
 		r.cfg.Bugs.GrantBallotZeroTwice)
@@ -43,9 +46,12 @@ func (r *Replica) handlePrepare(m Message) error {
 		return ErrReadOnlySite
 	}
 	g := r.group(m.Group)
-	s := g.slot(m.Position)
 	reply := Message{Type: MsgPromise, To: m.From, Group: m.Group, Position: m.Position,
 		Proposal: m.Proposal, Ballot: m.Ballot}
+	if r.refuseTruncated(g, reply) {
+		return nil
+	}
+	s := g.slot(m.Position)
 	// NB: >= rather than > so that a duplicated Prepare is answered the
 	// same way; ballots are unique per proposer, so this promises nothing new.
 	if m.Ballot == 0 || m.Ballot < s.maxBal {
@@ -73,9 +79,12 @@ func (r *Replica) handleAccept(m Message) error {
 		return ErrReadOnlySite
 	}
 	g := r.group(m.Group)
-	s := g.slot(m.Position)
 	reply := Message{Type: MsgAccepted, To: m.From, Group: m.Group, Position: m.Position,
 		Proposal: m.Proposal, Ballot: m.Ballot}
+	if r.refuseTruncated(g, reply) {
+		return nil
+	}
+	s := g.slot(m.Position)
 	ok := m.Ballot >= s.maxBal || r.cfg.Bugs.AcceptLowerBallot
 	if ok && m.Ballot == 0 && s.voted && s.vote.ID != m.Value.ID && !r.cfg.Bugs.GrantBallotZeroTwice {
 		// Ballot 0 carries one value per position (the leader grants it

@@ -67,6 +67,11 @@ type Bugs struct {
 	// witness, a read-only site), too small with two witnesses and no
 	// read-only site.
 	MajorityOfDataSites bool
+	// TruncatedAcceptorVotes makes an acceptor vote afresh at a position
+	// it truncated (its vote there forgotten) instead of refusing: a
+	// proposer that prepares there finds no vote to adopt, and a second
+	// value can be chosen at the position.
+	TruncatedAcceptorVotes bool
 }
 
 // Config is a replica's configuration. All durations are in ticks.
@@ -117,7 +122,8 @@ type Config struct {
 	MaxMutations      int
 	MaxCatchUpEntries int
 	MaxInFlight       int
-	// MaxScanRows bounds KeyRange.Limit.
+	// MaxScanRows bounds KeyRange.Limit, and the rows of one page of a
+	// compacted state in catch-up.
 	MaxScanRows int
 	// ReadOnlySweepGroups is how many held groups a read-only site asks the
 	// full sites about at each scan, beyond those it knows it is behind in
@@ -126,6 +132,16 @@ type Config struct {
 	// so a scan costs the same with a hundred groups held or a million.
 	ReadOnlySweepGroups int
 
+	// RetainPositions is how many applied log positions a group keeps
+	// (acceptor records, chosen entries, data versions) before it
+	// truncates them: once applied - RetainPositions is at least
+	// max(1, RetainPositions/4) past the last truncation point, the log is
+	// truncated through it (Durable.Truncate), and a site behind it
+	// catches up from the compacted state. 0 never truncates (the default
+	// here; the trace checks of tests/sim and tests/tracemap need the
+	// whole log); the daemon's default is DefaultRetainPositions.
+	RetainPositions uint64
+
 	// Bugs are test-only fault switches; a build without -tags
 	// megastore_bugs refuses any of them (see Bugs).
 	Bugs Bugs
@@ -133,6 +149,14 @@ type Config struct {
 
 // DefaultReadOnlySweepGroups is ReadOnlySweepGroups' default.
 const DefaultReadOnlySweepGroups = 64
+
+// DefaultRetainPositions is the daemon's RetainPositions: about 10,000
+// entries of a group held in memory at most.
+const DefaultRetainPositions = 10_000
+
+// MaxSnapshotPageBytes bounds the row bytes of one page of a compacted
+// state (Message.Rows), well under the wire's message limit.
+const MaxSnapshotPageBytes = 4 << 20
 
 // DefaultConfig returns a Config with sensible tick-based defaults for the
 // given membership. Callers must still set Rand.

@@ -159,8 +159,16 @@
 // current read there closes it, as any catch-up does), and a read-only
 // site catches up in the background only the groups it holds.
 //
-// # Not bounded yet
+// # Log truncation [ours]
 //
-// A held group keeps every acceptor slot and known value of its log in
-// memory, and LoadGroup loads all of them: log truncation is future work.
+// With Config.RetainPositions K > 0 a held group keeps at most about
+// 1.25 K positions of its log in memory and storage: a site truncates
+// through applied - K (Ready.Truncate), refuses votes at or below its
+// truncation point, and serves a site behind it its compacted state
+// (rows as of the point, paged; the driver fills them from Storage,
+// Message.FillRows, after the Ready's Save), which that site installs
+// atomically (Ready.Install). Both remove data versions below their
+// point, so the driver must not serve a read below it from then on
+// (node.Driver waits for its reads in flight first). truncate.go argues
+// safety; trace validation needs K = 0 (the spec has no truncation).
 package core

@@ -40,6 +40,14 @@ var (
 	// not hold the group a request or message names: the driver must
 	// LoadGroup it first (a driver bug, never the client's).
 	ErrNotLoaded = errors.New("megastore: entity group not loaded")
+	// ErrTruncated: the log position a request needs is compacted away
+	// (Config.RetainPositions). A snapshot read below the truncation point
+	// cannot be served (the versions it needs are gone); a write whose
+	// position another site reports truncated had its position chosen
+	// long ago, by a value this site does not know: if this write's value
+	// was ever sent for acceptance it may be that value, so the outcome is
+	// unknown (client.Classify says so), not a conflict.
+	ErrTruncated = errors.New("megastore: log position truncated: chosen and compacted")
 	// ErrInvalidConfig: NewReplica/Restore got an inconsistent Config.
 	ErrInvalidConfig = errors.New("megastore: invalid configuration")
 )

@@ -26,6 +26,17 @@ type testNet struct {
 	// durable state, as a driver over GroupStorage does.
 	evict   bool
 	evicted int
+	// data is each site's data rows, as a Storage holds them (versions
+	// in position order), for compacted-state catch-up; pageRows bounds
+	// the rows of one compacted-state page (0: MaxScanRows).
+	data     map[SiteID]map[GroupID]map[string][]version
+	pageRows int
+}
+
+type version struct {
+	pos Position
+	val []byte
+	del bool
 }
 
 // hold loads group g at site s from what its storage holds, if the
@@ -52,6 +63,7 @@ func (n *testNet) hold(s SiteID, g GroupID) {
 		}
 	}
 	gs.Applied = st.Applied[g]
+	gs.Truncated = st.Truncated[g]
 	if err := r.LoadGroup(g, gs); err != nil {
 		n.t.Fatal(err)
 	}
@@ -74,8 +86,9 @@ func newNet(t *testing.T, mutate func(*Config), sites ...Site) *testNet {
 		}
 		n.reps[s.ID] = r
 		n.order = append(n.order, s.ID)
-		n.durable[s.ID] = &State{Applied: map[GroupID]Position{}}
+		n.durable[s.ID] = &State{Applied: map[GroupID]Position{}, Truncated: map[GroupID]Position{}}
 	}
+	n.data = map[SiteID]map[GroupID]map[string][]version{}
 	return n
 }
 
@@ -105,8 +118,43 @@ func (n *testNet) flush() bool {
 			n.unsynced[id] = nil
 		}
 		st.Chosen = append(st.Chosen, rd.Chosen...)
+		for _, in := range rd.Install {
+			n.compact(id, in.Group, in.Through)
+			st.Applied[in.Group] = in.Through
+			rows := map[string][]version{}
+			for _, kv := range in.Rows {
+				rows[string(kv.Key)] = []version{{pos: in.Through, val: kv.Value}}
+			}
+			n.groupData(id, in.Group)
+			n.data[id][in.Group] = rows
+		}
+		for _, tr := range rd.Truncate {
+			n.compact(id, tr.Group, tr.Through)
+			for k, vs := range n.groupData(id, tr.Group) {
+				// The newest version at or below the point, unless a
+				// deletion, and every later one.
+				i := len(vs)
+				for i > 0 && vs[i-1].pos > tr.Through {
+					i--
+				}
+				from := i
+				if i > 0 && !vs[i-1].del {
+					from = i - 1
+				}
+				n.data[id][tr.Group][k] = vs[from:]
+			}
+		}
 		for _, e := range rd.Apply {
 			st.Applied[e.Group] = e.Position
+			data := n.groupData(id, e.Group)
+			for _, mu := range e.Value.Mutations {
+				data[string(mu.Key)] = append(data[string(mu.Key)], version{pos: e.Position, val: mu.Value, del: mu.Delete})
+			}
+		}
+		for i := range rd.Messages {
+			if m := &rd.Messages[i]; m.FillRows {
+				n.fillRows(id, m)
+			}
 		}
 		n.queue = append(n.queue, rd.Messages...)
 		n.results[id] = append(n.results[id], rd.Results...)
@@ -239,4 +287,87 @@ func (n *testNet) agreement(g GroupID) violation {
 		}
 	}
 	return ""
+}
+
+func (n *testNet) groupData(site SiteID, g GroupID) map[string][]version {
+	if n.data[site] == nil {
+		n.data[site] = map[GroupID]map[string][]version{}
+	}
+	if n.data[site][g] == nil {
+		n.data[site][g] = map[string][]version{}
+	}
+	return n.data[site][g]
+}
+
+// compact drops the durable log of g at site through t (truncation and
+// install alike).
+func (n *testNet) compact(site SiteID, g GroupID, t Position) {
+	st := n.durable[site]
+	st.Truncated[g] = t
+	drop := func(gr GroupID, p Position) bool { return gr == g && p <= t }
+	var acc []AcceptorRecord
+	for _, a := range st.Acceptor {
+		if !drop(a.Group, a.Position) {
+			acc = append(acc, a)
+		}
+	}
+	st.Acceptor = acc
+	var un []AcceptorRecord
+	for _, a := range n.unsynced[site] {
+		if !drop(a.Group, a.Position) {
+			un = append(un, a)
+		}
+	}
+	n.unsynced[site] = un
+	var ch []Entry
+	for _, e := range st.Chosen {
+		if !drop(e.Group, e.Position) {
+			ch = append(ch, e)
+		}
+	}
+	st.Chosen = ch
+}
+
+// readAt is a Storage read of one key at a site.
+func (n *testNet) readAt(site SiteID, g GroupID, key string, at Position) []byte {
+	var out []byte
+	for _, v := range n.groupData(site, g)[key] {
+		if v.pos <= at {
+			out = v.val
+			if v.del {
+				out = nil
+			}
+		}
+	}
+	return out
+}
+
+// rowsAt is a Storage scan of a whole group at a site.
+func (n *testNet) rowsAt(site SiteID, g GroupID, at Position) []KeyValue {
+	var out []KeyValue
+	for _, k := range sortedKeys(n.groupData(site, g)) {
+		if v := n.readAt(site, g, k, at); v != nil {
+			out = append(out, KeyValue{Key: []byte(k), Value: v})
+		}
+	}
+	return out
+}
+
+// fillRows is what a driver does with a compacted-state page.
+func (n *testNet) fillRows(site SiteID, m *Message) {
+	limit := n.pageRows
+	if limit == 0 {
+		limit = n.reps[site].cfg.MaxScanRows
+	}
+	m.Rows, m.More, m.FillRows = nil, false, false
+	for _, kv := range n.rowsAt(site, m.Group, m.Through) {
+		if string(kv.Key) < string(m.Cursor) {
+			continue
+		}
+		if len(m.Rows) == limit {
+			m.More = true
+			break
+		}
+		m.Rows = append(m.Rows, kv)
+	}
 }

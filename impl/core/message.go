@@ -110,6 +110,25 @@ type Message struct {
 	Coordinator SiteID
 	// Ticks is a lease duration or remainder (MsgLeaseGrant, MsgLeaseBlockResp).
 	Ticks uint64
+	// Through is a truncation point. In a refusal (MsgAcceptLeaderResp,
+	// MsgPromise, MsgAccepted with Reject) at a position at or below it:
+	// the acceptor chose, applied and compacted the log through Through
+	// and forgot its votes there, so it votes no more. In MsgCatchUpResp:
+	// the reply is a page of the sender's compacted state as of Through
+	// (Rows), the entries being those above Through.
+	Through Position
+	// Cursor is the first row key of a compacted-state page: asked for
+	// (MsgCatchUp), served from (MsgCatchUpResp).
+	Cursor []byte
+	// Rows are a page of the group's rows as of Through, in key order
+	// from Cursor (MsgCatchUpResp); More says further pages follow.
+	Rows []KeyValue
+	More bool
+	// FillRows asks the driver to fill Rows and More of this
+	// MsgCatchUpResp from its Storage before sending it (the core reads no
+	// storage): a Scan of the group as of Through from Cursor, cut to
+	// MaxSnapshotPageBytes (at least one row). It never travels.
+	FillRows bool
 }
 
 func (m Message) String() string {

@@ -72,6 +72,9 @@ type proposal struct {
 	waiters []RequestID
 	// readers are reads waiting for this position to be closed.
 	readers []*readOp
+	// sentOwn: a message asking a site to accept our own value left here,
+	// so it may be the value chosen (see proposalTruncated).
+	sentOwn bool
 }
 
 // ProposeWrite starts a write transaction's commit (BeginWrite) at
@@ -106,7 +109,8 @@ func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) {
 	pos := req.ReadPosition + 1
 	r.nextID++
 	id := RequestID(r.nextID)
-	if _, ok := g.known[pos]; ok {
+	if _, ok := g.known[pos]; ok || pos <= g.truncated {
+		// NB: a truncated position is chosen, and not with this new value.
 		r.trace(TraceEvent{Action: ActBeginWrite, Group: g.id, Position: pos, Request: id, Detail: DetailNoProposal})
 		r.result(Result{ID: id, Op: OpWrite, Group: g.id, Position: pos, Err: ErrConflict})
 		return id, nil
@@ -135,6 +139,7 @@ func (r *Replica) ProposeWrite(req WriteRequest) (RequestID, error) {
 		p.leader = leader
 		p.phase = phLeader
 		p.deadline = r.now + r.cfg.ProposalTimeoutTicks
+		p.sentOwn = true
 		r.send(Message{Type: MsgAcceptLeader, To: leader, Group: g.id, Position: pos,
 			Proposal: p.id, Value: p.valueCopy()})
 	} else {
@@ -267,6 +272,13 @@ func (r *Replica) handleProposerReply(m Message) {
 	}
 	// NB: a reply may bring p's deadlines earlier (a new round, a backoff).
 	r.wakeProposal(p)
+	if m.Reject && m.Through >= p.pos && !p.chosen {
+		switch m.Type {
+		case MsgAcceptLeaderResp, MsgPromise, MsgAccepted:
+			r.proposalTruncated(p, m)
+			return
+		}
+	}
 	switch m.Type {
 	case MsgAcceptLeaderResp:
 		if p.phase != phLeader {
@@ -282,6 +294,7 @@ func (r *Replica) handleProposerReply(m Message) {
 		p.deadline = r.now + r.phaseTimeout(p.round)
 		r.trace(TraceEvent{Action: ActPropose, Group: p.g.id, Position: p.pos, Ballot: 0,
 			Proposal: p.id, Value: p.value.ID, NoOp: p.value.NoOp, Peer: p.leader})
+		p.sentOwn = p.sentOwn || p.value.ID == p.ours
 		for _, s := range r.voterSites() {
 			if s != p.leader {
 				r.send(Message{Type: MsgAccept, To: s, Group: p.g.id, Position: p.pos, Ballot: 0,
@@ -313,6 +326,7 @@ func (r *Replica) handleProposerReply(m Message) {
 			p.deadline = r.now + r.phaseTimeout(p.round)
 			r.trace(TraceEvent{Action: ActPropose, Group: p.g.id, Position: p.pos, Ballot: p.ballot,
 				Proposal: p.id, Value: p.value.ID, NoOp: p.value.NoOp, Quorum: sortedSites(p.promised)})
+			p.sentOwn = p.sentOwn || p.value.ID == p.ours
 			for _, s := range r.voterSites() {
 				r.send(Message{Type: MsgAccept, To: s, Group: p.g.id, Position: p.pos,
 					Ballot: p.ballot, Proposal: p.id, Value: p.valueCopy()})
@@ -470,13 +484,13 @@ func (r *Replica) finishProposal(p *proposal, err error) {
 	}
 	for _, id := range p.waiters {
 		werr := ErrConflict
-		if err != nil && err != ErrConflict {
+		if !definiteFailure(err) {
 			werr = err
 		}
 		r.result(Result{ID: id, Op: OpWrite, Group: p.g.id, Position: p.pos, Err: werr})
 	}
 	for _, op := range p.readers {
-		if err != nil && err != ErrConflict && r.reads[op.id] == op {
+		if !definiteFailure(err) && r.reads[op.id] == op {
 			r.failRead(op, err)
 		}
 	}

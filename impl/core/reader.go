@@ -103,6 +103,10 @@ func (r *Replica) Read(req ReadRequest) (RequestID, error) {
 			if req.Position > g.applyQueued && !(r.cfg.Bugs.SnapshotReadAtVotedPosition && voted) {
 				res.Err = fmt.Errorf("%w: %d > %d", ErrNotApplied, req.Position, g.applyQueued)
 			}
+			if req.Position < g.truncated {
+				res.Err = fmt.Errorf("%w: position %d compacted (truncated through %d)", ErrTruncated,
+					req.Position, g.truncated)
+			}
 			res.Position = req.Position
 		}
 		ev := TraceEvent{Action: ActSnapshotRead, Group: g.id, Position: res.Position, Request: id}
@@ -186,6 +190,12 @@ func (r *Replica) enterCatchUp(op *readOp) {
 func (r *Replica) progressRead(op *readOp) {
 	r.wakeRead(op) // NB: its phase and deadline may move
 	g := op.g
+	if op.phase != rdFindPos && op.target < g.truncated {
+		// NB: the versions at the target are compacted; every position up
+		// to the truncation point is committed and applied here, and it
+		// rose past the target after the read began (truncate.go).
+		op.target = g.truncated
+	}
 	if op.phase == rdCatchUp {
 		if g.knownPrefix >= op.target {
 			op.phase = rdApply
@@ -272,7 +282,9 @@ func (r *Replica) startNoOps(op *readOp) {
 	g := op.g
 	limit := min(op.target, g.knownPrefix+Position(r.cfg.MaxCatchUpEntries))
 	for p := g.knownPrefix + 1; p <= limit; p++ {
-		if _, ok := g.known[p]; ok {
+		if _, ok := g.known[p]; ok || p <= g.remoteTrunc {
+			// NB: a position another site truncated is chosen; only its
+			// compacted state can tell this site about it.
 			continue
 		}
 		prop := r.startNoOp(g, p)
@@ -334,6 +346,21 @@ func (r *Replica) handleCatchUp(m Message) {
 	reply := Message{Type: MsgCatchUpResp, To: m.From, Group: g.id, Proposal: m.Proposal}
 	// NB: bound the scan, not just the reply: the asked range may be huge.
 	first := max(m.Position, 1)
+	if first <= g.truncated {
+		// Positions up to the truncation point are known here only as the
+		// data as of it: send that, a page at a time (truncate.go). A
+		// witness has no data to send a site that keeps data.
+		asker := r.kinds[m.From]
+		if r.kind != Witness || asker == Witness {
+			reply.Through, reply.Cursor = g.truncated, m.Cursor
+			reply.FillRows = r.kind != Witness && asker != Witness
+		}
+		first = g.truncated + 1
+		if len(m.Cursor) > 0 {
+			r.send(reply) // NB: the entries went with the first page
+			return
+		}
+	}
 	limit := min(max(m.Limit, first), g.highest)
 	if span := Position(r.cfg.MaxCatchUpEntries - 1); limit >= first && limit-first > span {
 		limit = first + span
@@ -348,10 +375,18 @@ func (r *Replica) handleCatchUp(m Message) {
 	r.send(reply)
 }
 
-func (r *Replica) handleCatchUpResp(m Message) {
+func (r *Replica) handleCatchUpResp(m Message) error {
 	g := r.group(m.Group)
+	if len(m.Rows) > 0 && m.Through == 0 || len(m.Cursor) > 0 && m.Through == 0 {
+		return fmt.Errorf("%w: catch-up rows without a truncation point", ErrMalformed)
+	}
 	for _, e := range m.Entries {
 		r.learn(g, e.Position, e.Value)
+	}
+	if m.Through > 0 {
+		if err := r.snapshotPage(g, m); err != nil {
+			return err
+		}
 	}
 	if op := r.reads[RequestID(m.Proposal)]; op != nil && op.g == g && op.phase == rdCatchUp &&
 		op.catchUpSent && !op.noOpsStarted {
@@ -361,6 +396,7 @@ func (r *Replica) handleCatchUpResp(m Message) {
 		}
 	}
 	r.progressGroupReads(g)
+	return nil
 }
 
 // scan is the replication-server duty (§4.5): close positions a dead writer
@@ -379,6 +415,17 @@ func (r *Replica) scan() {
 		if g.knownPrefix >= g.highest {
 			delete(r.unsettled, gid)
 		}
+		if c := g.snap; c != nil {
+			// A compacted state is being fetched: ask again for the page
+			// it waits for (the request or the page may be lost), or drop
+			// a fetch that stalled (its site may be down).
+			if r.now-c.since >= r.cfg.InDoubtTicks {
+				g.snap = nil
+			} else {
+				r.askPage(g, 0)
+				continue
+			}
+		}
 		if r.kind == Full {
 			// NB: only positions above the known prefix can be in doubt:
 			// every position up to it is known (or, after a restart,
@@ -389,7 +436,7 @@ func (r *Replica) scan() {
 				if s == nil {
 					continue
 				}
-				if _, ok := g.known[p]; ok || !s.voted {
+				if _, ok := g.known[p]; ok || !s.voted || p <= g.remoteTrunc {
 					s.inDoubtSince = 0
 					continue
 				}
@@ -401,7 +448,9 @@ func (r *Replica) scan() {
 				}
 			}
 		}
-		if r.kind == Full && g.knownPrefix < g.highest {
+		// NB: a witness asks too once the log is truncated: a gap in its
+		// log would keep it from truncating (it holds everything above).
+		if (r.kind == Full || r.kind == Witness && r.cfg.RetainPositions > 0) && g.knownPrefix < g.highest {
 			// Something above the known prefix is missing: ask around.
 			for _, s := range r.cfg.Sites {
 				if s.ID != r.cfg.Self && s.Kind != Witness {

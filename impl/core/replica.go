@@ -43,6 +43,16 @@ type group struct {
 	valid  bool
 	invPos Position
 
+	// truncated: the log is truncated through here (Config.RetainPositions
+	// or an installed compacted state, durable or in the pending Ready):
+	// no slot or known value at or below it is held, and the acceptor
+	// votes there no more. remoteTrunc is the highest truncation point
+	// heard from another site: positions up to it are chosen, and this
+	// site can only learn them from a compacted state (snap, in progress).
+	truncated   Position
+	remoteTrunc Position
+	snap        *snapshotFetch
+
 	// active is the proposal this site runs at a position, if any. One per
 	// position and site: two local proposers could otherwise pick one ballot.
 	active map[Position]*proposal
@@ -145,6 +155,8 @@ type pendingReady struct {
 	apply     []Entry
 	results   []Result
 	trace     []TraceEvent
+	install   []Install
+	truncate  []Truncation
 }
 
 type accKey struct {
@@ -209,11 +221,19 @@ func Restore(cfg Config, st State) (*Replica, error) {
 		g := r.restoredGroup(gid)
 		g.applied, g.applyQueued = p, p
 	}
+	for gid, p := range st.Truncated {
+		g := r.restoredGroup(gid)
+		g.truncated, g.remoteTrunc = p, p
+		g.dropThrough(p)
+	}
 	for _, e := range st.Chosen {
 		if e.Group == "" || e.Position == 0 {
 			return nil, fmt.Errorf("%w: chosen entry %q/%d", ErrMalformed, e.Group, e.Position)
 		}
 		g := r.restoredGroup(e.Group)
+		if e.Position <= g.truncated {
+			continue
+		}
 		v := e.Value
 		g.known[e.Position] = &v
 		if e.Position > g.highest {
@@ -223,10 +243,10 @@ func Restore(cfg Config, st State) (*Replica, error) {
 	for _, gid := range sortedKeys(r.groups) {
 		g := r.groups[gid]
 		// NB: entries at or below applied need not be in Chosen (a storage
-		// may truncate them), so the known prefix starts at applied.
-		if g.knownPrefix < g.applied {
-			g.knownPrefix = g.applied
-		}
+		// may truncate them), so the known prefix starts at applied, and at
+		// the truncation point (a witness applies nothing to storage).
+		g.knownPrefix = max(g.knownPrefix, g.applied, g.truncated)
+		g.highest = max(g.highest, g.truncated)
 		r.advanceKnown(g)
 		if g.highest > g.knownPrefix {
 			r.unsettled[gid] = g
@@ -334,7 +354,11 @@ func (r *Replica) LoadGroup(gid GroupID, gs GroupState) error {
 		}
 	}
 	g := r.newGroup(gid)
+	g.truncated, g.remoteTrunc = gs.Truncated, gs.Truncated
 	for _, a := range gs.Acceptor {
+		if a.Position <= g.truncated {
+			continue
+		}
 		s := g.slot(a.Position)
 		s.maxBal, s.voted, s.voteBal, s.vote = a.MaxBal, a.Voted, a.VoteBal, a.Vote
 		s.earlier = slices.Clone(a.Earlier)
@@ -342,8 +366,13 @@ func (r *Replica) LoadGroup(gid GroupID, gs GroupState) error {
 			g.highest = a.Position
 		}
 	}
-	g.applied, g.applyQueued, g.knownPrefix = gs.Applied, gs.Applied, gs.Applied
+	g.applied, g.applyQueued = gs.Applied, gs.Applied
+	g.knownPrefix = max(gs.Applied, gs.Truncated)
+	g.highest = max(g.highest, gs.Truncated)
 	for _, e := range gs.Chosen {
+		if e.Position <= g.truncated {
+			continue
+		}
 		v := e.Value
 		g.known[e.Position] = &v
 		if e.Position > g.highest {
@@ -460,6 +489,11 @@ func (r *Replica) persistSlot(g *group, p Position) {
 // in-order append to the applied log, traced in advanceKnown. It returns
 // false if the position was already known.
 func (r *Replica) learn(g *group, p Position, v Value) bool {
+	if p <= g.truncated {
+		// NB: chosen, applied and compacted here: its value is forgotten,
+		// so a late or duplicated commit cannot be compared with it.
+		return false
+	}
 	if old, ok := g.known[p]; ok {
 		if old.ID != v.ID {
 			// Two different values committed at one position: the protocol
@@ -572,13 +606,22 @@ func (r *Replica) Step(m Message) error {
 	case MsgCatchUp:
 		r.handleCatchUp(m)
 	case MsgCatchUpResp:
-		r.handleCatchUpResp(m)
+		return r.handleCatchUpResp(m)
 	case MsgLeaseRequest, MsgLeaseBlock:
 		r.handleLeaseService(m)
 	case MsgLeaseGrant:
 		r.handleLeaseGrant(m)
 	}
 	return nil
+}
+
+// refusal reports whether m is a refusal that may name a truncation point.
+func refusal(m Message) bool {
+	switch m.Type {
+	case MsgAcceptLeaderResp, MsgPromise, MsgAccepted:
+		return m.Reject
+	}
+	return false
 }
 
 // groupMessage reports whether messages of type t must name a group.
@@ -625,6 +668,18 @@ func (r *Replica) checkMessage(m Message) error {
 			return err
 		}
 	}
+	if m.FillRows {
+		return fmt.Errorf("%w: %v asks for rows to be filled (FillRows never travels)", ErrMalformed, m.Type)
+	}
+	if (len(m.Rows) > 0 || m.More || m.Through > 0) && m.Type != MsgCatchUpResp && !refusal(m) {
+		return fmt.Errorf("%w: %v carries a compacted state", ErrMalformed, m.Type)
+	}
+	if len(m.Cursor) > 0 && m.Type != MsgCatchUp && m.Type != MsgCatchUpResp {
+		return fmt.Errorf("%w: %v carries a cursor", ErrMalformed, m.Type)
+	}
+	if len(m.Cursor) > r.cfg.MaxKeyBytes+1 {
+		return fmt.Errorf("%w: cursor of %d bytes", ErrKeyTooLarge, len(m.Cursor))
+	}
 	if len(m.Entries) > r.cfg.MaxCatchUpEntries {
 		return fmt.Errorf("%w: %d entries", ErrMalformed, len(m.Entries))
 	}
@@ -666,7 +721,8 @@ func (r *Replica) PendingTrace() int { return len(r.pending.trace) }
 func (r *Replica) HasReady() bool {
 	p := &r.pending
 	return p.hardState != nil || len(p.accKeys) > 0 || len(p.chosen) > 0 || len(p.msgs) > 0 ||
-		len(p.apply) > 0 || len(p.results) > 0 || len(p.trace) > 0
+		len(p.apply) > 0 || len(p.results) > 0 || len(p.trace) > 0 || len(p.install) > 0 ||
+		len(p.truncate) > 0
 }
 
 // Ready returns what the driver must do next (see Ready and doc.go). It
@@ -682,10 +738,15 @@ func (r *Replica) Ready() Ready {
 	}
 	rd.HardState = p.hardState
 	rd.Chosen = p.chosen
+	rd.Install = p.install
+	rd.Truncate = p.truncate
 	for _, k := range p.accKeys {
 		rd.Acceptor = append(rd.Acceptor, p.acc[k])
 	}
-	rd.MustSync = rd.HardState != nil || len(rd.Chosen) > 0 ||
+	// NB: an installed state is synced like the chosen entries it stands
+	// for; a truncation need not be: lost in a crash, it is redone, and
+	// the refusals this site gave meanwhile are safe either way.
+	rd.MustSync = rd.HardState != nil || len(rd.Chosen) > 0 || len(rd.Install) > 0 ||
 		(len(rd.Acceptor) > 0 && !r.cfg.Bugs.AckBeforeMajorityFsync)
 	r.pending = pendingReady{acc: map[accKey]AcceptorRecord{}}
 	return rd
@@ -704,6 +765,21 @@ func (r *Replica) Advance(rd Ready) {
 	}
 	for _, gid := range sortedKeys(touched) {
 		r.progressGroupReads(r.groups[gid])
+	}
+	if r.cfg.RetainPositions == 0 {
+		return
+	}
+	// NB: a witness applies nothing: what it learned is its log.
+	for _, e := range rd.Chosen {
+		touched[e.Group] = true
+	}
+	for _, in := range rd.Install {
+		touched[in.Group] = true
+	}
+	for _, gid := range sortedKeys(touched) {
+		if g := r.groups[gid]; g != nil {
+			r.maybeTruncate(g)
+		}
 	}
 }
 
@@ -731,6 +807,10 @@ type GroupStatus struct {
 	Applied     Position
 	KnownPrefix Position
 	Highest     Position
+	// Truncated is the position the log is truncated through; Held is how
+	// many acceptor slots and known values the replica holds in memory.
+	Truncated Position
+	Held      int
 }
 
 // Status returns a snapshot of the replica's state.
@@ -747,7 +827,8 @@ func (r *Replica) Status() Status {
 	}
 	for id, g := range r.groups {
 		st.Groups[id] = GroupStatus{Valid: g.valid, InvPos: g.invPos, Applied: g.applied,
-			KnownPrefix: g.knownPrefix, Highest: g.highest}
+			KnownPrefix: g.knownPrefix, Highest: g.highest, Truncated: g.truncated,
+			Held: len(g.slots) + len(g.known)}
 	}
 	return st
 }
@@ -762,6 +843,15 @@ func (r *Replica) Vote(gid GroupID, p Position) (AcceptorRecord, bool) {
 	s := g.slots[p]
 	return AcceptorRecord{Group: gid, Position: p, MaxBal: s.maxBal, Voted: s.voted,
 		VoteBal: s.voteBal, Vote: s.vote}, true
+}
+
+// Truncated returns the position group's log is truncated through here
+// (0: never truncated, or not held).
+func (r *Replica) Truncated(gid GroupID) Position {
+	if g := r.groups[gid]; g != nil {
+		return g.truncated
+	}
+	return 0
 }
 
 // Known returns the value this site knows committed at (group, position).

@@ -41,6 +41,10 @@ func (r *Replica) FillReadWrites(events []TraceEvent) error {
 			continue
 		}
 		ev.Writes = ev.Writes[:0]
+		if g := r.groups[ev.Group]; g != nil && g.truncated > 0 {
+			return fmt.Errorf("%w: %s at %s: the log of %q is truncated through %d; traces need RetainPositions 0",
+				ErrTruncated, ev.Action, r.cfg.Self, ev.Group, g.truncated)
+		}
 		for p := Position(1); p <= ev.Position; p++ {
 			v, ok := r.Known(ev.Group, p)
 			if !ok {

@@ -144,11 +144,43 @@ type Durable struct {
 	// Chosen are entries this site now knows to be committed (past their
 	// proposer's visibility point). Witnesses keep them too: they are the log.
 	Chosen []Entry
+	// Install are compacted states fetched from another site (catch-up of
+	// a site behind that site's truncation point). Write each after
+	// Acceptor and Chosen, in the same atomic batch: replace the group's
+	// data rows with Rows as of Through, set its applied position and its
+	// truncation point to Through, and delete its acceptor records and
+	// chosen entries at or below Through.
+	Install []Install
+	// Truncate are log truncations (Config.RetainPositions). Write each
+	// last, in the same atomic batch: delete the group's acceptor records
+	// and chosen entries at or below Through, compact its data versions at
+	// or below Through (keep, per key, the newest one unless it is a
+	// deletion) and record Through as its truncation point. Reads at
+	// positions below Through must not run while, or after, it is written
+	// (the driver waits for the reads it serves beside the replica; the
+	// core answers no read below Through after it emitted it).
+	Truncate []Truncation
+}
+
+// Truncation says that a group's log is truncated through a position.
+type Truncation struct {
+	Group   GroupID
+	Through Position
+}
+
+// Install is a group's data as of position Through, as another site that
+// truncated its log through Through holds it (its rows, in key order,
+// deletions dropped). A witness installs no rows.
+type Install struct {
+	Group   GroupID
+	Through Position
+	Rows    []KeyValue
 }
 
 // IsEmpty reports whether there is nothing to persist.
 func (d Durable) IsEmpty() bool {
-	return d.HardState == nil && len(d.Acceptor) == 0 && len(d.Chosen) == 0
+	return d.HardState == nil && len(d.Acceptor) == 0 && len(d.Chosen) == 0 &&
+		len(d.Install) == 0 && len(d.Truncate) == 0
 }
 
 // State is everything a restarting replica is rebuilt from (see Restore).
@@ -159,6 +191,9 @@ type State struct {
 	// Applied is, per group, the highest position whose mutations are in the
 	// data rows. Entries in Chosen above it are re-applied after restart.
 	Applied map[GroupID]Position
+	// Truncated is, per group, the position its log is truncated through
+	// (Durable.Truncate, Durable.Install); absent: never truncated.
+	Truncated map[GroupID]Position
 	// Partial says the state holds only some groups (typically none: only
 	// HardState): the driver loads every other group with LoadGroup before
 	// it hands the replica anything naming it (see Replica.NeedsLoad).
@@ -173,6 +208,8 @@ type GroupState struct {
 	Acceptor []AcceptorRecord
 	Chosen   []Entry
 	Applied  Position
+	// Truncated is the position the group's log is truncated through.
+	Truncated Position
 }
 
 // ReadMode selects the consistency of a read (§3.3).

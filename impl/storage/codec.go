@@ -16,6 +16,9 @@ const (
 	kindAcceptor = 'a'
 	kindLog      = 'l'
 	kindData     = 'd'
+	// kindTruncated is the root row's truncation point (8 bytes): the
+	// log is truncated through it (core.Durable.Truncate, Install).
+	kindTruncated = 't'
 )
 
 var hardStateKey = []byte("h")

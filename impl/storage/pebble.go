@@ -154,25 +154,37 @@ func (s *Pebble) LoadGroup(g core.GroupID) (core.GroupState, error) {
 			return gs, err
 		}
 	}
-	v, closer, err := s.db.Get(groupKey(g, kindMeta))
-	switch {
-	case err == nil:
-		defer closer.Close()
-		if len(v) != 8 {
-			return gs, fmt.Errorf("%w: root row of %q", ErrCorrupt, g)
-		}
-		gs.Applied = core.Position(binary.BigEndian.Uint64(v))
-	case err != pebble.ErrNotFound:
+	var err error
+	if gs.Applied, err = s.position(groupKey(g, kindMeta)); err != nil {
+		return gs, err
+	}
+	if gs.Truncated, err = s.position(groupKey(g, kindTruncated)); err != nil {
 		return gs, err
 	}
 	return gs, nil
+}
+
+// position reads a root-row position (0 if absent).
+func (s *Pebble) position(key []byte) (core.Position, error) {
+	v, closer, err := s.db.Get(key)
+	switch {
+	case err == pebble.ErrNotFound:
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: root row %q", ErrCorrupt, key)
+	}
+	return core.Position(binary.BigEndian.Uint64(v)), nil
 }
 
 // Load reads the hard state, every acceptor record, the log and the applied
 // positions: the whole State, for a replica that holds every group (and
 // for checkers). It seeks past each group's data rows.
 func (s *Pebble) Load() (core.State, error) {
-	st := core.State{Applied: map[core.GroupID]core.Position{}}
+	st := core.State{Applied: map[core.GroupID]core.Position{}, Truncated: map[core.GroupID]core.Position{}}
 	hs, err := s.LoadHardState()
 	if err != nil {
 		return st, err
@@ -194,6 +206,11 @@ func (s *Pebble) Load() (core.State, error) {
 				return st, fmt.Errorf("%w: root row of %q", ErrCorrupt, g)
 			}
 			st.Applied[g] = core.Position(binary.BigEndian.Uint64(it.Value()))
+		case kindTruncated:
+			if len(it.Value()) != 8 {
+				return st, fmt.Errorf("%w: truncation point of %q", ErrCorrupt, g)
+			}
+			st.Truncated[g] = core.Position(binary.BigEndian.Uint64(it.Value()))
 		case kindAcceptor, kindLog:
 			if len(rest) != 8 {
 				return st, fmt.Errorf("%w: position in %q", ErrCorrupt, it.Key())
@@ -244,6 +261,18 @@ func (s *Pebble) Save(d core.Durable, sync bool) error {
 	}
 	for _, e := range d.Chosen {
 		if err := b.Set(posKey(e.Group, kindLog, e.Position), appendValue(nil, e.Value), nil); err != nil {
+			return err
+		}
+	}
+	// NB: after the records above, in the same batch: a later operation
+	// of a batch wins, so a record at or below a point is deleted too.
+	for _, in := range d.Install {
+		if err := s.install(b, in); err != nil {
+			return err
+		}
+	}
+	for _, t := range d.Truncate {
+		if err := s.truncate(b, t); err != nil {
 			return err
 		}
 	}
@@ -353,4 +382,98 @@ func (s *Pebble) Scan(g core.GroupID, r core.KeyRange, at core.Position) ([]core
 		ok = it.SeekGE(append(prefix, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
 	}
 	return rows, false, it.Error()
+}
+
+// checkPoint refuses a truncation point no log could have reached.
+func checkPoint(g core.GroupID, p core.Position) error {
+	if g == "" {
+		return fmt.Errorf("%w: truncation of an empty group name", core.ErrMalformed)
+	}
+	if p == 0 || p >= core.LatestPosition>>2 {
+		return fmt.Errorf("%w: truncation of %q through %d", core.ErrMalformed, g, p)
+	}
+	return nil
+}
+
+// dropLog deletes g's acceptor records and chosen entries at or below t
+// and records t as its truncation point.
+func dropLog(b *pebble.Batch, g core.GroupID, t core.Position) error {
+	for _, kind := range []byte{kindAcceptor, kindLog} {
+		if err := b.DeleteRange(posKey(g, kind, 0), posKey(g, kind, t+1), nil); err != nil {
+			return err
+		}
+	}
+	return b.Set(groupKey(g, kindTruncated), binary.BigEndian.AppendUint64(nil, uint64(t)), nil)
+}
+
+// truncate adds to b the truncation of t.Group through t.Through: its log
+// at or below the point, and every data version at or below it but the
+// newest of each row (and that one too if it is a deletion). A read at
+// the point or above sees what it saw; a read below it must not run.
+func (s *Pebble) truncate(b *pebble.Batch, t core.Truncation) error {
+	if err := checkPoint(t.Group, t.Through); err != nil {
+		return err
+	}
+	if err := dropLog(b, t.Group, t.Through); err != nil {
+		return err
+	}
+	dataStart := groupKey(t.Group, kindData)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: groupKey(t.Group, kindData+1)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; {
+		row, rest, err := decodeEscaped(it.Key()[len(dataStart):])
+		if err != nil || len(rest) != 8 {
+			return fmt.Errorf("%w: data key %q", ErrCorrupt, it.Key())
+		}
+		prefix := rowPrefix(t.Group, row)
+		inRow := func() bool {
+			return ok && bytes.HasPrefix(it.Key(), prefix) && len(it.Key()) == len(prefix)+8
+		}
+		// NB: versions sort newest first: the first at or below the point
+		// is the one a read there sees. Keep it, unless a deletion.
+		ok = it.SeekGE(dataKey(t.Group, row, t.Through))
+		if inRow() {
+			if v := it.Value(); len(v) == 0 || v[0] != 0 {
+				if err := b.Delete(it.Key(), nil); err != nil {
+					return err
+				}
+			}
+			ok = it.Next()
+		}
+		for ; inRow(); ok = it.Next() {
+			if err := b.Delete(it.Key(), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return it.Error()
+}
+
+// install adds to b a compacted state fetched from another site: the
+// group's rows become in.Rows as of in.Through (every version of its own
+// deleted: a site installs only when behind the point, so all its versions
+// are older), its applied position and truncation point in.Through, and
+// its log at or below the point goes.
+func (s *Pebble) install(b *pebble.Batch, in core.Install) error {
+	if err := checkPoint(in.Group, in.Through); err != nil {
+		return err
+	}
+	if err := dropLog(b, in.Group, in.Through); err != nil {
+		return err
+	}
+	if err := b.DeleteRange(groupKey(in.Group, kindData), groupKey(in.Group, kindData+1), nil); err != nil {
+		return err
+	}
+	for _, kv := range in.Rows {
+		if len(kv.Key) == 0 {
+			return fmt.Errorf("%w: installed row with an empty key in %q", core.ErrMalformed, in.Group)
+		}
+		if err := b.Set(dataKey(in.Group, kv.Key, in.Through), append([]byte{0}, kv.Value...), nil); err != nil {
+			return err
+		}
+	}
+	return b.Set(groupKey(in.Group, kindMeta), binary.BigEndian.AppendUint64(nil, uint64(in.Through)), nil)
 }

@@ -247,6 +247,12 @@ func MessageToProto(m core.Message) *wirepb.Message {
 		Limit:       uint64(m.Limit),
 		Coordinator: string(m.Coordinator),
 		Ticks:       m.Ticks,
+		Through:     uint64(m.Through),
+		Cursor:      m.Cursor,
+		More:        m.More,
+	}
+	for _, kv := range m.Rows {
+		p.Rows = append(p.Rows, &wirepb.KeyValue{Key: kv.Key, Value: kv.Value})
 	}
 	if m.Value != nil {
 		p.Value = ValueToProto(*m.Value)
@@ -315,7 +321,7 @@ func MessageFromProto(p *wirepb.Message, l Limits) (core.Message, error) {
 	for _, c := range []struct {
 		what string
 		v    uint64
-	}{{"position", p.Position}, {"limit", p.Limit}} {
+	}{{"position", p.Position}, {"limit", p.Limit}, {"truncation point", p.Through}} {
 		if err := checkPosition(c.what, c.v); err != nil {
 			return core.Message{}, fmt.Errorf("%v: %w", t, err)
 		}
@@ -323,7 +329,10 @@ func MessageFromProto(p *wirepb.Message, l Limits) (core.Message, error) {
 	if needsPosition(t) && p.Position == 0 {
 		return core.Message{}, malformed("%v at position 0", t)
 	}
-	m.Position, m.Limit = core.Position(p.Position), core.Position(p.Limit)
+	m.Position, m.Limit, m.Through = core.Position(p.Position), core.Position(p.Limit), core.Position(p.Through)
+	if err := l.compactedState(t, p, &m); err != nil {
+		return core.Message{}, fmt.Errorf("%v: %w", t, err)
+	}
 	if err := l.checkBallot("ballot", p.Ballot); err != nil {
 		return core.Message{}, fmt.Errorf("%v: %w", t, err)
 	}
@@ -403,4 +412,45 @@ func ReadModeToProto(m core.ReadMode) wirepb.ReadMode {
 		return wirepb.ReadMode_INCONSISTENT
 	}
 	return wirepb.ReadMode_CURRENT
+}
+
+// compactedState checks and converts the truncation fields: a truncation
+// point only in a refusal or a catch-up answer, a cursor only in catch-up,
+// rows (keys and values within the limits, at most MaxScanRows) only in a
+// catch-up answer that names its point.
+func (l Limits) compactedState(t core.MessageType, p *wirepb.Message, m *core.Message) error {
+	refusal := p.Reject && (t == core.MsgAcceptLeaderResp || t == core.MsgPromise || t == core.MsgAccepted)
+	switch {
+	case p.Through != 0 && t != core.MsgCatchUpResp && !refusal:
+		return malformed("names truncation point %d but is neither a refusal nor a catch-up answer", p.Through)
+	case len(p.Cursor) > 0 && t != core.MsgCatchUp && t != core.MsgCatchUpResp:
+		return malformed("carries a cursor but is not catch-up")
+	case len(p.Cursor) > l.MaxKeyBytes+1:
+		return fmt.Errorf("%w: cursor of %d bytes", core.ErrKeyTooLarge, len(p.Cursor))
+	case (len(p.Rows) > 0 || p.More) && (t != core.MsgCatchUpResp || p.Through == 0):
+		return malformed("carries compacted-state rows without a truncation point")
+	case len(p.Rows) > l.MaxScanRows:
+		return malformed("%d rows exceed %d", len(p.Rows), l.MaxScanRows)
+	}
+	if len(p.Cursor) > 0 {
+		m.Cursor = p.Cursor
+	}
+	m.More = p.More
+	for i, kv := range p.Rows {
+		if kv == nil {
+			return malformed("row %d is missing", i)
+		}
+		if err := l.CheckKey(kv.Key); err != nil {
+			return fmt.Errorf("row %d: %w", i, err)
+		}
+		if len(kv.Value) > l.MaxValueBytes {
+			return fmt.Errorf("%w: row %d: value of %d bytes exceeds %d", core.ErrValueTooLarge, i, len(kv.Value), l.MaxValueBytes)
+		}
+		v := kv.Value
+		if v == nil {
+			v = []byte{} // NB: a live row whose value is empty; nil reads as absent
+		}
+		m.Rows = append(m.Rows, core.KeyValue{Key: kv.Key, Value: v})
+	}
+	return nil
 }

@@ -47,6 +47,11 @@ func validMessages() []core.Message {
 		{Type: core.MsgCatchUp, From: "c", To: "a", Group: "g", Position: 1, Limit: 9},
 		{Type: core.MsgCatchUpResp, From: "a", To: "c", Group: "g", Entries: []core.Entry{
 			{Group: "g", Position: 1, Value: *v}, {Group: "g", Position: 2, Value: *v}}},
+		{Type: core.MsgCatchUp, From: "c", To: "a", Group: "g", Position: 1, Limit: 9, Cursor: []byte("k\x00")},
+		{Type: core.MsgCatchUpResp, From: "a", To: "c", Group: "g", Through: 7, Cursor: []byte("k"), More: true,
+			Rows:    []core.KeyValue{{Key: []byte("k"), Value: []byte("v")}, {Key: []byte("l"), Value: []byte{}}},
+			Entries: []core.Entry{{Group: "g", Position: 8, Value: *v}}},
+		{Type: core.MsgPromise, From: "a", To: "b", Group: "g", Position: 4, Ballot: bal, Reject: true, Through: 6},
 		{Type: core.MsgLeaseRequest, From: "b", To: "a", Proposal: 1<<40 | 5},
 		{Type: core.MsgLeaseGrant, From: "a", To: "b", Proposal: 1<<40 | 5, Ticks: 40},
 		{Type: core.MsgLeaseBlock, From: "c", To: "a", Coordinator: "b"},
@@ -122,6 +127,10 @@ func TestMessageRejects(t *testing.T) {
 		{"delete with value", func(p *wirepb.Message) { p.Value.Mutations[1].Value = []byte("x") }, core.ErrMalformed, "deletes and carries"},
 		{"noop with mutations", func(p *wirepb.Message) { p.Value.NoOp = true }, core.ErrMalformed, "no-op"},
 		{"next leader stranger", func(p *wirepb.Message) { p.Value.NextLeader = "x" }, core.ErrUnknownSite, "next leader"},
+		{"truncation point elsewhere", func(p *wirepb.Message) { p.Through = 3 }, core.ErrMalformed, "truncation point 3"},
+		{"truncation point huge", func(p *wirepb.Message) { p.Through = ^uint64(0) }, core.ErrMalformed, "truncation point"},
+		{"stray cursor", func(p *wirepb.Message) { p.Cursor = []byte("k") }, core.ErrMalformed, "cursor"},
+		{"stray rows", func(p *wirepb.Message) { p.Rows = []*wirepb.KeyValue{{Key: []byte("k")}} }, core.ErrMalformed, "rows"},
 	}
 	for _, c := range cases {
 		var p *wirepb.Message
@@ -154,6 +163,33 @@ func TestCatchUpAndLeaseRejects(t *testing.T) {
 		resp.Entries = c.entries
 		if _, err := MessageFromProto(resp, lim); !errors.Is(err, core.ErrMalformed) || !strings.Contains(err.Error(), c.text) {
 			t.Errorf("entries %v: got %v, want %q", c.entries, err, c.text)
+		}
+	}
+	resp.Entries = nil
+	for _, c := range []struct {
+		edit func(*wirepb.Message)
+		want error
+		text string
+	}{
+		{func(p *wirepb.Message) { p.Rows = []*wirepb.KeyValue{{Key: []byte("k")}} }, core.ErrMalformed, "without a truncation point"},
+		{func(p *wirepb.Message) { p.Through, p.Rows = 3, []*wirepb.KeyValue{nil} }, core.ErrMalformed, "row 0 is missing"},
+		{func(p *wirepb.Message) { p.Through, p.Rows = 3, []*wirepb.KeyValue{{}} }, core.ErrMalformed, "empty key"},
+		{func(p *wirepb.Message) { p.Through, p.Rows = 3, []*wirepb.KeyValue{{Key: make([]byte, 17)}} }, core.ErrKeyTooLarge, "row 0"},
+		{func(p *wirepb.Message) {
+			p.Through, p.Rows = 3, []*wirepb.KeyValue{{Key: []byte("k"), Value: make([]byte, 65)}}
+		}, core.ErrValueTooLarge, "row 0"},
+		{func(p *wirepb.Message) { p.Through, p.Cursor = 3, make([]byte, 18) }, core.ErrKeyTooLarge, "cursor"},
+		{func(p *wirepb.Message) {
+			p.Through = 3
+			for range lim.MaxScanRows + 1 {
+				p.Rows = append(p.Rows, &wirepb.KeyValue{Key: []byte("k")})
+			}
+		}, core.ErrMalformed, "rows exceed"},
+	} {
+		p := proto.Clone(resp).(*wirepb.Message)
+		c.edit(p)
+		if _, err := MessageFromProto(p, lim); !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("compacted state: got %v, want %v containing %q", err, c.want, c.text)
 		}
 	}
 	block := &wirepb.Message{Type: wirepb.MessageType_LEASE_BLOCK, From: "a", To: "b", Coordinator: "nobody"}

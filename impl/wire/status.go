@@ -27,6 +27,7 @@ var reasons = []struct {
 	{ErrTooManyAttempts, "TOO_MANY_ATTEMPTS", codes.Aborted},
 	{core.ErrConflict, "CONFLICT", codes.Aborted},
 	{core.ErrUnavailable, "UNAVAILABLE", codes.Unavailable},
+	{core.ErrTruncated, "TRUNCATED", codes.FailedPrecondition},
 	{ErrWitnessNoWrites, "WITNESS_NO_WRITES", codes.FailedPrecondition},
 	{core.ErrWitnessNoReads, "WITNESS_NO_READS", codes.FailedPrecondition},
 	{core.ErrReadOnlySite, "READ_ONLY_SITE", codes.FailedPrecondition},

@@ -430,21 +430,29 @@ func (x *Entry) GetValue() *Value {
 }
 
 type Message struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          MessageType            `protobuf:"varint,1,opt,name=type,proto3,enum=megastore.wire.v1.MessageType" json:"type,omitempty"`
-	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
-	Group         string                 `protobuf:"bytes,4,opt,name=group,proto3" json:"group,omitempty"`
-	Position      uint64                 `protobuf:"varint,5,opt,name=position,proto3" json:"position,omitempty"`
-	Ballot        uint64                 `protobuf:"varint,6,opt,name=ballot,proto3" json:"ballot,omitempty"`
-	Proposal      uint64                 `protobuf:"varint,7,opt,name=proposal,proto3" json:"proposal,omitempty"`
-	Reject        bool                   `protobuf:"varint,8,opt,name=reject,proto3" json:"reject,omitempty"`
-	Value         *Value                 `protobuf:"bytes,9,opt,name=value,proto3" json:"value,omitempty"`
-	VoteBallot    uint64                 `protobuf:"varint,10,opt,name=vote_ballot,json=voteBallot,proto3" json:"vote_ballot,omitempty"`
-	Limit         uint64                 `protobuf:"varint,11,opt,name=limit,proto3" json:"limit,omitempty"`
-	Entries       []*Entry               `protobuf:"bytes,12,rep,name=entries,proto3" json:"entries,omitempty"`
-	Coordinator   string                 `protobuf:"bytes,13,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
-	Ticks         uint64                 `protobuf:"varint,14,opt,name=ticks,proto3" json:"ticks,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Type        MessageType            `protobuf:"varint,1,opt,name=type,proto3,enum=megastore.wire.v1.MessageType" json:"type,omitempty"`
+	From        string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To          string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Group       string                 `protobuf:"bytes,4,opt,name=group,proto3" json:"group,omitempty"`
+	Position    uint64                 `protobuf:"varint,5,opt,name=position,proto3" json:"position,omitempty"`
+	Ballot      uint64                 `protobuf:"varint,6,opt,name=ballot,proto3" json:"ballot,omitempty"`
+	Proposal    uint64                 `protobuf:"varint,7,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	Reject      bool                   `protobuf:"varint,8,opt,name=reject,proto3" json:"reject,omitempty"`
+	Value       *Value                 `protobuf:"bytes,9,opt,name=value,proto3" json:"value,omitempty"`
+	VoteBallot  uint64                 `protobuf:"varint,10,opt,name=vote_ballot,json=voteBallot,proto3" json:"vote_ballot,omitempty"`
+	Limit       uint64                 `protobuf:"varint,11,opt,name=limit,proto3" json:"limit,omitempty"`
+	Entries     []*Entry               `protobuf:"bytes,12,rep,name=entries,proto3" json:"entries,omitempty"`
+	Coordinator string                 `protobuf:"bytes,13,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
+	Ticks       uint64                 `protobuf:"varint,14,opt,name=ticks,proto3" json:"ticks,omitempty"`
+	// through: a truncation point (a refusal at or below it; a catch-up
+	// answer that is a page of the compacted state as of it).
+	Through uint64 `protobuf:"varint,15,opt,name=through,proto3" json:"through,omitempty"`
+	// cursor: the first row key of a compacted-state page.
+	Cursor []byte `protobuf:"bytes,16,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// rows, more: a page of the compacted state, in key order.
+	Rows          []*KeyValue `protobuf:"bytes,17,rep,name=rows,proto3" json:"rows,omitempty"`
+	More          bool        `protobuf:"varint,18,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -575,6 +583,34 @@ func (x *Message) GetTicks() uint64 {
 		return x.Ticks
 	}
 	return 0
+}
+
+func (x *Message) GetThrough() uint64 {
+	if x != nil {
+		return x.Through
+	}
+	return 0
+}
+
+func (x *Message) GetCursor() []byte {
+	if x != nil {
+		return x.Cursor
+	}
+	return nil
+}
+
+func (x *Message) GetRows() []*KeyValue {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *Message) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
 }
 
 // Batch is what one Send of the stream carries: messages queued for one peer.
@@ -1734,7 +1770,7 @@ const file_megastore_proto_rawDesc = "" +
 	"\x05Entry\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x04R\bposition\x12.\n" +
-	"\x05value\x18\x03 \x01(\v2\x18.megastore.wire.v1.ValueR\x05value\"\xb2\x03\n" +
+	"\x05value\x18\x03 \x01(\v2\x18.megastore.wire.v1.ValueR\x05value\"\xa9\x04\n" +
 	"\aMessage\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.megastore.wire.v1.MessageTypeR\x04type\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
@@ -1751,7 +1787,11 @@ const file_megastore_proto_rawDesc = "" +
 	"\x05limit\x18\v \x01(\x04R\x05limit\x122\n" +
 	"\aentries\x18\f \x03(\v2\x18.megastore.wire.v1.EntryR\aentries\x12 \n" +
 	"\vcoordinator\x18\r \x01(\tR\vcoordinator\x12\x14\n" +
-	"\x05ticks\x18\x0e \x01(\x04R\x05ticks\"?\n" +
+	"\x05ticks\x18\x0e \x01(\x04R\x05ticks\x12\x18\n" +
+	"\athrough\x18\x0f \x01(\x04R\athrough\x12\x16\n" +
+	"\x06cursor\x18\x10 \x01(\fR\x06cursor\x12/\n" +
+	"\x04rows\x18\x11 \x03(\v2\x1b.megastore.wire.v1.KeyValueR\x04rows\x12\x12\n" +
+	"\x04more\x18\x12 \x01(\bR\x04more\"?\n" +
 	"\x05Batch\x126\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1a.megastore.wire.v1.MessageR\bmessages\",\n" +
 	"\x0eDeliverSummary\x12\x1a\n" +
@@ -1918,34 +1958,35 @@ var file_megastore_proto_depIdxs = []int32{
 	0,  // 3: megastore.wire.v1.Message.type:type_name -> megastore.wire.v1.MessageType
 	4,  // 4: megastore.wire.v1.Message.value:type_name -> megastore.wire.v1.Value
 	5,  // 5: megastore.wire.v1.Message.entries:type_name -> megastore.wire.v1.Entry
-	6,  // 6: megastore.wire.v1.Batch.messages:type_name -> megastore.wire.v1.Message
-	1,  // 7: megastore.wire.v1.GetRequest.mode:type_name -> megastore.wire.v1.ReadMode
-	11, // 8: megastore.wire.v1.GetResponse.values:type_name -> megastore.wire.v1.OptionalBytes
-	1,  // 9: megastore.wire.v1.ScanRequest.mode:type_name -> megastore.wire.v1.ReadMode
-	13, // 10: megastore.wire.v1.ScanResponse.items:type_name -> megastore.wire.v1.KeyValue
-	2,  // 11: megastore.wire.v1.CommitRequest.mutations:type_name -> megastore.wire.v1.Mutation
-	20, // 12: megastore.wire.v1.StatusResponse.groups:type_name -> megastore.wire.v1.GroupStatus
-	4,  // 13: megastore.wire.v1.LogEntry.value:type_name -> megastore.wire.v1.Value
-	23, // 14: megastore.wire.v1.LogResponse.entries:type_name -> megastore.wire.v1.LogEntry
-	7,  // 15: megastore.wire.v1.Peer.Deliver:input_type -> megastore.wire.v1.Batch
-	9,  // 16: megastore.wire.v1.Client.Get:input_type -> megastore.wire.v1.GetRequest
-	12, // 17: megastore.wire.v1.Client.Scan:input_type -> megastore.wire.v1.ScanRequest
-	15, // 18: megastore.wire.v1.Client.Commit:input_type -> megastore.wire.v1.CommitRequest
-	17, // 19: megastore.wire.v1.Client.Put:input_type -> megastore.wire.v1.PutRequest
-	19, // 20: megastore.wire.v1.Client.Status:input_type -> megastore.wire.v1.StatusRequest
-	22, // 21: megastore.wire.v1.Client.Log:input_type -> megastore.wire.v1.LogRequest
-	8,  // 22: megastore.wire.v1.Peer.Deliver:output_type -> megastore.wire.v1.DeliverSummary
-	10, // 23: megastore.wire.v1.Client.Get:output_type -> megastore.wire.v1.GetResponse
-	14, // 24: megastore.wire.v1.Client.Scan:output_type -> megastore.wire.v1.ScanResponse
-	16, // 25: megastore.wire.v1.Client.Commit:output_type -> megastore.wire.v1.CommitResponse
-	18, // 26: megastore.wire.v1.Client.Put:output_type -> megastore.wire.v1.PutResponse
-	21, // 27: megastore.wire.v1.Client.Status:output_type -> megastore.wire.v1.StatusResponse
-	24, // 28: megastore.wire.v1.Client.Log:output_type -> megastore.wire.v1.LogResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	13, // 6: megastore.wire.v1.Message.rows:type_name -> megastore.wire.v1.KeyValue
+	6,  // 7: megastore.wire.v1.Batch.messages:type_name -> megastore.wire.v1.Message
+	1,  // 8: megastore.wire.v1.GetRequest.mode:type_name -> megastore.wire.v1.ReadMode
+	11, // 9: megastore.wire.v1.GetResponse.values:type_name -> megastore.wire.v1.OptionalBytes
+	1,  // 10: megastore.wire.v1.ScanRequest.mode:type_name -> megastore.wire.v1.ReadMode
+	13, // 11: megastore.wire.v1.ScanResponse.items:type_name -> megastore.wire.v1.KeyValue
+	2,  // 12: megastore.wire.v1.CommitRequest.mutations:type_name -> megastore.wire.v1.Mutation
+	20, // 13: megastore.wire.v1.StatusResponse.groups:type_name -> megastore.wire.v1.GroupStatus
+	4,  // 14: megastore.wire.v1.LogEntry.value:type_name -> megastore.wire.v1.Value
+	23, // 15: megastore.wire.v1.LogResponse.entries:type_name -> megastore.wire.v1.LogEntry
+	7,  // 16: megastore.wire.v1.Peer.Deliver:input_type -> megastore.wire.v1.Batch
+	9,  // 17: megastore.wire.v1.Client.Get:input_type -> megastore.wire.v1.GetRequest
+	12, // 18: megastore.wire.v1.Client.Scan:input_type -> megastore.wire.v1.ScanRequest
+	15, // 19: megastore.wire.v1.Client.Commit:input_type -> megastore.wire.v1.CommitRequest
+	17, // 20: megastore.wire.v1.Client.Put:input_type -> megastore.wire.v1.PutRequest
+	19, // 21: megastore.wire.v1.Client.Status:input_type -> megastore.wire.v1.StatusRequest
+	22, // 22: megastore.wire.v1.Client.Log:input_type -> megastore.wire.v1.LogRequest
+	8,  // 23: megastore.wire.v1.Peer.Deliver:output_type -> megastore.wire.v1.DeliverSummary
+	10, // 24: megastore.wire.v1.Client.Get:output_type -> megastore.wire.v1.GetResponse
+	14, // 25: megastore.wire.v1.Client.Scan:output_type -> megastore.wire.v1.ScanResponse
+	16, // 26: megastore.wire.v1.Client.Commit:output_type -> megastore.wire.v1.CommitResponse
+	18, // 27: megastore.wire.v1.Client.Put:output_type -> megastore.wire.v1.PutResponse
+	21, // 28: megastore.wire.v1.Client.Status:output_type -> megastore.wire.v1.StatusResponse
+	24, // 29: megastore.wire.v1.Client.Log:output_type -> megastore.wire.v1.LogResponse
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_megastore_proto_init() }
