@@ -320,6 +320,12 @@ func Start(cfg Config) (*Driver, error) {
 	if cfg.TestSyncAfterSend && !core.BugsCompiled {
 		return nil, fmt.Errorf("%w: TestSyncAfterSend needs a build with -tags %s", core.ErrInvalidConfig, core.BugTag)
 	}
+	if cfg.OnTraceBatch != nil && cfg.Core.RetainPositions > 0 {
+		// NB: the spec has no truncation, and a read's trace names the
+		// whole log prefix (core/truncate.go, "Traces").
+		return nil, fmt.Errorf("%w: recording spec traces (OnTraceBatch) needs RetainPositions 0, not %d",
+			core.ErrInvalidConfig, cfg.Core.RetainPositions)
+	}
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 4096
 	}
@@ -573,9 +579,16 @@ func (d *Driver) handle(rd core.Ready) error {
 		// recorded above, shows the checkers what happened.
 		return fmt.Errorf("node: replica stopped: %w", rd.Fatal)
 	}
+	if len(rd.Install) > 0 || len(rd.Truncate) > 0 {
+		// NB: both remove data versions below their point, and the reads
+		// served beside this goroutine may read there (complete).
+		d.readers.Wait()
+	}
 	switch {
 	case d.cfg.TestSendBeforePersist:
-		d.send(rd.Messages)
+		if err := d.send(rd.Messages); err != nil {
+			return err
+		}
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
 		}
@@ -585,7 +598,9 @@ func (d *Driver) handle(rd core.Ready) error {
 		if err := d.cfg.Storage.Save(rd.Durable, false); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
 		}
-		d.send(rd.Messages)
+		if err := d.send(rd.Messages); err != nil {
+			return err
+		}
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
 		}
@@ -593,7 +608,9 @@ func (d *Driver) handle(rd core.Ready) error {
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
 		}
-		d.send(rd.Messages)
+		if err := d.send(rd.Messages); err != nil {
+			return err
+		}
 	}
 	if err := d.cfg.Storage.Apply(rd.Apply); err != nil {
 		return fmt.Errorf("node: applying: %w", err)
@@ -608,7 +625,39 @@ func (d *Driver) handle(rd core.Ready) error {
 	return nil
 }
 
-func (d *Driver) send(msgs []core.Message) {
+// FillRows fills a compacted-state page (core.Message.FillRows) from st:
+// the group's rows as of m.Through from m.Cursor, at most maxRows and
+// core.MaxSnapshotPageBytes (but at least one row), and whether more
+// follow. Drivers call it for each such message of a Ready.
+func FillRows(st core.Storage, m *core.Message, maxRows int) error {
+	rows, more, err := st.Scan(m.Group, core.KeyRange{Start: m.Cursor, Limit: maxRows}, m.Through)
+	if err != nil {
+		return err
+	}
+	size := 0
+	for i, kv := range rows {
+		size += len(kv.Key) + len(kv.Value)
+		if i > 0 && size > core.MaxSnapshotPageBytes {
+			rows, more = rows[:i], true
+			break
+		}
+	}
+	m.Rows, m.More, m.FillRows = rows, more, false
+	return nil
+}
+
+// send sends a Ready's messages, filling its compacted-state pages first
+// (core.Message.FillRows). NB: after the Ready's Save: a page names the
+// point of the Ready's own install or truncation, if it has one, and
+// reads the rows that Save wrote.
+func (d *Driver) send(msgs []core.Message) error {
+	for i := range msgs {
+		if msgs[i].FillRows {
+			if err := FillRows(d.cfg.Storage, &msgs[i], d.cfg.Core.MaxScanRows); err != nil {
+				return fmt.Errorf("node: compacted state of %q: %w", msgs[i].Group, err)
+			}
+		}
+	}
 	for _, m := range msgs {
 		if m.To == d.self {
 			d.local = append(d.local, m)
@@ -616,6 +665,7 @@ func (d *Driver) send(msgs []core.Message) {
 			d.cfg.Transport.Send(m.To, m)
 		}
 	}
+	return nil
 }
 
 // traceBatch hands a Ready's trace to OnTraceBatch (see TraceBatch): one
@@ -695,10 +745,10 @@ func (d *Driver) complete(res core.Result) {
 	// at the positions it applies, and re-applying an entry after a
 	// restart writes the same bytes (one value is chosen per position).
 	// What would break it: anything that deletes or rewrites versions at
-	// or below a position a read may still be served at (log truncation
-	// compacting old versions must keep, or wait for, the versions of
-	// reads in flight), or a Storage whose Read and Scan are not safe
-	// beside Apply (Pebble's are). Stop waits for these reads, since the
+	// or below a position a read may still be served at (a truncation or
+	// an install does: handle waits for these reads before it saves one),
+	// or a Storage whose Read and Scan are not safe beside Apply (Pebble's
+	// are). Stop waits for these reads, since the
 	// owner closes Storage after it.
 	select {
 	case d.readSlots <- struct{}{}:
@@ -792,13 +842,19 @@ func (d *Driver) Read(ctx context.Context, req core.ReadRequest) (ReadResult, er
 
 // Log returns the entries this site knows committed in group, from position
 // from to position to inclusive, stopping at the first one it does not know
-// and after max entries.
+// and after max entries. Positions the log is truncated through are
+// compacted away: asking from one of them is core.ErrTruncated.
 func (d *Driver) Log(ctx context.Context, group core.GroupID, from, to core.Position, max int) ([]core.Entry, error) {
 	ch := make(chan []core.Entry, 1)
 	var loadErr error
 	err := d.call(ctx, func(r *core.Replica) {
 		var out []core.Entry
 		if loadErr = d.hold(group); loadErr != nil {
+			ch <- nil
+			return
+		}
+		if t := r.Truncated(group); from <= t {
+			loadErr = fmt.Errorf("%w: the log of %q is truncated through %d", core.ErrTruncated, group, t)
 			ch <- nil
 			return
 		}

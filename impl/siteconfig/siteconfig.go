@@ -52,6 +52,11 @@ type File struct {
 	// MaxValueBytesLimit). Catch-up answers then carry fewer entries, so
 	// one still fits a peer message.
 	MaxValueBytes int `json:"max_value_bytes,omitempty"`
+	// RetainPositions is how many applied positions of each group's log a
+	// site keeps before it truncates them and compacts old data versions
+	// (core.Config.RetainPositions); absent: core.DefaultRetainPositions;
+	// 0: never truncate. A site recording a spec trace never truncates.
+	RetainPositions *uint64 `json:"retain_positions,omitempty"`
 	// Links override, for one directed link, the address the sender dials
 	// (a link proxy that forwards to the receiver's peer address).
 	Links []Link `json:"links,omitempty"`
@@ -299,6 +304,10 @@ func (f *File) CoreConfig(self core.SiteID) (core.Config, error) {
 		return core.Config{}, err
 	}
 	cfg := core.DefaultConfig(self, f.Members())
+	cfg.RetainPositions = core.DefaultRetainPositions
+	if f.RetainPositions != nil {
+		cfg.RetainPositions = *f.RetainPositions
+	}
 	if f.InitialLeader != "" {
 		cfg.InitialLeader = core.SiteID(f.InitialLeader)
 	}
