@@ -158,13 +158,17 @@ func (s *Sim) siteOf(d *node.Driver) *site {
 func (s *Sim) startDriver(st *site) error {
 	st.clock = node.NewManualClock()
 	st.died, st.batch = false, nil
+	onTrace := func(b node.TraceBatch) { st.batch = append(st.batch, b.Events...) }
+	if s.opts.RetainPositions > 0 {
+		onTrace = nil // NB: no trace is mapped (Options.RetainPositions)
+	}
 	d, err := node.Start(node.Config{
 		Core:                  s.config(st),
 		Storage:               &simStore{s: s, st: st},
 		Transport:             simNet{s: s, st: st},
 		Clock:                 st.clock,
 		WallClock:             func() time.Time { return time.Unix(0, s.now) },
-		OnTraceBatch:          func(b node.TraceBatch) { st.batch = append(st.batch, b.Events...) },
+		OnTraceBatch:          onTrace,
 		TestSendBeforePersist: s.opts.SendBeforePersist,
 		TestSyncAfterSend:     s.opts.SyncAfterSend,
 		HeldGroups:            s.opts.HeldGroups,
@@ -276,6 +280,7 @@ func (w *simStore) Save(d core.Durable, sync bool) error {
 	if err := st.store.Save(d, sync); err != nil {
 		return err
 	}
+	w.s.saved(st, d)
 	events := st.batch
 	st.batch = nil
 	w.s.mapEvents(st, events)

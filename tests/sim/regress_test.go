@@ -73,3 +73,17 @@ func TestRefusalCatchesAServedRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallUnderAnAdoptedValue is a finding of the truncation profile
+// (seed 53), fixed in impl/core: a site whose proposal had reached a
+// majority (chosen) installed a compacted state past its position and
+// answered its write as committed, though the value chosen there was one
+// the proposal had adopted from another writer's, not its own: two writes
+// acknowledged at one position, which porcupine rejected.
+func TestInstallUnderAnAdoptedValue(t *testing.T) {
+	o := truncation()
+	o.Seed = 53
+	if r := Run(bubbled(t, o)); r.Failure != "" {
+		t.Fatalf("%s: %s\n  reproduce: %s", r.Check, r.Failure, ReproCommand(r.Opts))
+	}
+}

@@ -41,6 +41,9 @@ func ReproCommand(o Options) string {
 	if o.HeldGroups != 0 {
 		cmd += fmt.Sprintf(" -held-groups %d", o.HeldGroups)
 	}
+	if o.RetainPositions != 0 {
+		cmd += fmt.Sprintf(" -retain %d", o.RetainPositions)
+	}
 	if o.LoseVoteOnRestart {
 		cmd += " -lose-vote-on-restart"
 	}

@@ -94,6 +94,14 @@ type Options struct {
 	// no trace event; mirror agreement then checks only the safe direction
 	// (valid only if the mirror's is, invPos at most the mirror's).
 	HeldGroups int
+	// RetainPositions is core.Config.RetainPositions: with it on, sites
+	// truncate their logs and catch up from each other's compacted state.
+	// The spec has no truncation, so trace validation and mirror
+	// agreement are off (no trace is mapped); the client-level checks
+	// judge the run (porcupine, the snapshot check against the chosen
+	// log the simulator records from every Save) and chosen agreement
+	// (two values chosen at one position, across sites and restarts).
+	RetainPositions uint64
 
 	// Memberships draws the sites from the seed (replacing Sites): 3 or
 	// 5 voters, of them 0 to 2 witnesses, the rest full, and 0 or 1
@@ -272,15 +280,20 @@ type site struct {
 
 // Sim is one run in progress.
 type Sim struct {
-	opts   Options
-	rng    *rand.Rand // network, clocks, sites of ops
-	now    int64
-	seq    uint64
-	queue  eventHeap
-	sites  []*site
-	byID   map[core.SiteID]*site
-	cut    map[[2]int]int // directed link -> number of partitions cutting it
-	events int
+	opts Options
+	// chosen is every entry a site saved as known committed, by group and
+	// position (Options.RetainPositions: the log the sites forget);
+	// truncations and installs count what the sites saved.
+	chosen                map[core.GroupID]map[core.Position]core.Value
+	truncations, installs int
+	rng                   *rand.Rand // network, clocks, sites of ops
+	now                   int64
+	seq                   uint64
+	queue                 eventHeap
+	sites                 []*site
+	byID                  map[core.SiteID]*site
+	cut                   map[[2]int]int // directed link -> number of partitions cutting it
+	events                int
 	// pending holds the messages in flight in Manual mode.
 	pending []*event
 
@@ -350,6 +363,7 @@ func (s *Sim) config(st *site) core.Config {
 	cfg.MaxRounds = 8
 	cfg.ClockSkewTicks = clockSkewTicks
 	cfg.Bugs = s.opts.Bugs
+	cfg.RetainPositions = s.opts.RetainPositions
 	return cfg
 }
 
@@ -544,8 +558,15 @@ func (s *Sim) drain(st *site, in input) {
 				s.fail("simulator", "save at %s: %v", st.id, err)
 				return
 			}
+			s.saved(st, rd.Durable)
 		}
 		for _, m := range rd.Messages {
+			if m.FillRows {
+				if err := node.FillRows(st.store, &m, s.config(st).MaxScanRows); err != nil {
+					s.fail("simulator", "compacted state at %s: %v", st.id, err)
+					return
+				}
+			}
 			s.send(st, m)
 		}
 		if len(rd.Apply) > 0 {
@@ -638,6 +659,9 @@ type Report struct {
 	FailAt   int64
 	FailLine int
 	Notes    []porcupine.Annotation
+	// Truncations and Installs count the log truncations and the
+	// compacted states installed (Options.RetainPositions).
+	Truncations, Installs int
 }
 
 // Run runs one seed and checks it.
@@ -681,7 +705,8 @@ func Run(opts Options) Report {
 // report runs the checks of a finished run.
 func (s *Sim) report() Report {
 	rep := Report{Seed: s.opts.Seed, Opts: s.opts, Failure: s.failure, Check: s.check,
-		Events: s.events, Ops: s.opStats(), Steps: s.mapper.Steps}
+		Events: s.events, Ops: s.opStats(), Steps: s.mapper.Steps,
+		Truncations: s.truncations, Installs: s.installs}
 	rep.Trace = check.Trace(s.mapper.Run())
 	if (rep.Failure == "" || rep.Check == checkAssertion) && rep.Trace.Failure != "" {
 		rep.Failure, rep.Check = rep.Trace.Failure, rep.Trace.Check
@@ -806,7 +831,7 @@ func (s *Sim) logSteps(n int) {
 // mapTrace hands the trace events of one Ready to the mapper, with what
 // each read returned.
 func (s *Sim) mapTrace(st *site, rd core.Ready) {
-	if len(rd.Trace) == 0 {
+	if len(rd.Trace) == 0 || s.opts.RetainPositions > 0 {
 		return
 	}
 	if err := st.rep.FillReadWrites(rd.Trace); err != nil {
@@ -842,3 +867,32 @@ func (s *Sim) mapEvents(st *site, events []core.TraceEvent) {
 		s.fail("simulator", "%s", f)
 	}
 }
+
+// saved records what a site saved: with Options.RetainPositions, the
+// chosen log (which the sites themselves forget), checked for two values
+// chosen at one position, and the truncations and installs.
+func (s *Sim) saved(st *site, d core.Durable) {
+	if s.opts.RetainPositions == 0 {
+		return
+	}
+	s.truncations += len(d.Truncate)
+	s.installs += len(d.Install)
+	if s.chosen == nil {
+		s.chosen = map[core.GroupID]map[core.Position]core.Value{}
+	}
+	for _, e := range d.Chosen {
+		log := s.chosen[e.Group]
+		if log == nil {
+			log = map[core.Position]core.Value{}
+			s.chosen[e.Group] = log
+		}
+		if old, ok := log[e.Position]; ok && old.ID != e.Value.ID {
+			s.fail(checkChosen, "%s saved %s as chosen at %s/%d, where %s was chosen", st.id, e.Value.ID, e.Group, e.Position, old.ID)
+			return
+		}
+		log[e.Position] = e.Value
+	}
+}
+
+// checkChosen names the check of saved, chosen agreement.
+const checkChosen = "chosen agreement"

@@ -181,6 +181,39 @@ func longDelays() Options {
 	return o
 }
 
+// truncation is the profile in which sites keep one position of each
+// group's log: one group, many writes and reads, crashes, partitions and
+// lost messages, so sites fall behind the others' truncation points and
+// catch up from compacted state, and proposals meet truncated positions.
+func truncation() Options {
+	o := Defaults()
+	o.Groups, o.Writes, o.Reads, o.Crashes, o.Partitions, o.DropPercent = 1, 12, 6, 3, 3, 10
+	o.RetainPositions = 1
+	return o
+}
+
+// TestTruncationProfile: 300 seeds of the truncation profile, judged by
+// porcupine, the snapshot check and chosen agreement (trace validation is
+// off: the spec has no truncation); the runs must truncate and install
+// compacted states, or the profile tests nothing.
+func TestTruncationProfile(t *testing.T) {
+	n := 300
+	var tot Totals
+	truncs, installs := 0, 0
+	for _, r := range runSeeds(t, truncation(), 0, n) {
+		tot.Add(r)
+		truncs += r.Truncations
+		installs += r.Installs
+		if r.Failure != "" {
+			t.Errorf("seed %d: %s: %s\n  reproduce: %s", r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
+		}
+	}
+	t.Logf("truncation: %d seeds, %d ops returned, %d truncations, %d compacted states installed", n, tot.Ops.Done, truncs, installs)
+	if truncs < n || installs < n/20 || tot.Ops.Done < 10*n {
+		t.Fatalf("the runs did too little: %d truncations, %d installs, %d ops returned", truncs, installs, tot.Ops.Done)
+	}
+}
+
 // bugCases lists every bug switch of impl/core with the profile it is
 // hunted under.
 func bugCases() []struct {
@@ -202,6 +235,8 @@ func bugCases() []struct {
 			o, profile = longDelays(), "long-delays"
 		case "MajorityOfDataSites":
 			o.Memberships, profile = true, "memberships"
+		case "TruncatedAcceptorVotes":
+			o, profile = truncation(), "truncation"
 		}
 		o.Bugs, _ = Bug(name)
 		out = append(out, struct {

@@ -791,7 +791,13 @@ func (s *Sim) chosenLog() map[string][]check.Entry {
 				if !st.up {
 					continue
 				}
-				if v, ok := s.view(st).Known(gid, p); ok {
+				v, ok := s.view(st).Known(gid, p)
+				if s.opts.RetainPositions > 0 {
+					// NB: the sites forget what they truncate; the
+					// simulator recorded every chosen entry saved.
+					v, ok = s.chosen[gid][p]
+				}
+				if ok {
 					x := check.Entry{Known: true}
 					for _, m := range v.Mutations {
 						if string(m.Key) == string(key) {
