@@ -158,6 +158,8 @@ type Totals struct {
 	Ops             OpStats
 	Deviations      map[string]int
 	ByCheck         map[string]int
+	// Truncations and Installs sum Report's (Options.RetainPositions).
+	Truncations, Installs int
 }
 
 // Add counts one report.
@@ -173,6 +175,8 @@ func (t *Totals) Add(r Report) {
 	if r.Workload != nil {
 		t.WorkloadChecked += r.Workload.Checked
 	}
+	t.Truncations += r.Truncations
+	t.Installs += r.Installs
 	t.Steps += r.Trace.Steps
 	t.Validated += r.Trace.Validated
 	t.Ops.Done += r.Ops.Done

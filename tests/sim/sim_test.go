@@ -198,16 +198,8 @@ func truncation() Options {
 // compacted states, or the profile tests nothing.
 func TestTruncationProfile(t *testing.T) {
 	n := 300
-	var tot Totals
-	truncs, installs := 0, 0
-	for _, r := range runSeeds(t, truncation(), 0, n) {
-		tot.Add(r)
-		truncs += r.Truncations
-		installs += r.Installs
-		if r.Failure != "" {
-			t.Errorf("seed %d: %s: %s\n  reproduce: %s", r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
-		}
-	}
+	tot := passSeeds(t, truncation(), n)
+	truncs, installs := tot.Truncations, tot.Installs
 	t.Logf("truncation: %d seeds, %d ops returned, %d truncations, %d compacted states installed", n, tot.Ops.Done, truncs, installs)
 	if truncs < n || installs < n/20 || tot.Ops.Done < 10*n {
 		t.Fatalf("the runs did too little: %d truncations, %d installs, %d ops returned", truncs, installs, tot.Ops.Done)
