@@ -204,6 +204,13 @@ func (r *Replica) snapshotPage(g *group, m Message) error {
 		c = &snapshotFetch{from: m.From, through: m.Through}
 		g.snap = c
 	case c != nil && m.From == c.from && m.Through == c.through && bytes.Equal(m.Cursor, c.next):
+	case c != nil && m.From == c.from && m.Through > c.through:
+		// NB: the site truncated further since the fetch began: the rows
+		// as of c.through are gone there; start again from its new point.
+		g.snap = nil
+		r.send(Message{Type: MsgCatchUp, To: m.From, Group: g.id, Proposal: m.Proposal,
+			Position: g.knownPrefix + 1, Limit: max(m.Through, g.highest)})
+		return nil
 	default:
 		return nil // another fetch's page, or one seen already
 	}

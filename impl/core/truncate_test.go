@@ -338,3 +338,73 @@ func TestTruncationBoundsHeldState(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallFinishesProposalsBelowThePoint: a write in flight at a
+// position an installed compacted state covers is over: its value went to
+// the leader, so its outcome is unknown (ErrTruncated), never a success or
+// a conflict; a fetch restarts when its site truncates further.
+func TestInstallFinishesProposalsBelowThePoint(t *testing.T) {
+	n := newNet(t, retain(4), threeFull()...)
+	n.warm()
+	id := n.write("C", "g", 0, "stale")
+	n.flush()
+	n.queue = nil // C's AcceptLeader is lost
+	n.down["C"] = true
+	n.writeN("A", "g", 0, 20, 3)
+	n.tick(2)
+	n.down["C"] = false
+	// C asks A alone for the log; A answers with its compacted state.
+	a := n.reps["A"]
+	if err := a.Step(Message{Type: MsgCatchUp, From: "C", To: "A", Group: "g", Position: 1, Limit: 20}); err != nil {
+		t.Fatal(err)
+	}
+	n.flush()
+	var page *Message
+	for i := range n.queue {
+		if m := n.queue[i]; m.Type == MsgCatchUpResp && m.To == "C" {
+			page = &n.queue[i]
+		}
+	}
+	n.queue = nil
+	if page == nil || page.Through == 0 || len(page.Rows) == 0 {
+		t.Fatalf("A answered %+v", page)
+	}
+	if _, ok := n.result("C", id); ok {
+		t.Fatal("C's write finished before the install")
+	}
+	if err := n.reps["C"].Step(*page); err != nil {
+		t.Fatal(err)
+	}
+	n.flush()
+	res, ok := n.result("C", id)
+	if !ok || !errors.Is(res.Err, ErrTruncated) {
+		t.Fatalf("C's write after the install: %+v %v", res, ok)
+	}
+	if gs := n.reps["C"].Status().Groups["g"]; gs.Truncated != page.Through || gs.Applied < page.Through {
+		t.Fatalf("C after the install: %+v", gs)
+	}
+	for _, k := range []string{"k0", "k1", "k2"} {
+		if got, want := n.readAt("C", "g", k, page.Through), n.readAt("A", "g", k, page.Through); string(got) != string(want) {
+			t.Fatalf("C has %s=%q at %d, A %q", k, got, page.Through, want)
+		}
+	}
+	// A fetch whose site truncated further starts again from the new point.
+	n.pageRows = 1
+	b := n.reps["B"]
+	if err := b.Step(Message{Type: MsgCatchUp, From: "C", To: "B", Group: "g", Position: 1, Limit: 40}); err != nil {
+		t.Fatal(err)
+	}
+	n.flush()
+	n.queue = nil
+	c := n.reps["C"]
+	c.groups["g"].snap = &snapshotFetch{from: "B", through: 1, next: []byte("k1\x00")}
+	later := Message{Type: MsgCatchUpResp, From: "B", To: "C", Group: "g", Through: b.Truncated("g") + 5,
+		Cursor: []byte("k1\x00"), Rows: []KeyValue{{Key: []byte("k2"), Value: []byte("x")}}, More: true}
+	if err := c.Step(later); err != nil {
+		t.Fatal(err)
+	}
+	n.flush()
+	if c.groups["g"].snap != nil || len(n.queue) != 1 || n.queue[0].Type != MsgCatchUp || len(n.queue[0].Cursor) != 0 {
+		t.Fatalf("a page past the fetch's point: fetch %+v, sent %+v", c.groups["g"].snap, n.queue)
+	}
+}
