@@ -78,16 +78,23 @@ func TestTruncationWaitsForReadsInFlight(t *testing.T) {
 		}
 		writes <- nil
 	}()
+	done := false
 	select {
 	case err := <-writes:
 		if err != nil {
 			t.Fatal(err)
 		}
+		done = true
 	case <-time.After(time.Second):
 	}
 	close(gs.release)
 	if res := <-read; string(res.Values[0]) != "v1" {
 		t.Fatalf("the snapshot read at 1 returned %q: its version was compacted under it", res.Values[0])
+	}
+	if !done {
+		if err := <-writes; err != nil {
+			t.Fatal(err)
+		}
 	}
 	st2, err := d.Status(ctx)
 	if err != nil || st2.Groups["g"].Truncated < 2 {
