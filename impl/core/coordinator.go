@@ -173,6 +173,11 @@ func (r *Replica) votedFor(m Message) bool {
 	if g == nil {
 		return false
 	}
+	if m.Position <= g.truncated {
+		// NB: the slot is gone with the truncated log; the ballots it
+		// voted at are kept a while for this question (truncVotes).
+		return slices.Contains(g.truncVotes[m.Position], m.Ballot)
+	}
 	sl := g.slots[m.Position]
 	return sl != nil && sl.voted && (sl.voteBal == m.Ballot || slices.Contains(sl.earlier, m.Ballot))
 }

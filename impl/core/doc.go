@@ -170,5 +170,5 @@
 // atomically (Ready.Install). Both remove data versions below their
 // point, so the driver must not serve a read below it from then on
 // (node.Driver waits for its reads in flight first). truncate.go argues
-// safety; trace validation needs K = 0 (the spec has no truncation).
+// safety, and how traces map to the spec, which has no truncation.
 package core

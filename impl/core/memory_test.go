@@ -60,7 +60,9 @@ func BenchmarkIdleGroupMemory(b *testing.B) {
 // group after 20,000 writes of a small mutation, with the log never
 // truncated and with RetainPositions 256: the first grows with the log,
 // the second stays bounded by the retained span (TestTruncationBoundsHeldState
-// counts the slots and values).
+// counts the slots and values): 7,725 KiB against 136 KiB (57x) when
+// measured, the latter with the ballots kept for late Invalidates
+// (truncVotes).
 func BenchmarkHeldLogMemory(b *testing.B) {
 	for _, k := range []uint64{0, 256} {
 		b.Run(fmt.Sprintf("retain=%d", k), func(b *testing.B) {

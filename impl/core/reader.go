@@ -191,10 +191,13 @@ func (r *Replica) progressRead(op *readOp) {
 	r.wakeRead(op) // NB: its phase and deadline may move
 	g := op.g
 	if op.phase != rdFindPos && op.target < g.truncated {
-		// NB: the versions at the target are compacted; every position up
-		// to the truncation point is committed and applied here, and it
-		// rose past the target after the read began (truncate.go).
-		op.target = g.truncated
+		// NB: the versions at the target are compacted (the log moved more
+		// than RetainPositions past it while the read ran). Reading at the
+		// truncation point instead would be linearizable, but not the
+		// spec's ReadCatchUp, which reads at its target.
+		r.failRead(op, fmt.Errorf("%w: the read's position %d fell below the truncation point %d while it ran",
+			ErrTruncated, op.target, g.truncated))
+		return
 	}
 	if op.phase == rdCatchUp {
 		if g.knownPrefix >= op.target {
@@ -412,7 +415,7 @@ func (r *Replica) scan() {
 	}
 	for _, gid := range sortedKeys(groups) {
 		g := groups[gid]
-		if g.knownPrefix >= g.highest {
+		if g.settled() {
 			delete(r.unsettled, gid)
 		}
 		if c := g.snap; c != nil {
@@ -450,12 +453,12 @@ func (r *Replica) scan() {
 		}
 		// NB: a witness asks too once the log is truncated: a gap in its
 		// log would keep it from truncating (it holds everything above).
-		if (r.kind == Full || r.kind == Witness && r.cfg.RetainPositions > 0) && g.knownPrefix < g.highest {
+		if (r.kind == Full || r.kind == Witness && r.cfg.RetainPositions > 0) && !g.settled() {
 			// Something above the known prefix is missing: ask around.
 			for _, s := range r.cfg.Sites {
 				if s.ID != r.cfg.Self && s.Kind != Witness {
 					r.send(Message{Type: MsgCatchUp, To: s.ID, Group: g.id, Position: g.knownPrefix + 1,
-						Limit: g.highest})
+						Limit: max(g.highest, g.remoteTrunc)})
 				}
 			}
 		}
@@ -478,7 +481,7 @@ func (r *Replica) readOnlySweep() map[GroupID]*group {
 	}
 	out := make(map[GroupID]*group, len(r.unsettled)+n)
 	for gid, g := range r.unsettled {
-		if g.knownPrefix >= g.highest {
+		if g.settled() {
 			// NB: every commit heard makes a group unsettled until a scan;
 			// only a gap is worth asking about.
 			delete(r.unsettled, gid)

@@ -52,6 +52,11 @@ type group struct {
 	truncated   Position
 	remoteTrunc Position
 	snap        *snapshotFetch
+	// truncVotes are the ballots this site voted at in the last
+	// RetainPositions truncated positions, in memory only: a late
+	// Invalidate for a vote this site gave is answered without giving the
+	// group up, as the spec's Invalidate guard (f not in acks) says.
+	truncVotes map[Position][]Ballot
 
 	// active is the proposal this site runs at a position, if any. One per
 	// position and site: two local proposers could otherwise pick one ballot.

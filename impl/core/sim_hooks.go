@@ -40,12 +40,13 @@ func (r *Replica) FillReadWrites(events []TraceEvent) error {
 		default:
 			continue
 		}
-		ev.Writes = ev.Writes[:0]
+		ev.Writes, ev.Compacted = ev.Writes[:0], 0
 		if g := r.groups[ev.Group]; g != nil && g.truncated > 0 {
-			return fmt.Errorf("%w: %s at %s: the log of %q is truncated through %d; traces need RetainPositions 0",
-				ErrTruncated, ev.Action, r.cfg.Self, ev.Group, g.truncated)
+			// NB: a truncation emitted with this read keeps its versions
+			// (maybeTruncate), so the point is at most the read's.
+			ev.Compacted = min(g.truncated, ev.Position)
 		}
-		for p := Position(1); p <= ev.Position; p++ {
+		for p := ev.Compacted + 1; p <= ev.Position; p++ {
 			v, ok := r.Known(ev.Group, p)
 			if !ok {
 				return fmt.Errorf("core: %s at %s read through %d without knowing %d", ev.Action, r.cfg.Self, ev.Position, p)

@@ -38,19 +38,26 @@ import (
 //
 // Reads. Data versions below T are gone, so no read may be served below T
 // once the truncation is written: a snapshot read at an explicit position
-// below T gets ErrTruncated; a current read whose target fell below the
-// truncation point reads at the truncation point instead (every position
-// up to it is committed and applied here, and FindPos's target is at or
-// above every position chosen before the read began, so the target only
-// rose past it after the read began: reading there is linearizable); a
-// truncation is never emitted below a read result in the same Ready; and
-// the driver waits for the reads it serves beside the replica before it
-// writes a truncation or an install (node.Driver).
+// below T gets ErrTruncated; so does a current read whose target fell
+// below the truncation point while it ran (reading at the point instead
+// would be linearizable, but not the spec's ReadCatchUp); a truncation is
+// never emitted below a read result in the same Ready; and the driver
+// waits for the reads it serves beside the replica before it writes a
+// truncation or an install (node.Driver).
 //
-// Traces. The spec has no truncation: an install learns 1..T without
-// learning the values, and a read's trace names the whole log prefix, so
-// trace validation (tests/sim, tests/tracemap) runs with RetainPositions 0
-// and FillReadWrites refuses a read through a truncated position.
+// Traces. The spec has no truncation, and needs none: truncating is
+// forgetting, and refusing a vote is no step. An install through T is
+// traced as one Learn with DetailCompacted, which the mapper
+// (tests/tracemap) expands to the spec's Learn of every position the
+// site had not learned, with the values the trace shows committed there;
+// a read at a site truncated through T names the writes above T
+// (TraceEvent.Compacted) and the mapper adds those at or below T from the
+// same commits. That is sound for the protocol: the spec's applied log of
+// the site is exactly those values (its own Learns, or the expanded ones,
+// each validated as committed), so the read's result is the spec's
+// LogWrites of it. What the trace does not check is the data a compacted
+// state carries; the client-level checks (porcupine, the snapshot check)
+// do.
 
 // snapshotFetch is a compacted state being collected page by page from
 // one site.
@@ -81,6 +88,32 @@ func (g *group) dropThrough(p Position) {
 	g.slots, g.known = slots, known
 }
 
+// minKeptVotes is the least number of truncated positions whose ballots
+// keepVotes keeps, however small RetainPositions is.
+const minKeptVotes = 64
+
+// keepVotes keeps the ballots voted at in the slots about to be dropped
+// through t, and forgets those more than max(k, minKeptVotes) positions
+// below t.
+func (g *group) keepVotes(t, k Position) {
+	k = max(k, minKeptVotes)
+	kept := map[Position][]Ballot{}
+	for p, b := range g.truncVotes {
+		if p+k > t {
+			kept[p] = b
+		}
+	}
+	for p, s := range g.slots {
+		if p <= t && p+k > t && s.voted {
+			kept[p] = append(slices.Clone(s.earlier), s.voteBal)
+		}
+	}
+	g.truncVotes = kept
+	if len(kept) == 0 {
+		g.truncVotes = nil
+	}
+}
+
 // maybeTruncate truncates g through applied - RetainPositions once that
 // is a quarter of the retained span past the last truncation point (so
 // the storage's compaction, a walk of the group's rows, runs once per
@@ -102,6 +135,7 @@ func (r *Replica) maybeTruncate(g *group) {
 	if t < g.truncated+max(1, k/4) {
 		return
 	}
+	g.keepVotes(t, k)
 	g.dropThrough(t)
 	g.truncated = t
 	g.remoteTrunc = max(g.remoteTrunc, t)
@@ -151,14 +185,29 @@ func definiteFailure(err error) bool {
 // heardTruncation records that site from truncated g through t, and asks it
 // for its compacted state if this site is behind it.
 func (r *Replica) heardTruncation(g *group, from SiteID, t Position) {
-	if t > g.remoteTrunc {
-		g.remoteTrunc = t
-	}
-	r.raiseHighest(g, t)
+	r.heardPoint(g, t)
 	if t > g.knownPrefix && g.snap == nil {
 		r.send(Message{Type: MsgCatchUp, To: from, Group: g.id, Position: g.knownPrefix + 1,
 			Limit: max(t, g.highest)})
 	}
+}
+
+// heardPoint records another site's truncation point t. NB: it does not
+// raise highest: ReadFindPos answers with what this site voted for or
+// knows, not with what it heard of (the spec's answer is its votes).
+func (r *Replica) heardPoint(g *group, t Position) {
+	if t > g.remoteTrunc {
+		g.remoteTrunc = t
+		if t > g.knownPrefix {
+			r.unsettled[g.id] = g
+		}
+	}
+}
+
+// settled reports whether g has nothing to fetch: its known prefix is at
+// its highest position and at every truncation point heard.
+func (g *group) settled() bool {
+	return g.knownPrefix >= g.highest && g.knownPrefix >= g.remoteTrunc
 }
 
 // maxSnapshotRows bounds the rows a compacted state collected in memory
@@ -191,10 +240,7 @@ func (r *Replica) snapshotPage(g *group, m Message) error {
 	if r.kinds[m.From] == Witness && r.kind != Witness {
 		return nil // NB: a witness holds no rows to give
 	}
-	if m.Through > g.remoteTrunc {
-		g.remoteTrunc = m.Through
-	}
-	r.raiseHighest(g, m.Through)
+	r.heardPoint(g, m.Through)
 	if m.Through <= g.knownPrefix {
 		return nil
 	}
@@ -263,6 +309,7 @@ func (r *Replica) install(g *group, t Position, rows []KeyValue) {
 		}
 		r.finishProposal(p, err)
 	}
+	g.keepVotes(t, Position(r.cfg.RetainPositions))
 	g.dropThrough(t)
 	g.truncated, g.knownPrefix = t, t
 	g.applied, g.applyQueued = t, t
@@ -282,5 +329,10 @@ func (r *Replica) install(g *group, t Position, rows []KeyValue) {
 	r.pending.truncate = slices.DeleteFunc(r.pending.truncate, func(tr Truncation) bool { return tr.Group == g.id })
 	r.pending.install = slices.DeleteFunc(r.pending.install, func(in Install) bool { return in.Group == g.id })
 	r.pending.install = append(r.pending.install, Install{Group: g.id, Through: t, Rows: rows})
+	if r.kind != Witness {
+		// NB: the spec's Learn of every position up to t (a witness
+		// traces none: it applies no data).
+		r.trace(TraceEvent{Action: ActLearn, Group: g.id, Position: t, Detail: DetailCompacted})
+	}
 	r.advanceKnown(g)
 }

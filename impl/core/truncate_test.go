@@ -408,3 +408,34 @@ func TestInstallFinishesProposalsBelowThePoint(t *testing.T) {
 		t.Fatalf("a page past the fetch's point: fetch %+v, sent %+v", c.groups["g"].snap, n.queue)
 	}
 }
+
+// TestLateInvalidateAtATruncatedPosition: an Invalidate for a vote this
+// site gave at a position it has since truncated is answered without
+// giving the group up (the spec's guard: the site is in the writer's
+// acks), one for a ballot it did not vote at is applied.
+func TestLateInvalidateAtATruncatedPosition(t *testing.T) {
+	n := newNet(t, retain(2), threeFull()...)
+	n.warm()
+	n.writeN("A", "g", 0, 12, 3)
+	n.tick(2)
+	b := n.reps["B"]
+	tr := b.Truncated("g")
+	if tr < 4 {
+		t.Fatalf("B truncated through %d", tr)
+	}
+	invalidates := func() int { return countAction(n.trace, ActInvalidate, "B") }
+	before := invalidates()
+	for _, c := range []struct {
+		ballot Ballot
+		voted  bool
+	}{{0, true}, {MakeBallot(9, 9, 0), false}} {
+		if err := b.Step(Message{Type: MsgInvalidate, From: "A", To: "B", Group: "g", Position: tr - 1,
+			Ballot: c.ballot, Proposal: 5}); err != nil {
+			t.Fatal(err)
+		}
+		n.stabilize()
+		if got := invalidates() - before; got != map[bool]int{true: 0, false: 1}[c.voted] {
+			t.Fatalf("Invalidate at truncated %d for ballot %#x (voted there: %v): %d traced", tr-1, c.ballot, c.voted, got)
+		}
+	}
+}

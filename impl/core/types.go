@@ -327,7 +327,12 @@ type TraceEvent struct {
 	// it empty (it costs a walk of the log); a driver that records traces
 	// fills it before Advance with FillReadWrites.
 	Writes []ValueID `json:"w,omitempty"`
-	Detail string    `json:"d,omitempty"`
+	// Compacted, in a read step at a site whose log is truncated: Writes
+	// names only the writes at positions above it; the ones at or below
+	// it are the chosen log's, which the site forgot (the trace mapper
+	// takes them from the commits the trace shows).
+	Compacted Position `json:"cmp,omitempty"`
+	Detail    string   `json:"d,omitempty"`
 }
 
 // Details of trace events that qualify an action.
@@ -337,6 +342,10 @@ const (
 	DetailNoProposal = "no proposal"
 	// DetailAtPosition: a snapshot read at a position the client named.
 	DetailAtPosition = "at position"
+	// DetailCompacted: a Learn of every position up to Position at once,
+	// by installing another site's compacted state (truncate.go): the
+	// values are the chosen log's, which the trace shows committed.
+	DetailCompacted = "compacted"
 )
 
 // The spec's action names, used in TraceEvent.Action.

@@ -161,12 +161,6 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		if cfg.RetainPositions > 0 {
-			// NB: the spec has no truncation, and a trace's reads name the
-			// whole log (core/truncate.go, "Traces").
-			log.Info("recording a spec trace: log truncation off", "retain_positions", cfg.RetainPositions)
-			cfg.RetainPositions = 0
-		}
 		defer tw.Close()
 		onTraceBatch, onLoad = tw.write, tw.onLoad
 	}

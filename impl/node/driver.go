@@ -218,6 +218,9 @@ func Forgotten(trace []TraceBatch, st core.State) (lost []LostEvents, forgot []s
 	for _, k := range order {
 		s, rec := want[k], recs[k]
 		switch {
+		case k[1].(core.Position) <= st.Truncated[k[0].(core.GroupID)]:
+			// NB: truncated: a chosen position whose vote the site forgot
+			// on purpose, and refuses to renew (core/truncate.go).
 		case rec.MaxBal < s.maxBal:
 			forgot = append(forgot, fmt.Sprintf("%s/%d: promised ballot %#x, restarted at %#x", k[0], k[1], s.maxBal, rec.MaxBal))
 		case s.voted && !(rec.Voted && (rec.VoteBal > s.voteBal ||
@@ -243,6 +246,12 @@ func Lost(last TraceBatch, st core.State) []int {
 	for i, ev := range last.Events {
 		rec, ok := recs[[2]any{ev.Group, ev.Position}]
 		var held bool
+		switch ev.Action {
+		case core.ActPromise, core.ActAccept, core.ActAcceptLeader:
+			if ev.Position <= st.Truncated[ev.Group] {
+				continue // NB: forgotten on purpose (see Forgotten)
+			}
+		}
 		switch ev.Action {
 		case core.ActLearn:
 			held = known(ev.Group, ev.Position, ev.Value)
@@ -319,12 +328,6 @@ func Start(cfg Config) (*Driver, error) {
 	}
 	if cfg.TestSyncAfterSend && !core.BugsCompiled {
 		return nil, fmt.Errorf("%w: TestSyncAfterSend needs a build with -tags %s", core.ErrInvalidConfig, core.BugTag)
-	}
-	if cfg.OnTraceBatch != nil && cfg.Core.RetainPositions > 0 {
-		// NB: the spec has no truncation, and a read's trace names the
-		// whole log prefix (core/truncate.go, "Traces").
-		return nil, fmt.Errorf("%w: recording spec traces (OnTraceBatch) needs RetainPositions 0, not %d",
-			core.ErrInvalidConfig, cfg.Core.RetainPositions)
 	}
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 4096

@@ -64,6 +64,13 @@ func TestForgottenTellsADurabilityBugFromADyingSave(t *testing.T) {
 	if _, forgot := Forgotten(trace, bug); len(forgot) != 1 {
 		t.Fatalf("a vote an earlier saved Ready made is gone: forgot %v, want one line", forgot)
 	}
+	truncated := core.State{Acceptor: bug.Acceptor, Truncated: map[core.GroupID]core.Position{"g": 1}}
+	if lost, forgot := Forgotten(trace, truncated); len(lost) != 0 || len(forgot) != 0 {
+		t.Fatalf("a vote at a truncated position is forgotten on purpose: lost %v forgot %v", lost, forgot)
+	}
+	if got := Lost(trace[0], truncated); len(got) != 0 {
+		t.Fatalf("a vote at a truncated position: Lost = %v", got)
+	}
 	learnt := append([]TraceBatch{{Incarnation: 1, Seq: 0, Events: []core.TraceEvent{{Action: core.ActLearn, Group: "g", Position: 1, Value: v}}}}, trace...)
 	if _, forgot := Forgotten(learnt, kept); len(forgot) != 1 {
 		t.Fatalf("a Learn an earlier saved Ready made durable is gone: forgot %v, want one line", forgot)

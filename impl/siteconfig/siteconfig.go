@@ -55,7 +55,7 @@ type File struct {
 	// RetainPositions is how many applied positions of each group's log a
 	// site keeps before it truncates them and compacts old data versions
 	// (core.Config.RetainPositions); absent: core.DefaultRetainPositions;
-	// 0: never truncate. A site recording a spec trace never truncates.
+	// 0: never truncate.
 	RetainPositions *uint64 `json:"retain_positions,omitempty"`
 	// Links override, for one directed link, the address the sender dials
 	// (a link proxy that forwards to the receiver's peer address).

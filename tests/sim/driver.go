@@ -158,17 +158,13 @@ func (s *Sim) siteOf(d *node.Driver) *site {
 func (s *Sim) startDriver(st *site) error {
 	st.clock = node.NewManualClock()
 	st.died, st.batch = false, nil
-	onTrace := func(b node.TraceBatch) { st.batch = append(st.batch, b.Events...) }
-	if s.opts.RetainPositions > 0 {
-		onTrace = nil // NB: no trace is mapped (Options.RetainPositions)
-	}
 	d, err := node.Start(node.Config{
 		Core:                  s.config(st),
 		Storage:               &simStore{s: s, st: st},
 		Transport:             simNet{s: s, st: st},
 		Clock:                 st.clock,
 		WallClock:             func() time.Time { return time.Unix(0, s.now) },
-		OnTraceBatch:          onTrace,
+		OnTraceBatch:          func(b node.TraceBatch) { st.batch = append(st.batch, b.Events...) },
 		TestSendBeforePersist: s.opts.SendBeforePersist,
 		TestSyncAfterSend:     s.opts.SyncAfterSend,
 		HeldGroups:            s.opts.HeldGroups,
@@ -342,6 +338,7 @@ func (n simNet) Send(to core.SiteID, m core.Message) {
 type view interface {
 	Vote(core.GroupID, core.Position) (core.AcceptorRecord, bool)
 	Known(core.GroupID, core.Position) (core.Value, bool)
+	Truncated(core.GroupID) core.Position
 	Status() core.Status
 }
 

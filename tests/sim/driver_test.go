@@ -94,12 +94,11 @@ func TestDriverLoop(t *testing.T) {
 			} else {
 				tot = passSeeds(t, o, n)
 			}
-			switch {
-			case o.RetainPositions > 0 && tot.Installs == 0:
-				// NB: no trace is mapped under truncation (Options.RetainPositions).
-				t.Errorf("%d seeds installed no compacted state", n)
-			case o.RetainPositions == 0 && tot.Steps == 0:
+			if tot.Steps == 0 {
 				t.Errorf("%d seeds took no spec-level step", n)
+			}
+			if o.RetainPositions > 0 && tot.Installs == 0 {
+				t.Errorf("%d seeds installed no compacted state", n)
 			}
 			t.Logf("%d seeds, %d steps, %d ops returned", n, tot.Steps, tot.Ops.Done)
 		})

@@ -192,17 +192,21 @@ func truncation() Options {
 	return o
 }
 
-// TestTruncationProfile: 300 seeds of the truncation profile, judged by
-// porcupine, the snapshot check and chosen agreement (trace validation is
-// off: the spec has no truncation); the runs must truncate and install
-// compacted states, or the profile tests nothing.
+// TestTruncationProfile: 300 seeds of the truncation profile, every step
+// validated against the mirror (an install maps to the spec's Learns, see
+// core/truncate.go), and judged by porcupine, the snapshot check and
+// chosen agreement; the runs must truncate and install compacted states,
+// or the profile tests nothing.
 func TestTruncationProfile(t *testing.T) {
 	n := 300
 	tot := passSeeds(t, truncation(), n)
 	truncs, installs := tot.Truncations, tot.Installs
 	t.Logf("truncation: %d seeds, %d ops returned, %d truncations, %d compacted states installed", n, tot.Ops.Done, truncs, installs)
-	if truncs < n || installs < n/20 || tot.Ops.Done < 10*n {
-		t.Fatalf("the runs did too little: %d truncations, %d installs, %d ops returned", truncs, installs, tot.Ops.Done)
+	if truncs < n || installs < n/20 || tot.Ops.Done < 10*n || tot.Steps < 100*n {
+		t.Fatalf("the runs did too little: %d truncations, %d installs, %d ops returned, %d steps", truncs, installs, tot.Ops.Done, tot.Steps)
+	}
+	if tot.Validated != tot.Steps {
+		t.Errorf("only %d of %d steps validated", tot.Validated, tot.Steps)
 	}
 }
 

@@ -49,6 +49,13 @@ type Mapper struct {
 	members   []core.Site
 	leader    core.SiteID
 	failure   string
+	// committed is, per group and position, the value name the trace shows
+	// committed there (Commit and Learn steps); learned is each site's
+	// highest Learn per group (the spec's applied log, which Restart keeps).
+	// Both serve compacted states (core.DetailCompacted) and reads at
+	// truncated sites (core.TraceEvent.Compacted).
+	committed map[string]map[int]string
+	learned   map[core.SiteID]map[string]int
 }
 
 type siteState struct {
@@ -67,7 +74,8 @@ type siteState struct {
 // starts without a lease (the spec starts with every lease held, so the
 // run begins with a LoseLease per full site).
 func New(sites []core.Site, initialLeader core.SiteID) *Mapper {
-	m := &Mapper{propIndex: map[string]int{}, sites: map[core.SiteID]*siteState{}, members: sites, leader: initialLeader}
+	m := &Mapper{propIndex: map[string]int{}, sites: map[core.SiteID]*siteState{}, members: sites, leader: initialLeader,
+		committed: map[string]map[int]string{}, learned: map[core.SiteID]map[string]int{}}
 	for _, s := range sites {
 		m.sites[s.ID] = &siteState{kind: s.Kind}
 	}
@@ -315,10 +323,17 @@ func (m *Mapper) event(site core.SiteID, st *siteState, ev core.TraceEvent, rest
 			step.Site = string(ev.Peer)
 		} else {
 			step.Value, step.Ballot = ValueName(ev.Value, ev.NoOp), uint64(ev.Ballot)
+			m.commit(g, step.Pos, step.Value)
 		}
 		m.emit(step)
 	case core.ActLearn:
+		if ev.Detail == core.DetailCompacted {
+			m.learnCompacted(site, ev, origin)
+			return
+		}
 		step.Site, step.Value = string(site), ValueName(ev.Value, ev.NoOp)
+		m.commit(g, step.Pos, step.Value)
+		m.learn(site, g, step.Pos)
 		m.emit(step)
 	case core.ActLoseLease:
 		st.lease = false
@@ -355,7 +370,7 @@ func (m *Mapper) event(site core.SiteID, st *siteState, ev core.TraceEvent, rest
 		}
 		step.Reader = ReaderName(site, ev.Request)
 		step.Target, step.Pos = int(ev.Position), 0
-		step.Result = writeNames(ev.Writes)
+		step.Result = m.readResult(site, ev)
 		m.emit(step)
 	case core.ActValidate:
 		if ev.Request == 0 {
@@ -370,13 +385,13 @@ func (m *Mapper) event(site core.SiteID, st *siteState, ev core.TraceEvent, rest
 			return
 		}
 		if ev.Detail == core.DetailAtPosition {
-			step.Action, step.Site, step.Result = check.ExtSnapshotReadAt, string(site), writeNames(ev.Writes)
+			step.Action, step.Site, step.Result = check.ExtSnapshotReadAt, string(site), m.readResult(site, ev)
 			m.emit(step)
 			return
 		}
 		step.Reader = ReaderName(site, ev.Request)
 		m.readers = append(m.readers, check.Reader{Name: step.Reader, Site: string(site), Group: g, Kind: "snapshot"})
-		step.Result, step.Pos = writeNames(ev.Writes), 0
+		step.Result, step.Pos = m.readResult(site, ev), 0
 		m.emit(step)
 	case check.ExtDivergence:
 		m.emit(step)
@@ -398,3 +413,65 @@ func writeNames(ids []core.ValueID) []string {
 
 // Proposers returns the spec proposers named so far.
 func (m *Mapper) Proposers() []check.Proposer { return m.proposers }
+
+// commit records that the trace shows v committed at (g, pos).
+func (m *Mapper) commit(g string, pos int, v string) {
+	if m.committed[g] == nil {
+		m.committed[g] = map[int]string{}
+	}
+	if _, ok := m.committed[g][pos]; !ok {
+		m.committed[g][pos] = v
+	}
+}
+
+// learn records a Learn step of site in g at pos. NB: the highest, not a
+// count: a restarted site re-applies what it had applied (a stutter).
+func (m *Mapper) learn(site core.SiteID, g string, pos int) {
+	if m.learned[site] == nil {
+		m.learned[site] = map[string]int{}
+	}
+	m.learned[site][g] = max(m.learned[site][g], pos)
+}
+
+// learnCompacted maps an install of a compacted state through ev.Position
+// at site (core.DetailCompacted) to the spec's Learn of each position the
+// site had not learned, in order, with the value the trace shows
+// committed there: the spec has no truncation, and the data as of the
+// point stands for exactly those entries (core/truncate.go, "Traces").
+func (m *Mapper) learnCompacted(site core.SiteID, ev core.TraceEvent, origin string) {
+	g := string(ev.Group)
+	for p := m.learned[site][g] + 1; p <= int(ev.Position); p++ {
+		v, ok := m.committed[g][p]
+		if !ok {
+			m.fail("%s: compacted state through %d at %s, but no commit at %s/%d is traced", origin, ev.Position, site, g, p)
+			return
+		}
+		m.learn(site, g, p)
+		m.emit(check.Step{Action: core.ActLearn, Group: g, Pos: p, Site: string(site), Value: v,
+			Origin: fmt.Sprintf("%s (compacted through %d)", origin, ev.Position)})
+	}
+}
+
+// readResult names the writes a read returned: ev.Writes, and at a site
+// whose log is truncated (ev.Compacted) the non-no-op values the trace
+// shows committed at the positions at or below the point, which are the
+// site's applied log there (see learnCompacted).
+func (m *Mapper) readResult(site core.SiteID, ev core.TraceEvent) []string {
+	out := writeNames(ev.Writes)
+	if ev.Compacted == 0 {
+		return out
+	}
+	g := string(ev.Group)
+	for p := 1; p <= int(ev.Compacted); p++ {
+		v, ok := m.committed[g][p]
+		if !ok {
+			m.fail("%s at %s %s/%d: read through compacted %d, but no commit at %d is traced", ev.Action, site, g, ev.Position, ev.Compacted, p)
+			return out
+		}
+		if v != spec.NoOp {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

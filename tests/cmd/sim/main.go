@@ -72,7 +72,7 @@ func flags() {
 	ownLoop = flag.Bool("own-loop", false, "run every site through the simulator's own loop instead of the production node.Driver (driver mode, the default, also checks the driver's persist-before-send order and crashes inside a Save; the own loop is the one rapid steps by hand)")
 	sendBefore := flag.Bool("send-before-persist", false, "break node.Driver: send a Ready's messages before its Save (node.Config.TestSendBeforePersist; driver mode, needs -tags "+core.BugTag+")")
 	syncAfter := flag.Bool("sync-after-send", false, "break node.Driver: write, send, and only then sync (node.Config.TestSyncAfterSend; driver mode, needs -tags "+core.BugTag+")")
-	retain := flag.Uint64("retain", 0, "core.Config.RetainPositions: sites truncate their logs past this many positions and catch up from compacted state (trace validation off; porcupine, the snapshot check and chosen agreement judge)")
+	retain := flag.Uint64("retain", 0, "core.Config.RetainPositions: sites truncate their logs past this many positions and catch up from compacted state (every check on, and chosen agreement)")
 	heldGroups := flag.Int("held-groups", 0, "driver mode: the idle entity groups a driver holds before it evicts (node.Config.HeldGroups; 0: its default, which no run reaches); 1 evicts all the time")
 	compare = flag.Bool("compare", false, "run the seeds in both modes, driver and own loop, alternating blocks of seeds, and print each mode's seeds per second")
 	flag.Parse()
