@@ -119,7 +119,7 @@ func (n *testNet) flush() bool {
 		}
 		st.Chosen = append(st.Chosen, rd.Chosen...)
 		for _, in := range rd.Install {
-			n.compact(id, in.Group, in.Through)
+			n.compact(id, in.Group, in.Through, in.VotesThrough)
 			st.Applied[in.Group] = in.Through
 			rows := map[string][]version{}
 			for _, kv := range in.Rows {
@@ -129,7 +129,7 @@ func (n *testNet) flush() bool {
 			n.data[id][in.Group] = rows
 		}
 		for _, tr := range rd.Truncate {
-			n.compact(id, tr.Group, tr.Through)
+			n.compact(id, tr.Group, tr.Through, tr.VotesThrough)
 			for k, vs := range n.groupData(id, tr.Group) {
 				// The newest version at or below the point, unless a
 				// deletion, and every later one.
@@ -299,22 +299,23 @@ func (n *testNet) groupData(site SiteID, g GroupID) map[string][]version {
 	return n.data[site][g]
 }
 
-// compact drops the durable log of g at site through t (truncation and
-// install alike).
-func (n *testNet) compact(site SiteID, g GroupID, t Position) {
+// compact drops the durable log of g at site through t, and its acceptor
+// records through votes (truncation and install alike).
+func (n *testNet) compact(site SiteID, g GroupID, t, votes Position) {
 	st := n.durable[site]
 	st.Truncated[g] = t
 	drop := func(gr GroupID, p Position) bool { return gr == g && p <= t }
+	dropVote := func(gr GroupID, p Position) bool { return gr == g && p <= votes }
 	var acc []AcceptorRecord
 	for _, a := range st.Acceptor {
-		if !drop(a.Group, a.Position) {
+		if !dropVote(a.Group, a.Position) {
 			acc = append(acc, a)
 		}
 	}
 	st.Acceptor = acc
 	var un []AcceptorRecord
 	for _, a := range n.unsynced[site] {
-		if !drop(a.Group, a.Position) {
+		if !dropVote(a.Group, a.Position) {
 			un = append(un, a)
 		}
 	}

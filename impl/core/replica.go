@@ -53,9 +53,10 @@ type group struct {
 	remoteTrunc Position
 	snap        *snapshotFetch
 	// truncVotes are the ballots this site voted at in the last
-	// RetainPositions truncated positions, in memory only: a late
-	// Invalidate for a vote this site gave is answered without giving the
-	// group up, as the spec's Invalidate guard (f not in acks) says.
+	// voteWindow truncated positions (their acceptor records stay on disk
+	// that long: Truncation.VotesThrough): a late Invalidate for a vote
+	// this site gave is answered without giving the group up, as the
+	// spec's Invalidate guard (f not in acks) says.
 	truncVotes map[Position][]Ballot
 
 	// active is the proposal this site runs at a position, if any. One per
@@ -229,6 +230,7 @@ func Restore(cfg Config, st State) (*Replica, error) {
 	for gid, p := range st.Truncated {
 		g := r.restoredGroup(gid)
 		g.truncated, g.remoteTrunc = p, p
+		g.keepVotes(p, r.voteWindow())
 		g.dropThrough(p)
 	}
 	for _, e := range st.Chosen {
@@ -362,6 +364,14 @@ func (r *Replica) LoadGroup(gid GroupID, gs GroupState) error {
 	g.truncated, g.remoteTrunc = gs.Truncated, gs.Truncated
 	for _, a := range gs.Acceptor {
 		if a.Position <= g.truncated {
+			// NB: no longer a vote, but its ballots answer a late
+			// Invalidate (truncVotes).
+			if a.Voted && a.Position+r.voteWindow() > g.truncated {
+				if g.truncVotes == nil {
+					g.truncVotes = map[Position][]Ballot{}
+				}
+				g.truncVotes[a.Position] = append(slices.Clone(a.Earlier), a.VoteBal)
+			}
 			continue
 		}
 		s := g.slot(a.Position)

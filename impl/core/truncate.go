@@ -92,11 +92,24 @@ func (g *group) dropThrough(p Position) {
 // keepVotes keeps, however small RetainPositions is.
 const minKeptVotes = 64
 
+// voteWindow is how many truncated positions' ballots are kept (in
+// memory, truncVotes, and on disk, Truncation.VotesThrough).
+func (r *Replica) voteWindow() Position {
+	return max(Position(r.cfg.RetainPositions), minKeptVotes)
+}
+
+// votesThrough is where acceptor records may go when the log is truncated
+// through t: below the window.
+func (r *Replica) votesThrough(t Position) Position {
+	if w := r.voteWindow(); t > w {
+		return t - w
+	}
+	return 0
+}
+
 // keepVotes keeps the ballots voted at in the slots about to be dropped
-// through t, and forgets those more than max(k, minKeptVotes) positions
-// below t.
+// through t, and forgets those k or more positions below t.
 func (g *group) keepVotes(t, k Position) {
-	k = max(k, minKeptVotes)
 	kept := map[Position][]Ballot{}
 	for p, b := range g.truncVotes {
 		if p+k > t {
@@ -135,17 +148,18 @@ func (r *Replica) maybeTruncate(g *group) {
 	if t < g.truncated+max(1, k/4) {
 		return
 	}
-	g.keepVotes(t, k)
+	g.keepVotes(t, r.voteWindow())
 	g.dropThrough(t)
 	g.truncated = t
 	g.remoteTrunc = max(g.remoteTrunc, t)
-	for i, tr := range r.pending.truncate {
-		if tr.Group == g.id {
-			r.pending.truncate[i].Through = t
+	tr := Truncation{Group: g.id, Through: t, VotesThrough: r.votesThrough(t)}
+	for i := range r.pending.truncate {
+		if r.pending.truncate[i].Group == g.id {
+			r.pending.truncate[i] = tr
 			return
 		}
 	}
-	r.pending.truncate = append(r.pending.truncate, Truncation{Group: g.id, Through: t})
+	r.pending.truncate = append(r.pending.truncate, tr)
 }
 
 // refuseTruncated answers a vote request at a truncated position: no vote
@@ -309,7 +323,7 @@ func (r *Replica) install(g *group, t Position, rows []KeyValue) {
 		}
 		r.finishProposal(p, err)
 	}
-	g.keepVotes(t, Position(r.cfg.RetainPositions))
+	g.keepVotes(t, r.voteWindow())
 	g.dropThrough(t)
 	g.truncated, g.knownPrefix = t, t
 	g.applied, g.applyQueued = t, t
@@ -328,7 +342,7 @@ func (r *Replica) install(g *group, t Position, rows []KeyValue) {
 	}
 	r.pending.truncate = slices.DeleteFunc(r.pending.truncate, func(tr Truncation) bool { return tr.Group == g.id })
 	r.pending.install = slices.DeleteFunc(r.pending.install, func(in Install) bool { return in.Group == g.id })
-	r.pending.install = append(r.pending.install, Install{Group: g.id, Through: t, Rows: rows})
+	r.pending.install = append(r.pending.install, Install{Group: g.id, Through: t, VotesThrough: r.votesThrough(t), Rows: rows})
 	if r.kind != Witness {
 		// NB: the spec's Learn of every position up to t (a witness
 		// traces none: it applies no data).

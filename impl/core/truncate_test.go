@@ -50,10 +50,15 @@ func TestTruncationDropsHeldLogAndDurableRecords(t *testing.T) {
 			t.Fatalf("%s holds %d slots and values with 8 retained", s, gs.Held)
 		}
 		st := n.durable[s]
+		// NB: acceptor records stay a window (minKeptVotes) below the
+		// point, for late Invalidates; the slots are gone from memory.
 		for _, a := range st.Acceptor {
-			if a.Position <= gs.Truncated {
+			if a.Position+minKeptVotes <= gs.Truncated {
 				t.Fatalf("%s kept the acceptor record at %d, truncated through %d", s, a.Position, gs.Truncated)
 			}
+		}
+		if _, ok := n.reps[s].Vote("g", gs.Truncated); ok {
+			t.Fatalf("%s holds the slot at %d, truncated through it", s, gs.Truncated)
 		}
 		for _, e := range st.Chosen {
 			if e.Position <= gs.Truncated {
@@ -412,30 +417,44 @@ func TestInstallFinishesProposalsBelowThePoint(t *testing.T) {
 // TestLateInvalidateAtATruncatedPosition: an Invalidate for a vote this
 // site gave at a position it has since truncated is answered without
 // giving the group up (the spec's guard: the site is in the writer's
-// acks), one for a ballot it did not vote at is applied.
+// acks), one for a ballot it did not vote at is applied; the same after a
+// restart and after the group was evicted (the ballots are kept on disk
+// a window below the point), and not for positions below the window.
 func TestLateInvalidateAtATruncatedPosition(t *testing.T) {
-	n := newNet(t, retain(2), threeFull()...)
-	n.warm()
-	n.writeN("A", "g", 0, 12, 3)
-	n.tick(2)
-	b := n.reps["B"]
-	tr := b.Truncated("g")
-	if tr < 4 {
-		t.Fatalf("B truncated through %d", tr)
-	}
-	invalidates := func() int { return countAction(n.trace, ActInvalidate, "B") }
-	before := invalidates()
-	for _, c := range []struct {
-		ballot Ballot
-		voted  bool
-	}{{0, true}, {MakeBallot(9, 9, 0), false}} {
-		if err := b.Step(Message{Type: MsgInvalidate, From: "A", To: "B", Group: "g", Position: tr - 1,
-			Ballot: c.ballot, Proposal: 5}); err != nil {
-			t.Fatal(err)
-		}
-		n.stabilize()
-		if got := invalidates() - before; got != map[bool]int{true: 0, false: 1}[c.voted] {
-			t.Fatalf("Invalidate at truncated %d for ballot %#x (voted there: %v): %d traced", tr-1, c.ballot, c.voted, got)
-		}
+	for _, how := range []string{"held", "restarted", "evicted"} {
+		t.Run(how, func(t *testing.T) {
+			n := newNet(t, retain(2), threeFull()...)
+			n.evict = how == "evicted"
+			n.warm()
+			last := n.writeN("A", "g", 0, minKeptVotes+20, 3)
+			n.tick(2)
+			if how == "restarted" {
+				n.restart("B")
+			}
+			n.hold("B", "g")
+			b := n.reps["B"]
+			tr := b.Truncated("g")
+			if tr < last-4 {
+				t.Fatalf("B truncated through %d of %d", tr, last)
+			}
+			for _, c := range []struct {
+				pos    Position
+				ballot Ballot
+				voted  bool
+			}{{tr - 1, 0, true}, {tr - minKeptVotes + 1, 0, true}, {tr - 1, MakeBallot(9, 9, 0), false}, {tr - minKeptVotes, 0, false}} {
+				before := countAction(n.trace, ActInvalidate, "B")
+				n.hold("B", "g")
+				if err := n.reps["B"].Step(Message{Type: MsgInvalidate, From: "A", To: "B", Group: "g", Position: c.pos,
+					Ballot: c.ballot, Proposal: 5}); err != nil {
+					t.Fatal(err)
+				}
+				n.flush()
+				n.queue = nil
+				if got := countAction(n.trace, ActInvalidate, "B") - before; got != map[bool]int{true: 0, false: 1}[c.voted] {
+					t.Fatalf("Invalidate at %d (truncated through %d) for ballot %#x (voted there, in the window: %v): %d traced",
+						c.pos, tr, c.ballot, c.voted, got)
+				}
+			}
+		})
 	}
 }

@@ -148,12 +148,13 @@ type Durable struct {
 	// a site behind that site's truncation point). Write each after
 	// Acceptor and Chosen, in the same atomic batch: replace the group's
 	// data rows with Rows as of Through, set its applied position and its
-	// truncation point to Through, and delete its acceptor records and
-	// chosen entries at or below Through.
+	// truncation point to Through, and delete its chosen entries at or
+	// below Through and its acceptor records at or below VotesThrough.
 	Install []Install
 	// Truncate are log truncations (Config.RetainPositions). Write each
-	// last, in the same atomic batch: delete the group's acceptor records
-	// and chosen entries at or below Through, compact its data versions at
+	// last, in the same atomic batch: delete the group's chosen entries at
+	// or below Through and its acceptor records at or below VotesThrough,
+	// compact its data versions at
 	// or below Through (keep, per key, the newest one unless it is a
 	// deletion) and record Through as its truncation point. Reads at
 	// positions below Through must not run while, or after, it is written
@@ -163,9 +164,14 @@ type Durable struct {
 }
 
 // Truncation says that a group's log is truncated through a position.
+// Acceptor records are deleted only through VotesThrough (at most
+// Through): those above it are no longer votes (the acceptor refuses
+// there), but their ballots still tell a late Invalidate whether this
+// site voted for what it invalidates (the spec's guard), across restarts.
 type Truncation struct {
-	Group   GroupID
-	Through Position
+	Group        GroupID
+	Through      Position
+	VotesThrough Position
 }
 
 // Install is a group's data as of position Through, as another site that
@@ -174,7 +180,10 @@ type Truncation struct {
 type Install struct {
 	Group   GroupID
 	Through Position
-	Rows    []KeyValue
+	// VotesThrough: acceptor records are deleted through it, as in
+	// Truncation.
+	VotesThrough Position
+	Rows         []KeyValue
 }
 
 // IsEmpty reports whether there is nothing to persist.

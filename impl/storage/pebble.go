@@ -385,21 +385,24 @@ func (s *Pebble) Scan(g core.GroupID, r core.KeyRange, at core.Position) ([]core
 }
 
 // checkPoint refuses a truncation point no log could have reached.
-func checkPoint(g core.GroupID, p core.Position) error {
+func checkPoint(g core.GroupID, p, votes core.Position) error {
 	if g == "" {
 		return fmt.Errorf("%w: truncation of an empty group name", core.ErrMalformed)
 	}
-	if p == 0 || p >= core.LatestPosition>>2 {
-		return fmt.Errorf("%w: truncation of %q through %d", core.ErrMalformed, g, p)
+	if p == 0 || p >= core.LatestPosition>>2 || votes > p {
+		return fmt.Errorf("%w: truncation of %q through %d (acceptor records through %d)", core.ErrMalformed, g, p, votes)
 	}
 	return nil
 }
 
-// dropLog deletes g's acceptor records and chosen entries at or below t
-// and records t as its truncation point.
-func dropLog(b *pebble.Batch, g core.GroupID, t core.Position) error {
-	for _, kind := range []byte{kindAcceptor, kindLog} {
-		if err := b.DeleteRange(posKey(g, kind, 0), posKey(g, kind, t+1), nil); err != nil {
+// dropLog deletes g's chosen entries at or below t and its acceptor
+// records at or below votes, and records t as its truncation point.
+func dropLog(b *pebble.Batch, g core.GroupID, t, votes core.Position) error {
+	if err := b.DeleteRange(posKey(g, kindLog, 0), posKey(g, kindLog, t+1), nil); err != nil {
+		return err
+	}
+	if votes > 0 {
+		if err := b.DeleteRange(posKey(g, kindAcceptor, 0), posKey(g, kindAcceptor, votes+1), nil); err != nil {
 			return err
 		}
 	}
@@ -411,10 +414,10 @@ func dropLog(b *pebble.Batch, g core.GroupID, t core.Position) error {
 // newest of each row (and that one too if it is a deletion). A read at
 // the point or above sees what it saw; a read below it must not run.
 func (s *Pebble) truncate(b *pebble.Batch, t core.Truncation) error {
-	if err := checkPoint(t.Group, t.Through); err != nil {
+	if err := checkPoint(t.Group, t.Through, t.VotesThrough); err != nil {
 		return err
 	}
-	if err := dropLog(b, t.Group, t.Through); err != nil {
+	if err := dropLog(b, t.Group, t.Through, t.VotesThrough); err != nil {
 		return err
 	}
 	dataStart := groupKey(t.Group, kindData)
@@ -458,10 +461,10 @@ func (s *Pebble) truncate(b *pebble.Batch, t core.Truncation) error {
 // are older), its applied position and truncation point in.Through, and
 // its log at or below the point goes.
 func (s *Pebble) install(b *pebble.Batch, in core.Install) error {
-	if err := checkPoint(in.Group, in.Through); err != nil {
+	if err := checkPoint(in.Group, in.Through, in.VotesThrough); err != nil {
 		return err
 	}
-	if err := dropLog(b, in.Group, in.Through); err != nil {
+	if err := dropLog(b, in.Group, in.Through, in.VotesThrough); err != nil {
 		return err
 	}
 	if err := b.DeleteRange(groupKey(in.Group, kindData), groupKey(in.Group, kindData+1), nil); err != nil {

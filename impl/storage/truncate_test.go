@@ -66,7 +66,8 @@ func TestTruncateKeepsTheVersionsReadsAtOrAboveThePointSee(t *testing.T) {
 			}
 		}
 		through := core.Position(1 + rng.IntN(n))
-		if err := s.Save(core.Durable{Truncate: []core.Truncation{{Group: "g", Through: through}}}, false); err != nil {
+		votes := through / 2
+		if err := s.Save(core.Durable{Truncate: []core.Truncation{{Group: "g", Through: through, VotesThrough: votes}}}, false); err != nil {
 			t.Fatal(err)
 		}
 		for _, g := range groups {
@@ -121,12 +122,12 @@ func TestTruncateKeepsTheVersionsReadsAtOrAboveThePointSee(t *testing.T) {
 			t.Fatalf("seed %d: truncation points %v, group %d, want %d", seed, st.Truncated, gs.Truncated, through)
 		}
 		for _, a := range gs.Acceptor {
-			if a.Position <= through {
-				t.Fatalf("seed %d: acceptor record at %d kept", seed, a.Position)
+			if a.Position <= votes {
+				t.Fatalf("seed %d: acceptor record at %d kept, records truncated through %d", seed, a.Position, votes)
 			}
 		}
-		if len(gs.Acceptor) != int(n-through) || len(gs.Chosen) != int(n-through) {
-			t.Fatalf("seed %d: %d records and %d entries above %d of %d", seed, len(gs.Acceptor), len(gs.Chosen), through, n)
+		if len(gs.Acceptor) != int(n-votes) || len(gs.Chosen) != int(n-through) {
+			t.Fatalf("seed %d: %d records above %d and %d entries above %d of %d", seed, len(gs.Acceptor), votes, len(gs.Chosen), through, n)
 		}
 		other, _ := s.LoadGroup("g\x00x")
 		if len(other.Acceptor) != n || len(other.Chosen) != n {
@@ -162,7 +163,7 @@ func TestInstallReplacesTheGroupAtomically(t *testing.T) {
 	}
 	d := core.Durable{
 		Chosen:  []core.Entry{{Group: "g", Position: 8, Value: val(8, "a", "eight")}, {Group: "g", Position: 11, Value: val(11, "b", "x")}},
-		Install: []core.Install{{Group: "g", Through: 10, Rows: []core.KeyValue{{Key: []byte("a"), Value: []byte("ten")}, {Key: []byte("b"), Value: []byte("bee")}}}},
+		Install: []core.Install{{Group: "g", Through: 10, VotesThrough: 10, Rows: []core.KeyValue{{Key: []byte("a"), Value: []byte("ten")}, {Key: []byte("b"), Value: []byte("bee")}}}},
 	}
 	if err := s.Save(d, false); err != nil {
 		t.Fatal(err)
@@ -209,6 +210,7 @@ func TestTruncateAndInstallRefuseNonsense(t *testing.T) {
 		"truncate no group":     {Truncate: []core.Truncation{{Through: 3}}},
 		"truncate through 0":    {Truncate: []core.Truncation{{Group: "g"}}},
 		"truncate absurd":       {Truncate: []core.Truncation{{Group: "g", Through: core.LatestPosition}}},
+		"votes past the point":  {Truncate: []core.Truncation{{Group: "g", Through: 3, VotesThrough: 4}}},
 		"install through 0":     {Install: []core.Install{{Group: "g"}}},
 		"install no group":      {Install: []core.Install{{Through: 2}}},
 		"install empty row key": {Install: []core.Install{{Group: "g", Through: 2, Rows: []core.KeyValue{{Value: []byte("v")}}}}},

@@ -143,9 +143,12 @@ func TestHeavierProfiles(t *testing.T) {
 		"long-delays": func(o *Options) { *o = longDelays() },
 		"memberships": func(o *Options) { o.Memberships = true },
 		"eviction":    func(o *Options) { o.HeldGroups = 1 },
+		// Truncated groups evicted and loaded again: the ballots kept
+		// below the point for late Invalidates must come back from disk.
+		"truncation-eviction": func(o *Options) { *o = truncation(); o.Groups, o.HeldGroups = 2, 1 },
 	}
-	seeds := map[string]int{"long-delays": 300, "memberships": 300, "eviction": 300}
-	for _, name := range []string{"contention", "partitions", "pauses", "crashes", "long-delays", "memberships", "eviction"} {
+	seeds := map[string]int{"long-delays": 300, "memberships": 300, "eviction": 300, "truncation-eviction": 300}
+	for _, name := range []string{"contention", "partitions", "pauses", "crashes", "long-delays", "memberships", "eviction", "truncation-eviction"} {
 		t.Run(name, func(t *testing.T) {
 			o := Defaults()
 			profiles[name](&o)
