@@ -7,7 +7,9 @@
 //
 // # Usage loop
 //
-// A driver (impl/node, or a simulator) owns one Replica and loops:
+// A driver (impl/node, or a simulator) owns one Replica and loops (this is
+// the unpipelined loop; item 4 below says how a driver may overlap Save
+// with stepping):
 //
 //	for {
 //		select {
@@ -49,8 +51,26 @@
 //     data row's versions at or below an applied position never change
 //     (an inconsistent read's LatestPosition does, so node.Driver reads
 //     that one in order).
-//  4. Call Advance(rd) with the Ready just handled, and call nothing else on
-//     the Replica between Ready and Advance.
+//  4. Call Advance(rd) once for every Ready, in the order they were taken,
+//     on the goroutine that steps the Replica, after rd's results were
+//     completed. A driver may pipeline: take Ready N, hand it to be saved,
+//     and go on stepping inputs (Step, Tick, ProposeWrite, Read) and take
+//     Ready N+1 before Advance(N), as etcd raft's asynchronous storage
+//     writes do. That is safe because the replica's state that is not
+//     durable yet reaches nobody but through Ready N's messages and
+//     results, which items 1 and 3 hold back until Save N returned; the
+//     steps taken meanwhile see it as the later steps of one Ready always
+//     did. The driver keeps what the gate needs: Saves in Ready order (a
+//     later Ready may overwrite an earlier one's records, and a message of
+//     N+1 may rest on a promise saved by N), N's messages, Apply and
+//     results only after Save N, self-addressed messages stepped only
+//     after their Ready's Save, and a read result completed together with
+//     its Ready's Advance (a client that read at position p may then
+//     begin a write at p, which needs p applied here). Reads wait for
+//     Advance, which alone moves the applied position, so they never read
+//     entries not yet applied. EvictIdle does nothing until every Ready
+//     taken was Advanced (it says why). node.Driver pipelines
+//     (node.Config.PipelineDepth).
 //  5. Tick at a steady rate. Leases and timeouts are counted in ticks; the
 //     lease safety argument assumes two sites' tick counts drift apart by at
 //     most Config.ClockSkewTicks over one lease. A driver that was paused must

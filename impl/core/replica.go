@@ -145,6 +145,10 @@ type Replica struct {
 	coordDown bool
 
 	pending pendingReady
+	// unadvanced counts the Readies handed out and not yet Advanced: a
+	// pipelined driver builds the next Ready while earlier ones are still
+	// being saved (see doc.go), and EvictIdle must wait for them.
+	unadvanced int
 	// evictBusy breaks EvictIdle for a test: it forgets groups in use too.
 	evictBusy bool
 	// fatal is the first assertion failure (see Ready.Fatal).
@@ -412,9 +416,14 @@ func (g *group) idle() bool {
 
 // EvictIdle forgets idle groups, least recently used first, until at most
 // keep groups are held; it returns how many it forgot. The driver calls it
-// between Readies (it does nothing while a Ready is pending: what is
-// pending is not durable yet), and from then on loads a group before
-// naming it (NeedsLoad).
+// between Readies, and from then on loads a group before naming it
+// (NeedsLoad). It does nothing while a Ready is pending or handed out and
+// not yet Advanced: what those hold may not be durable yet, and a group
+// forgotten now would be loaded back from a Storage that lacks it (a
+// promise above the known prefix does not keep a group busy, so idle
+// alone would not see it). Waiting for Advance also keeps the driver's
+// LoadGroup, which reads Storage beside the Saves in flight, safe: a group
+// not held has nothing in flight.
 //
 // An evicted group is exactly its durable state, which LoadGroup restores,
 // except for what the coordinator keeps in memory only: validity and
@@ -427,7 +436,7 @@ func (g *group) idle() bool {
 // invPos forgotten, and Validate's position check passes as the spec's
 // would.
 func (r *Replica) EvictIdle(keep int) int {
-	if keep < 0 || len(r.groups) <= keep || r.HasReady() {
+	if keep < 0 || len(r.groups) <= keep || r.HasReady() || r.unadvanced > 0 {
 		return 0
 	}
 	n := 0
@@ -741,8 +750,11 @@ func (r *Replica) HasReady() bool {
 }
 
 // Ready returns what the driver must do next (see Ready and doc.go). It
-// hands over the pending work: call it once per Advance.
+// hands over the pending work: every Ready it returns must be Advanced
+// once, in the order they were returned; a pipelined driver may take the
+// next Ready before the previous one is Advanced (doc.go, item 4).
 func (r *Replica) Ready() Ready {
+	r.unadvanced++
 	p := &r.pending
 	rd := Ready{
 		Messages: p.msgs,
@@ -768,8 +780,12 @@ func (r *Replica) Ready() Ready {
 }
 
 // Advance tells the replica that rd has been fully handled: its entries are
-// applied, so reads waiting for them may complete.
+// applied, so reads waiting for them may complete. It may find more work
+// for the next Ready (reads that were waiting for these entries).
 func (r *Replica) Advance(rd Ready) {
+	if r.unadvanced > 0 {
+		r.unadvanced--
+	}
 	touched := map[GroupID]bool{}
 	for _, e := range rd.Apply {
 		g := r.group(e.Group)

@@ -386,6 +386,10 @@ const (
 //  4. Complete Results (reads are performed against Storage now).
 //  5. Call Advance(rd).
 //
+// The driver may take the next Ready before Advance(rd) while rd is being
+// saved (doc.go, item 4): Saves in order, and each Ready's messages,
+// Apply and results only after its own Save.
+//
 // If Fatal is set, do none of that: record Trace, then stop the replica
 // with Fatal as its error.
 type Ready struct {
