@@ -69,7 +69,11 @@
 //     begin a write at p, which needs p applied here). Reads wait for
 //     Advance, which alone moves the applied position, so they never read
 //     entries not yet applied. EvictIdle does nothing until every Ready
-//     taken was Advanced (it says why). node.Driver pipelines
+//     taken was Advanced (it says why). A Ready that truncates or installs
+//     (Durable.Truncate, Durable.Install) removes data versions that the
+//     reads of the Readies before it may still need: the replica keeps
+//     those of its pending results only, so the driver saves such a Ready
+//     after every earlier Ready's reads were served. node.Driver pipelines
 //     (node.Config.PipelineDepth).
 //  5. Tick at a steady rate. Leases and timeouts are counted in ticks; the
 //     lease safety argument assumes two sites' tick counts drift apart by at

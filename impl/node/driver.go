@@ -40,10 +40,13 @@ type Config struct {
 	// called before the Ready is persisted, and so before any of its
 	// messages is sent: every durable effect is in the trace, and every
 	// step a message causes elsewhere is stamped later than the step that
-	// sent it. Only the last batch of an incarnation may describe effects
-	// that never became durable (the process died inside Save); the next
-	// incarnation's OnLoad tells which (LostEvents). It must write
-	// synchronously.
+	// sent it. It is called on the goroutine that saves, just before the
+	// Ready's Save and after the previous Ready's Save returned (a
+	// pipelined driver builds the next Ready meanwhile, but traces it only
+	// then): so only the last Ready traced in an incarnation may describe
+	// effects that never became durable (the process died inside its
+	// Save), whatever PipelineDepth; the next incarnation's OnLoad tells
+	// which (LostEvents). It must write synchronously.
 	OnTraceBatch func(TraceBatch)
 	// OnLoad, if set, sees the state the replica is restored from, before
 	// it takes any step.
@@ -63,6 +66,17 @@ type Config struct {
 	TestSyncAfterSend bool
 	// OnStepError, if set, receives errors returned by Step (bad messages).
 	OnStepError func(m core.Message, err error)
+	// PipelineDepth is how many Readies the replica has in hand at once:
+	// the one it is building and those handed to its persister goroutine
+	// (to be saved, sent, applied and answered, in order). 1: a Ready is
+	// handled before the replica steps anything more (the driver before
+	// pipelining). 2 (the default): while one Ready is saved (its fsync),
+	// the replica goes on stepping queued messages, ticks and client calls
+	// into the next, which is handed over once the first is done. Higher:
+	// up to PipelineDepth-1 Readies wait in line to be saved while the
+	// replica builds one more. core/doc.go (item 4) says why stepping
+	// ahead of the disk is safe.
+	PipelineDepth int
 	// HeldGroups bounds the idle entity groups the replica keeps in memory
 	// (default 100,000). With a Storage that is a core.GroupStorage, the
 	// replica starts from the hard state alone and loads each group the
@@ -71,6 +85,9 @@ type Config struct {
 	// when named. Negative: load every group at start, never forget one.
 	HeldGroups int
 }
+
+// defaultPipelineDepth: BenchmarkPipelinedWrites.
+const defaultPipelineDepth = 2
 
 // defaultHeldGroups: at about 900 bytes an idle group (BenchmarkIdleGroupMemory),
 // some 90 MB of groups.
@@ -155,8 +172,9 @@ func lastReady(trace []TraceBatch) int {
 // events of the last Ready's batches that did not become durable (Lost:
 // the process died inside that Save), and, for every slot whose promise or
 // vote an earlier Ready traced but st does not hold, a line saying what was
-// forgotten: only the last Ready may die before its Save, so anything else
-// missing is a durability bug (an acknowledgement before fsync, or a
+// forgotten: only the last Ready may die before its Save (a pipelined
+// driver traces a Ready only once the Save before it returned, see
+// Config.OnTraceBatch), so anything else missing is a durability bug (an acknowledgement before fsync, or a
 // message sent before its Ready was persisted, on a disk that lost what
 // was not synced).
 func Forgotten(trace []TraceBatch, st core.State) (lost []LostEvents, forgot []string) {
@@ -287,7 +305,22 @@ type outcome struct {
 	err    error
 }
 
-// Driver runs one replica on one goroutine.
+// job is one Ready on its way through the persister goroutine.
+type job struct {
+	rd core.Ready
+	// batches are the Ready's trace, cut and stamped when the Ready was
+	// taken, recorded (OnTraceBatch) just before its Save.
+	batches []TraceBatch
+	// local are its messages to this site, stepped once it is done.
+	local []core.Message
+	// latest holds the reads at LatestPosition among rd.Results, by index,
+	// performed right after rd's Apply (see complete).
+	latest map[int]outcome
+	err    error
+}
+
+// Driver runs one replica on one goroutine, and persists its Readies on a
+// second (the persister), in order.
 type Driver struct {
 	cfg     Config
 	self    core.SiteID
@@ -300,6 +333,13 @@ type Driver struct {
 	r       *core.Replica
 	waiters map[core.RequestID]chan outcome
 	local   []core.Message
+	// work carries Readies to the persister, dones brings them back;
+	// inFlight counts those handed over and not back, gathered the inputs
+	// stepped since the last Ready was taken.
+	work     chan *job
+	dones    chan *job
+	inFlight int
+	gathered int
 	// readSlots bounds the reads in flight (maxReaders); readers counts them.
 	readSlots chan struct{}
 	readers   sync.WaitGroup
@@ -338,6 +378,12 @@ func Start(cfg Config) (*Driver, error) {
 	if cfg.HeldGroups == 0 {
 		cfg.HeldGroups = defaultHeldGroups
 	}
+	if cfg.PipelineDepth == 0 {
+		cfg.PipelineDepth = defaultPipelineDepth
+	}
+	if cfg.PipelineDepth < 0 {
+		return nil, fmt.Errorf("%w: PipelineDepth %d is negative", core.ErrInvalidConfig, cfg.PipelineDepth)
+	}
 	st, groups, err := load(cfg)
 	if err != nil {
 		return nil, err
@@ -358,6 +404,8 @@ func Start(cfg Config) (*Driver, error) {
 		r:       r,
 		waiters: map[core.RequestID]chan outcome{},
 		groups:  groups,
+		work:    make(chan *job, maxInFlight(cfg.PipelineDepth)),
+		dones:   make(chan *job, maxInFlight(cfg.PipelineDepth)),
 
 		readSlots: make(chan struct{}, maxReaders),
 	}
@@ -376,7 +424,7 @@ func (d *Driver) Deliver(m core.Message) {
 	}
 }
 
-// Stop stops the goroutine after the Ready in hand is handled. It does not
+// Stop stops the goroutines after the Readies in hand are handled. It does not
 // close Storage: the owner does (or crashes it).
 func (d *Driver) Stop() {
 	select {
@@ -394,46 +442,180 @@ func (d *Driver) Err() error {
 	return d.err
 }
 
+// maxInFlight is how many Readies the replica may have handed to the
+// persister and not got back (see Config.PipelineDepth).
+func maxInFlight(depth int) int { return max(depth-1, 1) }
+
 func (d *Driver) run() {
 	defer close(d.done)
 	// NB: the owner closes Storage once Stop returns; no read may still
 	// be running then.
 	defer d.readers.Wait()
 	defer d.failWaiters()
+	go d.persist()
+	defer d.drain()
+	if err := d.loop(); err != nil {
+		d.mu.Lock()
+		d.err = err
+		d.mu.Unlock()
+	}
+}
+
+// loop steps inputs into Readies and hands them to the persister until
+// the driver stops or fails.
+func (d *Driver) loop() error {
+	pipelined := d.cfg.PipelineDepth > 1
+	limit := maxInFlight(d.cfg.PipelineDepth)
 	for {
-		if len(d.local) == 0 && !d.r.HasReady() {
+		// Unpipelined, nothing is stepped while a Ready is out; pipelined,
+		// the replica steps on while Readies are being saved, up to
+		// maxBatch inputs for the Ready it builds.
+		canStep := d.inFlight == 0 || pipelined && d.gathered < maxBatch
+		work := d.inFlight < limit && (d.r.HasReady() || len(d.local) > 0 && canStep)
+		if !work {
+			inbox, ticks, calls := d.inbox, d.ticks, d.calls
+			if !canStep {
+				inbox, ticks, calls = nil, nil, nil
+			}
 			select {
 			case <-d.stop:
-				return
-			case m := <-d.inbox:
+				return nil
+			case j := <-d.dones:
+				if err := d.finish(j); err != nil {
+					return err
+				}
+			case m := <-inbox:
 				d.catchUpTicks()
 				d.step(m)
-			case <-d.ticks:
+				d.gathered++
+			case <-ticks:
 				d.catchUpTicks()
-			case f := <-d.calls:
+			case f := <-calls:
 				d.catchUpTicks()
 				f(d.r)
+				d.gathered++
 			}
 		} else {
 			select {
 			case <-d.stop:
-				return
+				return nil
 			default:
 			}
 		}
-		d.stepLocal()
-		d.gather()
-		if !d.r.HasReady() {
-			continue
+		// NB: take back every Ready the persister is done with first: its
+		// self-addressed messages and the reads its Advance releases go
+		// into the Ready built next.
+		for done := false; !done; {
+			select {
+			case j := <-d.dones:
+				if err := d.finish(j); err != nil {
+					return err
+				}
+			default:
+				done = true
+			}
 		}
-		if err := d.handle(d.r.Ready()); err != nil {
-			d.mu.Lock()
-			d.err = err
-			d.mu.Unlock()
-			return
+		if d.inFlight == 0 || pipelined && d.gathered < maxBatch {
+			d.stepLocal()
+			d.gather()
 		}
-		if d.groups != nil && len(d.local) == 0 && !d.r.HasReady() {
+		if d.r.HasReady() && d.inFlight < limit {
+			if err := d.hand(d.r.Ready()); err != nil {
+				return err
+			}
+		}
+		// Forgetting a group is safe only when nothing of it is pending or
+		// on its way to the disk: a group forgotten while a Ready holding
+		// its promise is being saved would be loaded back (hold) from a
+		// Storage that lacks the promise. EvictIdle itself refuses while
+		// a Ready taken is not Advanced; waiting here for the persister to
+		// be idle says so at the call. It is also why hold may read
+		// Storage beside the persister's Saves: a group the replica does
+		// not hold has nothing in flight, so what Storage holds of it is
+		// all of it.
+		if d.groups != nil && d.inFlight == 0 && len(d.local) == 0 && !d.r.HasReady() {
 			d.r.EvictIdle(d.cfg.HeldGroups)
+		}
+	}
+}
+
+// hand traces rd (cutting and stamping its batches, recorded later by
+// the persister) and hands it to the persister. A Fatal Ready goes too:
+// the persister records its trace after the Readies before it and stops.
+func (d *Driver) hand(rd core.Ready) error {
+	batches, err := d.traceBatch(rd)
+	if err != nil {
+		return err
+	}
+	if len(rd.Install) > 0 || len(rd.Truncate) > 0 {
+		// NB: both remove data versions below their point, and the reads
+		// served beside the replica's goroutine may read there (complete).
+		// Those reads are the results of the Readies before this one,
+		// which finish completes once the persister is done with them: so
+		// take every one back, then wait for their reads, before this
+		// Ready's Save can begin. (Readies after it complete their reads
+		// after its Save, at positions it keeps.)
+		for d.inFlight > 0 {
+			if err := d.finish(<-d.dones); err != nil {
+				return err
+			}
+		}
+		d.readers.Wait()
+	}
+	d.gathered = 0
+	d.inFlight++
+	d.work <- &job{rd: rd, batches: batches} // NB: never blocks: cap is the in-flight limit
+	return nil
+}
+
+// finish takes back a Ready the persister is done with, on the replica's
+// goroutine: its self-addressed messages are queued to be stepped, its
+// results completed, and the replica told (Advance), in that order with
+// nothing stepped in between, so a client that read at a position finds
+// it applied when it begins a write there.
+func (d *Driver) finish(j *job) error {
+	d.inFlight--
+	if j.err != nil {
+		return j.err
+	}
+	d.local = append(d.local, j.local...)
+	for i, res := range j.rd.Results {
+		out, ok := j.latest[i]
+		d.complete(res, out, ok)
+	}
+	if d.cfg.OnTrace != nil && len(j.rd.Trace) > 0 {
+		d.cfg.OnTrace(d.self, j.rd.Trace)
+	}
+	d.r.Advance(j.rd)
+	return nil
+}
+
+// drain lets the persister finish the Readies handed to it (Stop handles
+// the Readies in hand) and takes them back; after a failure it has
+// stopped already and drops the rest.
+func (d *Driver) drain() {
+	close(d.work)
+	for j := range d.dones {
+		if j.err == nil {
+			_ = d.finish(j)
+		} else {
+			d.inFlight--
+		}
+	}
+}
+
+// persist is the persister goroutine: it carries out each Ready handed
+// over, in order, as core/doc.go prescribes (trace, Save, send, Apply),
+// and hands it back for its results and Advance. Saves are strictly in
+// order: a later Ready may rewrite an earlier one's records, and its
+// messages may rest on what the earlier one saved.
+func (d *Driver) persist() {
+	defer close(d.dones)
+	for j := range d.work {
+		j.err = d.handle(j)
+		d.dones <- j
+		if j.err != nil {
+			return
 		}
 	}
 }
@@ -459,10 +641,11 @@ func (d *Driver) stepLocal() {
 // calls alike, up to maxBatch, before the next Ready: that one Save (one
 // fsync) then covers the promises, votes and chosen records of every group
 // they touched, a group commit. What queued while the last Save ran is
-// taken here, so the busier the disk, the bigger the batch. Taking one
-// client call per Ready instead gave every write its own fsync.
+// taken here (pipelined, while the Save runs), so the busier the disk, the
+// bigger the batch. Taking one client call per Ready instead gave every
+// write its own fsync.
 func (d *Driver) gather() {
-	for i := 0; i < maxBatch; i++ {
+	for ; d.gathered < maxBatch; d.gathered++ {
 		select {
 		case m := <-d.inbox:
 			d.catchUpTicks()
@@ -571,10 +754,12 @@ func (d *Driver) step(m core.Message) {
 	}
 }
 
-// handle carries out one Ready in the order core/doc.go prescribes.
-func (d *Driver) handle(rd core.Ready) error {
-	if err := d.traceBatch(rd); err != nil {
-		return err
+// handle carries out one Ready on the persister goroutine, in the order
+// core/doc.go prescribes; its results and Advance are finish's.
+func (d *Driver) handle(j *job) error {
+	rd := j.rd
+	for _, b := range j.batches {
+		d.cfg.OnTraceBatch(b)
 	}
 	if rd.Fatal != nil {
 		// NB: an assertion failed (core.ErrDivergence): stop before
@@ -582,14 +767,9 @@ func (d *Driver) handle(rd core.Ready) error {
 		// recorded above, shows the checkers what happened.
 		return fmt.Errorf("node: replica stopped: %w", rd.Fatal)
 	}
-	if len(rd.Install) > 0 || len(rd.Truncate) > 0 {
-		// NB: both remove data versions below their point, and the reads
-		// served beside this goroutine may read there (complete).
-		d.readers.Wait()
-	}
 	switch {
 	case d.cfg.TestSendBeforePersist:
-		if err := d.send(rd.Messages); err != nil {
+		if err := d.send(j, rd.Messages); err != nil {
 			return err
 		}
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
@@ -601,7 +781,7 @@ func (d *Driver) handle(rd core.Ready) error {
 		if err := d.cfg.Storage.Save(rd.Durable, false); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
 		}
-		if err := d.send(rd.Messages); err != nil {
+		if err := d.send(j, rd.Messages); err != nil {
 			return err
 		}
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
@@ -611,20 +791,26 @@ func (d *Driver) handle(rd core.Ready) error {
 		if err := d.cfg.Storage.Save(rd.Durable, rd.MustSync); err != nil {
 			return fmt.Errorf("node: persisting: %w", err)
 		}
-		if err := d.send(rd.Messages); err != nil {
+		if err := d.send(j, rd.Messages); err != nil {
 			return err
 		}
 	}
 	if err := d.cfg.Storage.Apply(rd.Apply); err != nil {
 		return fmt.Errorf("node: applying: %w", err)
 	}
-	for _, res := range rd.Results {
-		d.complete(res)
+	for i, res := range rd.Results {
+		if res.Op == core.OpRead && res.Err == nil && res.Position == core.LatestPosition {
+			// NB: the newest version moves with every Apply; read it
+			// here, after this Ready's Apply and before the next's, so
+			// what it returns does not depend on how the goroutines were
+			// scheduled (the simulator's driver mode replays a seed byte
+			// for byte).
+			if j.latest == nil {
+				j.latest = map[int]outcome{}
+			}
+			j.latest[i] = d.read(res)
+		}
 	}
-	if d.cfg.OnTrace != nil && len(rd.Trace) > 0 {
-		d.cfg.OnTrace(d.self, rd.Trace)
-	}
-	d.r.Advance(rd)
 	return nil
 }
 
@@ -653,7 +839,7 @@ func FillRows(st core.Storage, m *core.Message, maxRows int) error {
 // (core.Message.FillRows). NB: after the Ready's Save: a page names the
 // point of the Ready's own install or truncation, if it has one, and
 // reads the rows that Save wrote.
-func (d *Driver) send(msgs []core.Message) error {
+func (d *Driver) send(j *job, msgs []core.Message) error {
 	for i := range msgs {
 		if msgs[i].FillRows {
 			if err := FillRows(d.cfg.Storage, &msgs[i], d.cfg.Core.MaxScanRows); err != nil {
@@ -663,7 +849,7 @@ func (d *Driver) send(msgs []core.Message) error {
 	}
 	for _, m := range msgs {
 		if m.To == d.self {
-			d.local = append(d.local, m)
+			j.local = append(j.local, m)
 		} else {
 			d.cfg.Transport.Send(m.To, m)
 		}
@@ -671,9 +857,11 @@ func (d *Driver) send(msgs []core.Message) error {
 	return nil
 }
 
-// traceBatch hands a Ready's trace to OnTraceBatch (see TraceBatch): one
-// batch per clock reading that events followed.
-func (d *Driver) traceBatch(rd core.Ready) error {
+// traceBatch cuts a Ready's trace into batches for OnTraceBatch (see
+// TraceBatch): one batch per clock reading that events followed. It runs
+// when the Ready is taken (the stamps and the reads' writes are the
+// replica's at that moment); the persister records the batches.
+func (d *Driver) traceBatch(rd core.Ready) ([]TraceBatch, error) {
 	readings := d.readings
 	// NB: events that come before the next reading (those Advance causes)
 	// were judged at the last one.
@@ -682,10 +870,10 @@ func (d *Driver) traceBatch(rd core.Ready) error {
 		d.readings = []clockReading{{wall: readings[n-1].wall}}
 	}
 	if d.cfg.OnTraceBatch == nil || len(rd.Trace) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := d.r.FillReadWrites(rd.Trace); err != nil {
-		return fmt.Errorf("node: tracing: %w", err)
+		return nil, fmt.Errorf("node: tracing: %w", err)
 	}
 	if len(readings) == 0 || readings[0].at > 0 {
 		// Only a driver that never read the clock has events before its
@@ -693,6 +881,7 @@ func (d *Driver) traceBatch(rd core.Ready) error {
 		readings = append([]clockReading{{wall: d.cfg.WallClock().UnixNano()}}, readings...)
 	}
 	d.readySeq++
+	var out []TraceBatch
 	for i, rdg := range readings {
 		end := len(rd.Trace)
 		if i+1 < len(readings) {
@@ -705,24 +894,26 @@ func (d *Driver) traceBatch(rd core.Ready) error {
 		if rdg.elapsed && events[0].Action == core.ActLoseLease {
 			// NB: Elapse judges the lease before any timer fires, so a
 			// lease it found lost is the first event after the reading.
-			d.emitBatch(d.lastStamp+1, events[:1])
+			out = append(out, d.batch(d.lastStamp+1, events[:1]))
 			events = events[1:]
 		}
 		if len(events) > 0 {
-			d.emitBatch(max(rdg.wall, d.lastStamp+1), events)
+			out = append(out, d.batch(max(rdg.wall, d.lastStamp+1), events))
 		}
 	}
-	return nil
+	return out, nil
 }
 
-func (d *Driver) emitBatch(stamp int64, events []core.TraceEvent) {
+func (d *Driver) batch(stamp int64, events []core.TraceEvent) TraceBatch {
 	d.traceSeq++
 	d.lastStamp = stamp
-	d.cfg.OnTraceBatch(TraceBatch{Site: d.self, Incarnation: d.incarnation, Seq: d.traceSeq,
-		Ready: d.readySeq, UnixNanos: stamp, Events: events})
+	return TraceBatch{Site: d.self, Incarnation: d.incarnation, Seq: d.traceSeq,
+		Ready: d.readySeq, UnixNanos: stamp, Events: events}
 }
 
-func (d *Driver) complete(res core.Result) {
+// complete answers a result's waiter; latest is the result's read at
+// LatestPosition, if the persister performed it (ok).
+func (d *Driver) complete(res core.Result, latest outcome, ok bool) {
 	w := d.waiters[res.ID]
 	if w == nil {
 		return
@@ -732,12 +923,8 @@ func (d *Driver) complete(res core.Result) {
 		w <- outcome{res: res}
 		return
 	}
-	if res.Position == core.LatestPosition {
-		// NB: the newest version moves with every Apply; read it here, in
-		// the replica's order, so what it returns does not depend on how
-		// the goroutines were scheduled (the simulator's driver mode
-		// replays a seed byte for byte).
-		w <- d.read(res)
+	if res.Position == core.LatestPosition && ok {
+		w <- latest // NB: read in order by the persister (handle)
 		return
 	}
 	// Served beside the replica's goroutine, which goes on stepping and
@@ -749,7 +936,7 @@ func (d *Driver) complete(res core.Result) {
 	// restart writes the same bytes (one value is chosen per position).
 	// What would break it: anything that deletes or rewrites versions at
 	// or below a position a read may still be served at (a truncation or
-	// an install does: handle waits for these reads before it saves one),
+	// an install does: hand waits for these reads before it hands one over),
 	// or a Storage whose Read and Scan are not safe beside Apply (Pebble's
 	// are). Stop waits for these reads, since the
 	// owner closes Storage after it.
