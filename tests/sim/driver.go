@@ -47,6 +47,13 @@ import (
 // sends, and syncs after (TestSyncAfterSend, Options.SyncAfterSend: a
 // group commit done wrong), once the crash inside that later Save loses
 // what was not synced.
+//
+// Slow Saves (Options.SlowSaves): a synced Save blocks its driver's
+// persister goroutine until the simulator completes it (an evSaveDone
+// event, or a crash, which it dies inside). Blocked, it lets Wait return,
+// so the simulator goes on handing the driver inputs, which the pipelined
+// driver steps into its next Ready meanwhile: still one goroutine of the
+// bubble runs at a time.
 
 // driverReport is the outcome of one request made through a driver.
 type driverReport struct {
@@ -191,6 +198,7 @@ func (s *Sim) stopDriver(st *site) {
 func (s *Sim) request(st *site, read *core.ReadRequest, write *core.WriteRequest) core.RequestID {
 	s.nextReq++
 	id := core.RequestID(s.nextReq)
+	s.noteInput(st)
 	d, ctx, reports := st.drv, s.ctx, s.reports
 	s.starts = append(s.starts, func() {
 		rep := driverReport{drv: d, id: id}
@@ -247,6 +255,66 @@ func (s *Sim) refuseOnce(st *site, read *core.ReadRequest, write *core.WriteRequ
 	}
 }
 
+// noteInput counts an input handed to st's driver while a slow Save of
+// it runs (Options.SlowSaves): what the pipelined driver steps ahead of
+// its disk.
+func (s *Sim) noteInput(st *site) {
+	if st.saving != nil {
+		st.steppedWhileSaving++
+	}
+}
+
+// saveDone completes st's slow Save (Options.SlowSaves).
+func (s *Sim) saveDone(e *event) {
+	st := s.sites[e.site]
+	if !st.up || e.gen != st.gen || st.saving == nil || e.index != st.savesBegun {
+		return
+	}
+	if st.paused {
+		// NB: a paused process takes no step, its persister included.
+		s.schedule(&event{at: s.now + tickUnits, kind: evSaveDone, site: st.idx, gen: st.gen, index: e.index})
+		return
+	}
+	if st.dieAtSaveDone {
+		s.crash(st)
+		return
+	}
+	s.logf("save done %s", st.id)
+	done := st.saving
+	st.saving = nil
+	done <- true
+	s.settle()
+}
+
+// flushSaves lets the slow Saves in progress finish, and those the
+// drivers begin after them, before the checks read the sites' storage
+// and status (the run is over: no message is delivered any more).
+func (s *Sim) flushSaves() {
+	for _, st := range s.sites {
+		s.flushSite(st)
+	}
+}
+
+// flushSite completes st's slow Saves at once until its driver begins no
+// more (it is handed no input meanwhile).
+func (s *Sim) flushSite(st *site) {
+	for range 10_000 {
+		if st.saving == nil || !st.up {
+			return
+		}
+		s.logf("save done %s (flushed)", st.id)
+		if st.dieAtSaveDone {
+			// NB: it dies inside its next Save of acceptor state instead.
+			st.dieAtSaveDone, st.dieInSave = false, true
+		}
+		done := st.saving
+		st.saving = nil
+		done <- true
+		s.settle()
+	}
+	s.fail("simulator", "the driver at %s went on saving with no input", st.id)
+}
+
 // simStore is a site's storage as its driver sees it: the simulated disk,
 // which may die inside a Save, and where a Save that completes hands the
 // Ready's trace to the mapper (so a Ready that died there left no step).
@@ -268,9 +336,30 @@ func (w *simStore) Save(d core.Durable, sync bool) error {
 	// NB: it dies inside a synced Save, where the time goes (the fsync):
 	// a driver that wrote the Ready unsynced and sent its messages first
 	// (TestSyncAfterSend) then loses what it wrote.
+	slow := w.s.opts.SlowSaves && sync && !d.IsEmpty()
 	if st.dieInSave && sync && len(d.Acceptor) > 0 {
-		st.died, st.dieInSave, st.batch = true, false, nil
-		return errors.New("sim: the process died inside this Save")
+		if !slow {
+			st.died, st.dieInSave, st.batch = true, false, nil
+			return errors.New("sim: the process died inside this Save")
+		}
+		// NB: slow, it dies when the disk would have finished
+		// (saveDone): the driver steps on meanwhile, so it dies with the
+		// next Ready built.
+		st.dieInSave, st.dieAtSaveDone = false, true
+	}
+	if slow {
+		// NB: the simulator is in synctest.Wait while a driver saves, so
+		// this goroutine may schedule; blocked on saving, it lets Wait
+		// return, and the simulator goes on (saveDone, or crash).
+		s := w.s
+		st.savesBegun++
+		st.saving = make(chan bool)
+		s.schedule(&event{at: s.now + 1 + s.rng.Int64N(tickUnits/2), kind: evSaveDone, site: st.idx,
+			gen: st.gen, index: st.savesBegun})
+		if !<-st.saving {
+			st.batch = nil
+			return errors.New("sim: the process died inside this Save")
+		}
 	}
 	st.saves++
 	if err := st.store.Save(d, sync); err != nil {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"flag"
+	"fmt"
 	"testing"
 )
 
@@ -21,11 +22,16 @@ func TestOwnLoop(t *testing.T) {
 // TestDriverSendBeforePersistIsCaught: a driver that sends a Ready's
 // messages before saving it (node.Config.TestSendBeforePersist) is caught
 // once a crash comes inside that Save: other sites act on a promise or
-// vote the restarted site never made durable.
+// vote the restarted site never made durable. With slow Saves too, where
+// the pipelined driver steps on while a Save runs.
 func TestDriverSendBeforePersistIsCaught(t *testing.T) {
-	o := Defaults()
-	o.SendBeforePersist = true
-	caught(t, o, 256, "of a driver that sends before it persists")
+	for _, slow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slow-saves=%v", slow), func(t *testing.T) {
+			o := Defaults()
+			o.SendBeforePersist, o.SlowSaves = true, slow
+			caught(t, o, 256, "of a driver that sends before it persists")
+		})
+	}
 }
 
 // TestOwnLoopSameSeedSameRun: the own loop replays a seed byte for byte
@@ -48,9 +54,13 @@ func TestOwnLoopSameSeedSameRun(t *testing.T) {
 // is caught once a crash between the two loses the unsynced write: other
 // sites counted a promise or vote the restarted site no longer holds.
 func TestDriverSyncAfterSendIsCaught(t *testing.T) {
-	o := Defaults()
-	o.SyncAfterSend = true
-	caught(t, o, 256, "of a driver that syncs after it sends")
+	for _, slow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slow-saves=%v", slow), func(t *testing.T) {
+			o := Defaults()
+			o.SyncAfterSend, o.SlowSaves = true, slow
+			caught(t, o, 256, "of a driver that syncs after it sends")
+		})
+	}
 }
 
 // driverSeeds is how many seeds of each profile TestDriverLoop runs; make
@@ -79,6 +89,7 @@ func TestDriverLoop(t *testing.T) {
 		{"eviction", func(o *Options) { o.HeldGroups = 1 }, false},
 		{"bank", func(o *Options) { o.Workload = "bank" }, false},
 		{"truncation", func(o *Options) { *o = truncation() }, false},
+		{"slow-saves", func(o *Options) { o.SlowSaves, o.Crashes, o.Pauses = true, 3, 2 }, false},
 		{"send-before-persist", func(o *Options) { o.SendBeforePersist, o.Crashes = true, 3 }, true},
 		{"sync-after-send", func(o *Options) { o.SyncAfterSend, o.Crashes = true, 3 }, true},
 	}
@@ -102,5 +113,41 @@ func TestDriverLoop(t *testing.T) {
 			}
 			t.Logf("%d seeds, %d steps, %d ops returned", n, tot.Steps, tot.Ops.Done)
 		})
+	}
+}
+
+// TestSlowSaves runs seeds where every synced Save takes simulated time
+// (Options.SlowSaves): the pipelined driver (node.Config.PipelineDepth)
+// steps messages, ticks and requests while a Save runs, and crashes come
+// inside a Save with the next Ready built. Every check must pass, and
+// the runs must have done what they are for.
+func TestSlowSaves(t *testing.T) {
+	o := Defaults()
+	o.SlowSaves, o.Crashes, o.Pauses = true, 4, 2
+	var tot Totals
+	for _, r := range runSeeds(t, o, 0, 200) {
+		tot.Add(r)
+		if r.Failure != "" {
+			t.Errorf("seed %d: %s: %s\n  reproduce: %s", r.Seed, r.Check, r.Failure, ReproCommand(r.Opts))
+		}
+	}
+	t.Logf("%s; %d inputs stepped while a Save ran, %d crashes inside one", tot.String(), tot.SteppedWhileSaving, tot.DiedSaving)
+	if tot.SteppedWhileSaving < 1000 || tot.DiedSaving < 20 || float64(tot.Validated) < float64(tot.Steps) {
+		t.Fatalf("the runs did too little: %d inputs stepped while saving, %d crashes inside a Save, %d of %d steps validated",
+			tot.SteppedWhileSaving, tot.DiedSaving, tot.Validated, tot.Steps)
+	}
+}
+
+// TestSlowSavesSameSeedSameRun: slow Saves replay a seed byte for byte
+// too: the driver steps while its persister waits, but only one of them
+// runs at a time.
+func TestSlowSavesSameSeedSameRun(t *testing.T) {
+	for seed := uint64(0); seed < 4; seed++ {
+		o := Defaults()
+		o.Seed, o.SlowSaves, o.Crashes = seed, true, 4
+		a, b := Run(bubbled(t, o)), Run(bubbled(t, o))
+		if a.Hash != b.Hash || a.Events != b.Events || a.Events == 0 {
+			t.Fatalf("seed %d: two runs differ: %s (%d events) vs %s (%d events)", seed, a.Hash, a.Events, b.Hash, b.Events)
+		}
 	}
 }

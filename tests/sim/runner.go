@@ -44,6 +44,9 @@ func ReproCommand(o Options) string {
 	if o.RetainPositions != 0 {
 		cmd += fmt.Sprintf(" -retain %d", o.RetainPositions)
 	}
+	if o.SlowSaves {
+		cmd += " -slow-saves"
+	}
 	if o.LoseVoteOnRestart {
 		cmd += " -lose-vote-on-restart"
 	}
@@ -153,6 +156,8 @@ func Shrink(o Options, check string) Options {
 // Totals aggregates reports.
 type Totals struct {
 	Runs, Failures, Steps, Validated int
+	// SteppedWhileSaving and DiedSaving sum the Reports'.
+	SteppedWhileSaving, DiedSaving int
 	// WorkloadChecked sums what the workload checkers judged.
 	WorkloadChecked int
 	Ops             OpStats
@@ -178,6 +183,8 @@ func (t *Totals) Add(r Report) {
 	t.Truncations += r.Truncations
 	t.Installs += r.Installs
 	t.Steps += r.Trace.Steps
+	t.SteppedWhileSaving += r.SteppedWhileSaving
+	t.DiedSaving += r.DiedSaving
 	t.Validated += r.Trace.Validated
 	t.Ops.Done += r.Ops.Done
 	t.Ops.NoEffect += r.Ops.NoEffect

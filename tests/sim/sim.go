@@ -102,6 +102,13 @@ type Options struct {
 	// it), and chosen agreement fails a run that saves two values chosen
 	// at one position, across sites and restarts.
 	RetainPositions uint64
+	// SlowSaves, in driver mode, makes every synced Save that writes
+	// something take simulated time (as long as a message's delay), so
+	// the pipelined driver (node.Config.PipelineDepth) steps messages,
+	// ticks and requests while a Save runs, and a crash may come with
+	// Readies in flight. Without it a Save takes no simulated time: a
+	// driver never has an input to step while one runs.
+	SlowSaves bool
 
 	// Memberships draws the sites from the seed (replacing Sites): 3 or
 	// 5 voters, of them 0 to 2 witnesses, the rest full, and 0 or 1
@@ -203,6 +210,7 @@ const (
 	evProc         // resume the process with its answer
 	evProcRetry    // issue the process's call again
 	evProcDeadline // gen: the read's generation
+	evSaveDone     // gen: the site's incarnation; index: the Save (Options.SlowSaves)
 )
 
 type event struct {
@@ -268,10 +276,21 @@ type site struct {
 	clock     *node.ManualClock
 	dieInSave bool
 	died      bool
-	batch     []core.TraceEvent
-	saves     int
-	sends     int
-	viewCache view
+	// saving releases the slow Save in progress (Options.SlowSaves):
+	// true, it completes; false, the process died inside it. savesBegun
+	// numbers the slow Saves, steppedWhileSaving counts the inputs the
+	// simulator handed the site while one ran.
+	saving             chan bool
+	savesBegun         int
+	steppedWhileSaving int
+	diedSaving         int
+	// dieAtSaveDone: the slow Save in progress is the one an armed crash
+	// (dieInSave) dies inside.
+	dieAtSaveDone bool
+	batch         []core.TraceEvent
+	saves         int
+	sends         int
+	viewCache     view
 
 	// trace is every Ready's trace events of every incarnation, as a real
 	// node records them: a restart compares what it loads with it.
@@ -448,7 +467,15 @@ func (s *Sim) crash(st *site) {
 	if !st.up {
 		return
 	}
-	st.died, st.dieInSave = false, false
+	st.died, st.dieInSave, st.dieAtSaveDone = false, false, false
+	if st.saving != nil {
+		// NB: the process dies inside its slow Save: nothing of it is
+		// written, and the Readies behind it are never saved.
+		st.saving <- false
+		st.saving = nil
+		st.diedSaving++
+		s.logf("%s dies inside a slow Save", st.id)
+	}
 	s.stopDriver(st)
 	if st.kind == core.Full && s.mapper.LeaseHeld(st.id) && st.paused {
 		// Crashed while paused: the lease ran out during the pause, as
@@ -604,6 +631,7 @@ func (s *Sim) deliver(e *event) {
 	}
 	s.logf("deliver %v", m)
 	if s.driverMode() {
+		s.noteInput(st)
 		st.drv.Deliver(m)
 		s.settle()
 		return
@@ -625,6 +653,7 @@ func (s *Sim) tick(e *event) {
 		return
 	}
 	if s.driverMode() {
+		s.noteInput(st)
 		st.clock.Advance(1)
 		s.settle()
 	} else {
@@ -649,6 +678,11 @@ type Report struct {
 	Lin     check.LinResult
 	Snap    string // the snapshot check's failure, if any
 	Ops     OpStats
+	// SteppedWhileSaving counts the inputs (messages, ticks, requests)
+	// handed to a driver while one of its slow Saves ran (Options.SlowSaves).
+	SteppedWhileSaving int
+	// DiedSaving counts the crashes that came inside a slow Save.
+	DiedSaving int
 	// Workload is the workload checker's verdict (Options.Workload).
 	Workload *workloads.Result
 	Log      []string
@@ -707,6 +741,10 @@ func (s *Sim) report() Report {
 	rep := Report{Seed: s.opts.Seed, Opts: s.opts, Failure: s.failure, Check: s.check,
 		Events: s.events, Ops: s.opStats(), Steps: s.mapper.Steps,
 		Truncations: s.truncations, Installs: s.installs}
+	for _, st := range s.sites {
+		rep.SteppedWhileSaving += st.steppedWhileSaving
+		rep.DiedSaving += st.diedSaving
+	}
 	rep.Trace = check.Trace(s.mapper.Run())
 	if (rep.Failure == "" || rep.Check == checkAssertion) && rep.Trace.Failure != "" {
 		rep.Failure, rep.Check = rep.Trace.Failure, rep.Trace.Check
@@ -807,12 +845,15 @@ func (s *Sim) run() {
 			}
 		case evProcDeadline:
 			s.procDeadline(s.procs[e.index], e.gen)
+		case evSaveDone:
+			s.saveDone(e)
 		}
 		s.maybeFinal()
 		if s.now > int64(workloadTicks)*tickUnits && s.quiet() {
 			break
 		}
 	}
+	s.flushSaves()
 	for _, o := range s.ops {
 		if o.state == opRunning {
 			s.abandon(o)

@@ -279,6 +279,10 @@ func (s *Sim) fault(e *event) {
 			// returned; and no read it serves before taking the call may
 			// be local either way, since every site is settled.
 			if st.id == target {
+				// NB: a local read stepped before the mark is traced when
+				// its Ready is saved: with slow Saves (Options.SlowSaves),
+				// finish them first.
+				s.flushSite(st)
 				st.markedDown = !e.heal
 			}
 			var err error
@@ -310,6 +314,12 @@ func (s *Sim) fault(e *event) {
 			}
 		} else if st.up {
 			if !st.paused {
+				// NB: the pause begins once the driver's slow Saves are
+				// done (Options.SlowSaves): a Ready stepped before the
+				// pause is traced when saved, and steps mapped after the
+				// pause began must not predate it (resume moves the lease
+				// loss there).
+				s.flushSite(st)
 				st.paused, st.pauseStep = true, len(s.mapper.Steps)
 				s.logf("pause %s", st.id)
 			}
@@ -320,8 +330,9 @@ func (s *Sim) fault(e *event) {
 	if f.isCrash {
 		st := s.sites[f.crash]
 		if e.heal {
-			if st.dieInSave && st.up {
-				// It never came to a Save of acceptor state: crash it now.
+			if (st.dieInSave || st.dieAtSaveDone) && st.up {
+				// It never came to a Save of acceptor state, or is still
+				// inside the slow one it dies in: crash it now.
 				s.crash(st)
 			}
 			if !st.up {
@@ -387,6 +398,10 @@ func (s *Sim) resume(st *site) {
 			st.clock.Advance(uint64(st.missed))
 			st.missed = 0
 			s.settle()
+			// NB: the lease loss is traced when its Ready is saved: with
+			// slow Saves (Options.SlowSaves), finish them now so it is
+			// found below.
+			s.flushSite(st)
 		} else {
 			st.rep.Elapse(uint64(st.missed))
 			st.missed = 0

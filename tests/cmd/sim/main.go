@@ -74,6 +74,7 @@ func flags() {
 	syncAfter := flag.Bool("sync-after-send", false, "break node.Driver: write, send, and only then sync (node.Config.TestSyncAfterSend; driver mode, needs -tags "+core.BugTag+")")
 	retain := flag.Uint64("retain", 0, "core.Config.RetainPositions: sites truncate their logs past this many positions and catch up from compacted state (every check on, and chosen agreement)")
 	heldGroups := flag.Int("held-groups", 0, "driver mode: the idle entity groups a driver holds before it evicts (node.Config.HeldGroups; 0: its default, which no run reaches); 1 evicts all the time")
+	slowSaves := flag.Bool("slow-saves", false, "driver mode: every synced Save takes simulated time, so the pipelined driver steps inputs while one runs and crashes come with Readies in flight")
 	compare = flag.Bool("compare", false, "run the seeds in both modes, driver and own loop, alternating blocks of seeds, and print each mode's seeds per second")
 	flag.Parse()
 
@@ -92,6 +93,7 @@ func flags() {
 	opts.HeldGroups = *heldGroups
 	opts.SendBeforePersist, opts.SyncAfterSend = *sendBefore, *syncAfter
 	opts.RetainPositions = *retain
+	opts.SlowSaves = *slowSaves
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
 		if !ok {
