@@ -142,3 +142,164 @@ func TestCrashWithReadiesInFlightLosesOnlyTheLastTraced(t *testing.T) {
 		})
 	}
 }
+
+// truncStorage stalls the Save of a chosen entry, then the Save after it,
+// each when armed; it records whether a Save truncating through minTrunc
+// or beyond began before the read at readAt was served.
+type truncStorage struct {
+	core.GroupStorage
+	readAt, minTrunc core.Position
+
+	mu                       sync.Mutex
+	stallChosen, stallNext   chan struct{} // non-nil: armed; closed by the test
+	chosenStalled, nextStall chan struct{}
+	armNext                  bool
+	readServed, early        bool
+	truncBegun               chan struct{}
+}
+
+func (s *truncStorage) Save(d core.Durable, sync bool) error {
+	s.mu.Lock()
+	var wait chan struct{}
+	switch {
+	case s.stallChosen != nil && len(d.Chosen) > 0:
+		wait, s.stallChosen = s.stallChosen, nil
+		close(s.chosenStalled)
+		s.armNext = true
+	case s.armNext:
+		s.armNext = false
+		wait = s.stallNext
+		close(s.nextStall)
+	}
+	for _, tr := range d.Truncate {
+		if tr.Through >= s.minTrunc {
+			s.early = s.early || !s.readServed
+			select {
+			case <-s.truncBegun:
+			default:
+				close(s.truncBegun)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	return s.GroupStorage.Save(d, sync)
+}
+
+func (s *truncStorage) Read(g core.GroupID, keys [][]byte, at core.Position) ([][]byte, error) {
+	if at == s.readAt {
+		// NB: give a driver that would truncate under this read the
+		// chance to; a correct one begins no such Save until the read is
+		// served, so the timer only decides when to let go.
+		select {
+		case <-s.truncBegun:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	vals, err := s.GroupStorage.Read(g, keys, at)
+	if at == s.readAt {
+		s.mu.Lock()
+		s.readServed = true
+		s.mu.Unlock()
+	}
+	return vals, err
+}
+
+// A Ready that truncates removes data versions the reads of the Readies
+// before it may still need, and the replica only keeps those of its
+// pending results (core/doc.go, item 4). With PipelineDepth 3 a Ready
+// holding a snapshot read at position 1 can be out at the persister when
+// the Advance of the Ready before it truncates through 2: the driver must
+// take that Ready back and serve its read before the truncation is saved.
+func TestTruncationWaitsForTheReadsOfReadiesInFlight(t *testing.T) {
+	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
+	cfg.RetainPositions = 1
+	st := &truncStorage{GroupStorage: mem, readAt: 1, minTrunc: 2, truncBegun: make(chan struct{})}
+	clock := NewManualClock()
+	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock, PipelineDepth: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	clock.Advance(1)
+	write := func(pos core.Position, v string) error {
+		_, err := d.Write(ctx, core.WriteRequest{Group: "g", ReadPosition: pos,
+			Mutations: []core.Mutation{{Key: []byte("k"), Value: []byte(v)}}})
+		return err
+	}
+	for i, v := range []string{"v1", "v2"} {
+		if err := write(core.Position(i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, err := d.Status(ctx); err != nil || s.Groups["g"].Truncated != 1 {
+		t.Fatalf("truncated through %d after two writes, want 1 (%v)", s.Groups["g"].Truncated, err)
+	}
+	st.mu.Lock()
+	st.stallChosen, st.chosenStalled = make(chan struct{}), make(chan struct{})
+	st.stallNext, st.nextStall = make(chan struct{}), make(chan struct{})
+	releaseChosen, releaseNext := st.stallChosen, st.stallNext
+	st.mu.Unlock()
+	relChosen := sync.OnceFunc(func() { close(releaseChosen) })
+	relNext := sync.OnceFunc(func() { close(releaseNext) })
+	defer relNext()
+	defer relChosen()
+	third := make(chan error, 1)
+	go func() { third <- write(2, "v3") }()
+	<-st.chosenStalled // Ready c: position 3 chosen and applied, being saved
+	read := make(chan error, 1)
+	var got [][]byte
+	stepped := make(chan struct{})
+	go func() {
+		req := core.ReadRequest{Group: "g", Mode: core.Snapshot, Position: 1, Keys: [][]byte{[]byte("k")}}
+		out, err := d.await(ctx, func(r *core.Replica) (id core.RequestID, err error) {
+			defer close(stepped)
+			err = d.loaded(req.Group, func() error { id, err = r.Read(req); return err })
+			return id, err
+		})
+		got = out.values
+		read <- err
+	}()
+	<-stepped
+	// NB: the call after it is taken once the read's Ready was handed over.
+	if _, err := d.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	relChosen()    // c is saved; its Advance truncates through 2
+	<-st.nextStall // the read's Ready is being saved
+	if err := <-third; err != nil {
+		t.Fatal(err) // NB: answered as c is taken back, just before its Advance
+	}
+	// NB: a driver that hands the truncation over at once takes the next
+	// call; a correct one waits for the read's Ready, held by its Save,
+	// so the timer only decides when to let that Save go.
+	answered := make(chan error, 1)
+	go func() { _, err := d.Status(ctx); answered <- err }()
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+	relNext()
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
+	if string(got[0]) != "v1" {
+		t.Fatalf("the snapshot read at 1 returned %q, want v1", got[0])
+	}
+	s, err := d.Status(ctx)
+	if err != nil || s.Groups["g"].Truncated < 2 {
+		t.Fatalf("the site did not truncate past the read: %+v %v", s.Groups["g"], err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.early {
+		t.Fatal("a truncation through 2 began to be saved before the read at 1 of the Ready before it was served")
+	}
+}
