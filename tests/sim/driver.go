@@ -175,6 +175,7 @@ func (s *Sim) startDriver(st *site) error {
 		TestSendBeforePersist: s.opts.SendBeforePersist,
 		TestSyncAfterSend:     s.opts.SyncAfterSend,
 		HeldGroups:            s.opts.HeldGroups,
+		PipelineDepth:         s.opts.PipelineDepth,
 	})
 	if err != nil {
 		return err
@@ -226,6 +227,8 @@ func (s *Sim) request(st *site, read *core.ReadRequest, write *core.WriteRequest
 // the first time a request names it (core.GroupStorage), and what the
 // replica does on loading (re-apply, catch up) is not the request's doing.
 func (s *Sim) refuseThroughDriver(st *site, read *core.ReadRequest, write *core.WriteRequest) (error, bool) {
+	// NB: a driver waiting on its disk takes no call (Options.SlowSaves).
+	s.flushSite(st)
 	if err, _ := s.refuseOnce(st, read, write); err == nil || err.Error() == "not answered at once" {
 		return err, false
 	}

@@ -47,6 +47,9 @@ func ReproCommand(o Options) string {
 	if o.SlowSaves {
 		cmd += " -slow-saves"
 	}
+	if o.PipelineDepth != 0 {
+		cmd += fmt.Sprintf(" -pipeline-depth %d", o.PipelineDepth)
+	}
 	if o.LoseVoteOnRestart {
 		cmd += " -lose-vote-on-restart"
 	}

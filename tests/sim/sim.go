@@ -109,6 +109,12 @@ type Options struct {
 	// Readies in flight. Without it a Save takes no simulated time: a
 	// driver never has an input to step while one runs.
 	SlowSaves bool
+	// PipelineDepth, in driver mode, is node.Config.PipelineDepth (0: the
+	// driver's default, 2). Above 2 a driver's persister may save a Ready
+	// while its replica's goroutine takes back the one before: both run at
+	// once, and a seed is not promised to replay byte for byte (for
+	// sweeps; the tests use the default).
+	PipelineDepth int
 
 	// Memberships draws the sites from the seed (replacing Sites): 3 or
 	// 5 voters, of them 0 to 2 witnesses, the rest full, and 0 or 1

@@ -278,11 +278,12 @@ func (s *Sim) fault(e *event) {
 			// driver goes on (serving reads, tracing them) once the call
 			// returned; and no read it serves before taking the call may
 			// be local either way, since every site is settled.
+			// NB: with slow Saves (Options.SlowSaves), finish them first: a
+			// local read stepped before the mark is traced when its Ready
+			// is saved, and a driver waiting on its disk (PipelineDepth 1,
+			// or a truncation behind earlier Readies) takes no call.
+			s.flushSite(st)
 			if st.id == target {
-				// NB: a local read stepped before the mark is traced when
-				// its Ready is saved: with slow Saves (Options.SlowSaves),
-				// finish them first.
-				s.flushSite(st)
 				st.markedDown = !e.heal
 			}
 			var err error

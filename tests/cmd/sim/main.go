@@ -75,6 +75,7 @@ func flags() {
 	retain := flag.Uint64("retain", 0, "core.Config.RetainPositions: sites truncate their logs past this many positions and catch up from compacted state (every check on, and chosen agreement)")
 	heldGroups := flag.Int("held-groups", 0, "driver mode: the idle entity groups a driver holds before it evicts (node.Config.HeldGroups; 0: its default, which no run reaches); 1 evicts all the time")
 	slowSaves := flag.Bool("slow-saves", false, "driver mode: every synced Save takes simulated time, so the pipelined driver steps inputs while one runs and crashes come with Readies in flight")
+	pipelineDepth := flag.Int("pipeline-depth", 0, "driver mode: node.Config.PipelineDepth (0: the driver's default, 2; 1: unpipelined)")
 	compare = flag.Bool("compare", false, "run the seeds in both modes, driver and own loop, alternating blocks of seeds, and print each mode's seeds per second")
 	flag.Parse()
 
@@ -94,6 +95,7 @@ func flags() {
 	opts.SendBeforePersist, opts.SyncAfterSend = *sendBefore, *syncAfter
 	opts.RetainPositions = *retain
 	opts.SlowSaves = *slowSaves
+	opts.PipelineDepth = *pipelineDepth
 	if *bug != "" {
 		b, ok := sim.Bug(*bug)
 		if !ok {
