@@ -69,8 +69,8 @@ type Config struct {
 	// PipelineDepth is how many Readies the replica has in hand at once:
 	// the one it is building and those handed to its persister goroutine
 	// (to be saved, sent, applied and answered, in order). 1: a Ready is
-	// handled before the replica steps anything more (the driver before
-	// pipelining). 2 (the default): while one Ready is saved (its fsync),
+	// handled on the replica's goroutine before it steps anything more
+	// (the driver before pipelining, with no persister goroutine). 2 (the default): while one Ready is saved (its fsync),
 	// the replica goes on stepping queued messages, ticks and client calls
 	// into the next, which is handed over once the first is done. Higher:
 	// up to PipelineDepth-1 Readies wait in line to be saved while the
@@ -452,8 +452,10 @@ func (d *Driver) run() {
 	// be running then.
 	defer d.readers.Wait()
 	defer d.failWaiters()
-	go d.persist()
-	defer d.drain()
+	if d.cfg.PipelineDepth > 1 {
+		go d.persist()
+		defer d.drain()
+	}
 	if err := d.loop(); err != nil {
 		d.mu.Lock()
 		d.err = err
@@ -469,8 +471,11 @@ func (d *Driver) loop() error {
 	for {
 		// Unpipelined, nothing is stepped while a Ready is out; pipelined,
 		// the replica steps on while Readies are being saved, up to
-		// maxBatch inputs for the Ready it builds.
-		canStep := d.inFlight == 0 || pipelined && d.gathered < maxBatch
+		// maxBatch inputs for the Ready it builds. Not while groups are
+		// due to be forgotten, though (see EvictIdle below): stepping on
+		// would leave no moment with nothing pending and nothing out, and
+		// under steady traffic the replica would hold ever more groups.
+		canStep := d.inFlight == 0 || pipelined && !d.evictDue() && d.gathered < maxBatch
 		work := d.inFlight < limit && (d.r.HasReady() || len(d.local) > 0 && canStep)
 		if !work {
 			inbox, ticks, calls := d.inbox, d.ticks, d.calls
@@ -515,7 +520,7 @@ func (d *Driver) loop() error {
 				done = true
 			}
 		}
-		if d.inFlight == 0 || pipelined && d.gathered < maxBatch {
+		if d.inFlight == 0 || pipelined && !d.evictDue() && d.gathered < maxBatch {
 			d.stepLocal()
 			d.gather()
 		}
@@ -537,6 +542,12 @@ func (d *Driver) loop() error {
 			d.r.EvictIdle(d.cfg.HeldGroups)
 		}
 	}
+}
+
+// evictDue reports whether the replica holds more groups than
+// Config.HeldGroups and would forget some.
+func (d *Driver) evictDue() bool {
+	return d.groups != nil && d.cfg.HeldGroups >= 0 && d.r.Held() > d.cfg.HeldGroups
 }
 
 // hand traces rd (cutting and stamping its batches, recorded later by
@@ -564,7 +575,14 @@ func (d *Driver) hand(rd core.Ready) error {
 	}
 	d.gathered = 0
 	d.inFlight++
-	d.work <- &job{rd: rd, batches: batches} // NB: never blocks: cap is the in-flight limit
+	j := &job{rd: rd, batches: batches}
+	if d.cfg.PipelineDepth == 1 {
+		// NB: unpipelined, the replica's goroutine handles the Ready
+		// itself, as the driver did before it had a persister.
+		j.err = d.handle(j)
+		return d.finish(j)
+	}
+	d.work <- j // NB: never blocks: cap is the in-flight limit
 	return nil
 }
 
