@@ -349,12 +349,34 @@ func (c *Config) RegainLease(s State, f int) (State, bool) {
 	return s, true
 }
 
-// Restart: durable state (maxBal, votes, applied, and the epoch count the
-// spec keeps across incarnations) stays; the coordinator, the proposals and
-// the reads in flight at f are lost.
-func (c *Config) Restart(s State, f int) (State, bool) {
-	if c.crashable&(1<<f) == 0 || !s.LeaseHeld[f] {
+// Restart: durable state (maxBal, votes, and the epoch count the spec
+// keeps across incarnations) stays, and of each group's applied log the
+// first keep[g] entries (the rest was written without fsync); the
+// coordinator, the proposals and the reads in flight at f are lost.
+func (c *Config) Restart(s State, f int, keep []int) (State, bool) {
+	if c.crashable&(1<<f) == 0 || !s.LeaseHeld[f] || len(keep) != len(c.Groups) {
 		return s, false
+	}
+	for g, k := range keep {
+		if k < 0 || k > int(s.Applied[c.dataSlot(g, f)].Len) {
+			return s, false
+		}
+	}
+	var ap []Log
+	for g, k := range keep {
+		ds := c.dataSlot(g, f)
+		if l := s.Applied[ds]; k < int(l.Len) {
+			if ap == nil {
+				ap = append([]Log(nil), s.Applied...)
+			}
+			var nl Log
+			copy(nl.Entries[:k], l.Entries[:k])
+			nl.Len = int8(k)
+			ap[ds] = nl
+		}
+	}
+	if ap != nil {
+		s.Applied = ap
 	}
 	s.LeaseHeld = with(s.LeaseHeld, f, false)
 	cv := make([]bool, len(s.CoordValid))

@@ -224,8 +224,8 @@ func Restart() *Config {
 	return &Config{
 		Name: "MCRestart",
 		Comment: `A writer on the fast path at a, which may crash and restart with its
-durable state (its votes and promises, its applied log) while losing its
-coordinator, its lease and the proposal in flight, and a replication
+durable state (its votes and promises, a prefix of its applied log) while
+losing its coordinator, its lease and the proposal in flight, and a replication
 server at b that closes the position with a no-op: it completes the write
 the crash abandoned, or takes the position. No lease comes back (MaxEpoch
 0), so a crashes at most once.`,
@@ -280,7 +280,7 @@ coordinators that lose their lease and regain it once in a new epoch.`
 }
 
 // DeepRestartRead: RestartRead with a writer that may also prepare (a
-// ballot of its own besides the leader's grant): about 8.3 million
+// ballot of its own besides the leader's grant): about 8.7 million
 // distinct states.
 func DeepRestartRead() *Config {
 	c := RestartRead()

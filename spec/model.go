@@ -95,8 +95,25 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 		if t, ok := c.RegainLease(s, f); ok {
 			emit("RegainLease("+fn+")", t)
 		}
-		if t, ok := c.Restart(s, f); ok {
-			emit("Restart("+fn+")", t)
+		// \E keep \in [Groups -> 0..MaxPos], in TLC's order (the last
+		// group varies fastest); only the witnesses within each applied
+		// log enable the step.
+		if c.crashable&(1<<f) != 0 && s.LeaseHeld[f] {
+			keep := make([]int, len(c.Groups))
+			for {
+				if t, ok := c.Restart(s, f, keep); ok {
+					emit("Restart("+fn+", "+c.keepLit(keep)+")", t)
+				}
+				g := len(keep) - 1
+				for g >= 0 && keep[g] == c.MaxPos {
+					keep[g] = 0
+					g--
+				}
+				if g < 0 {
+					break
+				}
+				keep[g]++
+			}
 		}
 	}
 	for r := range c.readers {
@@ -122,6 +139,15 @@ func (c *Config) Next(s State, emit func(action string, next State)) {
 			emit("SnapshotRead("+rn+")", t)
 		}
 	}
+}
+
+// keepLit prints Restart's keep, a function over Groups, as a record.
+func (c *Config) keepLit(keep []int) string {
+	parts := make([]string, len(keep))
+	for g, k := range keep {
+		parts[g] = fmt.Sprintf("%s |-> %d", c.Groups[g], k)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 func (c *Config) siteSet(m uint32) string {

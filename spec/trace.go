@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 )
@@ -28,7 +29,9 @@ func NewTracer(c *Config) (*Tracer, error) {
 
 // Event is one step of a trace. Args are the action's arguments by name,
 // in the order of the TLA+ action: proposer, reader, site and group names
-// as strings, ballots as ints, a quorum as []string. Learn also names the
+// as strings, ballots as ints, a quorum as []string, Restart's keep as a
+// map[string]int from group to the entries its applied log keeps (a group
+// it does not name, or a Restart with no keep, keeps its whole log). Learn also names the
 // value it applies (Value), which the action leaves open when several are
 // learnable.
 type Event struct {
@@ -46,6 +49,15 @@ func (e Event) String() string {
 		switch a := a.(type) {
 		case string:
 			s += strconv.Quote(a)
+		case map[string]int:
+			s += "["
+			for j, g := range slices.Sorted(maps.Keys(a)) {
+				if j > 0 {
+					s += ", "
+				}
+				s += fmt.Sprintf("%s |-> %d", g, a[g])
+			}
+			s += "]"
 		case []string:
 			q := slices.Clone(a)
 			slices.Sort(q)
@@ -94,6 +106,30 @@ func (t *Tracer) Step(e Event) error {
 	t.s = next
 	t.steps++
 	return nil
+}
+
+// keep reads Restart's second argument for site f: per group, the entries
+// of f's applied log it keeps.
+func (c *Config) restartKeep(s State, e Event, f int) ([]int, error) {
+	keep := make([]int, len(c.Groups))
+	for g := range c.Groups {
+		keep[g] = int(s.Applied[c.dataSlot(g, f)].Len)
+	}
+	if len(e.Args) < 2 {
+		return keep, nil
+	}
+	m, ok := e.Args[1].(map[string]int)
+	if !ok {
+		return nil, fmt.Errorf("argument 2: want keep (map[string]int), got %T", e.Args[1])
+	}
+	for name, k := range m {
+		g := slices.Index(c.Groups, name)
+		if g < 0 {
+			return nil, fmt.Errorf("unknown group %q in keep", name)
+		}
+		keep[g] = k
+	}
+	return keep, nil
 }
 
 func (t *Tracer) apply(e Event) (State, bool, error) {
@@ -285,7 +321,16 @@ func (t *Tracer) apply(e Event) (State, bool, error) {
 	case "RegainLease":
 		return one(c.RegainLease, full)
 	case "Restart":
-		return one(c.Restart, full)
+		f, err := full(0)
+		if err != nil {
+			return s, false, err
+		}
+		keep, err := c.restartKeep(s, e, f)
+		if err != nil {
+			return s, false, err
+		}
+		n, ok := c.Restart(s, f, keep)
+		return n, ok, nil
 	case "ReadBegin":
 		return one(c.ReadBegin, readerIdx)
 	case "ReadLocal":

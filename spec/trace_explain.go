@@ -194,6 +194,12 @@ func (c *Config) why(s State, e Event) []string {
 		f := site(0)
 		need(c.crashable&(1<<f) != 0, "%q \\in Crashable", c.sites[f])
 		need(s.LeaseHeld[f], "leaseHeld[%q]", c.sites[f])
+		if keep, err := c.restartKeep(s, e, f); err == nil {
+			for g, k := range keep {
+				l := s.Applied[c.dataSlot(g, f)]
+				need(k >= 0 && k <= int(l.Len), "keep[%q] <= Len(applied[%q][%q]) (%d > %d)", c.Groups[g], c.Groups[g], c.sites[f], k, l.Len)
+			}
+		}
 	case "RegainLease":
 		f := site(0)
 		need(!s.LeaseHeld[f], "~leaseHeld[%q]", c.sites[f])

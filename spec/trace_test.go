@@ -115,3 +115,61 @@ func TestTracerVotePairs(t *testing.T) {
 		t.Fatal("a pair naming no ballot of the config was accepted")
 	}
 }
+
+// Restart(f, keep) keeps a prefix of each group's applied log (chosen
+// records are written without fsync): the restarted site learns the lost
+// entries again, and a current read there still sees the acknowledged
+// write. A keep past the log, or on a site that is not crashable, is
+// refused.
+func TestRestartForgetsALearnedSuffix(t *testing.T) {
+	tr, err := NewTracer(RestartRead())
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(e Event) {
+		t.Helper()
+		if err := tr.Step(e); err != nil {
+			t.Fatal(err)
+		}
+		if v := tr.Violated(); v != "" {
+			t.Fatalf("after %s: %s violated", e, v)
+		}
+	}
+	for _, e := range []Event{
+		{Action: "BeginWrite", Args: []any{"p1"}},
+		{Action: "AcceptLeader", Args: []any{"p1"}},
+		{Action: "Accept", Args: []any{"p1", "b"}},
+		{Action: "Commit", Args: []any{"p1"}},
+		{Action: "Learn", Args: []any{"g1", "a"}, Value: "w1"},
+	} {
+		step(e)
+	}
+	for _, bad := range []Event{
+		{Action: "Restart", Args: []any{"a", map[string]int{"g1": 2}}},
+		{Action: "Restart", Args: []any{"b", map[string]int{"g1": 0}}},
+		{Action: "Restart", Args: []any{"a", map[string]int{"g9": 0}}},
+	} {
+		if err := tr.Step(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if why := tr.Why(Event{Action: "Restart", Args: []any{"a", map[string]int{"g1": 2}}}); len(why) != 1 || !strings.Contains(why[0], "keep") {
+		t.Errorf("Why = %v, want the keep guard", why)
+	}
+	step(Event{Action: "Restart", Args: []any{"a", map[string]int{"g1": 0}}})
+	if got := tr.Applied("g1", "a"); len(got) != 0 {
+		t.Fatalf("applied at a after Restart keeping 0: %v", got)
+	}
+	for _, e := range []Event{
+		{Action: "RegainLease", Args: []any{"a"}},
+		{Action: "ReadBegin", Args: []any{"r1"}},
+		{Action: "ReadFindPos", Args: []any{"r1", []string{"a", "b"}}},
+		{Action: "Learn", Args: []any{"g1", "a"}, Value: "w1"},
+		{Action: "ReadCatchUp", Args: []any{"r1"}},
+	} {
+		step(e)
+	}
+	if got := tr.ReaderResult("r1"); len(got) != 1 || got[0] != "w1" {
+		t.Fatalf("r1 read %v after the restart, want [w1]", got)
+	}
+}

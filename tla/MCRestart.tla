@@ -1,7 +1,7 @@
 ---------------------------- MODULE MCRestart -----------------------------
 \* A writer on the fast path at a, which may crash and restart with its
-\* durable state (its votes and promises, its applied log) while losing its
-\* coordinator, its lease and the proposal in flight, and a replication
+\* durable state (its votes and promises, a prefix of its applied log) while
+\* losing its coordinator, its lease and the proposal in flight, and a replication
 \* server at b that closes the position with a no-op: it completes the write
 \* the crash abandoned, or takes the position. No lease comes back (MaxEpoch
 \* 0), so a crashes at most once.

@@ -293,20 +293,28 @@ RegainLease(f) ==
     /\ UNCHANGED <<maxBal, votes, applied, invPos, prop, rd>>
 
 \* A crashable full site crashes and restarts with its durable state: what
-\* impl/core's Ready.Durable persists (its acceptor state maxBal and votes,
-\* and the log it knows committed, here applied) survives; its coordinator
-\* (validity, invalidation positions, lease) and its in-flight proposals
-\* and reads do not.  A proposal in flight is lost: its proposer takes no
-\* step of its own again, but the prepare and accept requests it already
-\* sent may still arrive (Promise and Accept do not ask).  A read in flight
-\* fails (its reader may read again); one that already returned (it was
-\* validating) loses only its validation.  The coordinator comes back
-\* without its lease and every group invalid; RegainLease starts its next
-\* epoch.  Crashing only a site that holds its lease bounds the crashes by
-\* MaxEpoch (a lease-less coordinator already serves nothing).
-Restart(f) ==
+\* impl/core's Ready.Durable persists with fsync (its acceptor state maxBal
+\* and votes) survives.  The log it knows committed (here applied) is
+\* written without fsync: a crash keeps a prefix of it in each group, keep[g]
+\* entries (a write-ahead log loses a suffix; a sync covers what came
+\* before it).  Paxos needs nothing more: a value is chosen once a quorum of
+\* durable votes holds it, and the site learns it again by catch-up.  Its
+\* coordinator (validity, invalidation positions, lease) and its in-flight
+\* proposals and reads do not survive.  A proposal in flight is lost: its
+\* proposer takes no step of its own again, but the prepare and accept
+\* requests it already sent may still arrive (Promise and Accept do not
+\* ask); so no proposal of f looks at the entries it forgot (LeaderOf at a
+\* forgotten position).  A read in flight fails (its reader may read
+\* again); one that already returned (it was validating) loses only its
+\* validation.  The coordinator comes back without its lease and every
+\* group invalid; RegainLease starts its next epoch.  Crashing only a site
+\* that holds its lease bounds the crashes by MaxEpoch (a lease-less
+\* coordinator already serves nothing).
+Restart(f, keep) ==
     /\ f \in Crashable
     /\ leaseHeld[f]
+    /\ \A g \in Groups : keep[g] <= Len(applied[g][f])
+    /\ applied' = [g \in Groups |-> [applied[g] EXCEPT ![f] = SubSeq(@, 1, keep[g])]]
     /\ leaseHeld' = [leaseHeld EXCEPT ![f] = FALSE]
     /\ coordValid' = [g \in Groups |-> [coordValid[g] EXCEPT ![f] = FALSE]]
     /\ invPos' = [g \in Groups |-> [invPos[g] EXCEPT ![f] = 0]]
@@ -321,7 +329,7 @@ Restart(f) ==
                             mustSee |-> {}, seen |-> {}, result |-> {}]
                       [] rd[r].phase = "validating" -> [rd[r] EXCEPT !.phase = "done"]
                       [] OTHER -> rd[r]]
-    /\ UNCHANGED <<maxBal, votes, applied, epoch>>
+    /\ UNCHANGED <<maxBal, votes, epoch>>
 
 -----------------------------------------------------------------------------
 (* Reads (§4.6.2) *)
@@ -404,7 +412,9 @@ Next ==
           \/ \E f \in Full : WaitOutLease(p, f)
           \/ Commit(p)
     \/ \E g \in Groups : \E s \in DataSites : Learn(g, s)
-    \/ \E f \in Full : LoseLease(f) \/ RegainLease(f) \/ Restart(f)
+    \/ \E f \in Full : \/ LoseLease(f)
+                      \/ RegainLease(f)
+                      \/ \E keep \in [Groups -> 0..MaxPos] : Restart(f, keep)
     \/ \E r \in Readers :
           \/ ReadBegin(r)
           \/ ReadLocal(r)
