@@ -311,3 +311,33 @@ func TestQueuedAcceptKeepsItsValue(t *testing.T) {
 		t.Fatal("the queued message's value changed with the proposer's")
 	}
 }
+
+// A Ready whose only durable content is chosen records needs no fsync
+// (issue #14: Paxos does not, and the spec's Restart may lose a suffix of
+// the learned log); acceptor state in the same Ready still asks for one,
+// and SyncChosen restores the old behaviour.
+func TestChosenRecordsAloneNeedNoFsync(t *testing.T) {
+	for _, syncChosen := range []bool{false, true} {
+		r := newTestReplica(t, "B", threeFull(), func(c *Config) { c.SyncChosen = syncChosen })
+		r.Ready() // the hard state of the new incarnation
+		v := val(1)
+		if err := r.Step(Message{Type: MsgCommit, From: "A", To: "B", Group: "g", Position: 1, Value: v}); err != nil {
+			t.Fatal(err)
+		}
+		rd := r.Ready()
+		if len(rd.Chosen) != 1 || len(rd.Acceptor) != 0 || rd.HardState != nil || rd.MustSync != syncChosen {
+			t.Fatalf("SyncChosen %v: chosen %d, acceptor %d, MustSync %v", syncChosen, len(rd.Chosen), len(rd.Acceptor), rd.MustSync)
+		}
+		r.Advance(rd)
+		w := val(2)
+		for _, m := range []Message{{Type: MsgCommit, Position: 2, Value: w}, {Type: MsgAccept, Position: 3, Value: w}} {
+			m.From, m.To, m.Group = "A", "B", "g"
+			if err := r.Step(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rd := r.Ready(); len(rd.Chosen) != 1 || len(rd.Acceptor) != 1 || !rd.MustSync {
+			t.Fatalf("a chosen record beside a vote: chosen %d, acceptor %d, MustSync %v", len(rd.Chosen), len(rd.Acceptor), rd.MustSync)
+		}
+	}
+}

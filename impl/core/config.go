@@ -142,6 +142,15 @@ type Config struct {
 	// whole log); the daemon's default is DefaultRetainPositions.
 	RetainPositions uint64
 
+	// SyncChosen asks for an fsync of a Ready whose only durable content
+	// is chosen records, as before issue #14; off, at full sites and
+	// witnesses they ride on the next synced Ready (a promise, a vote, the
+	// hard state), and a crash may lose a suffix of each group's learned
+	// log, which catch-up learns again (tla/README.md, "What must be
+	// durable before what"). Read-only sites sync them either way. Safe
+	// either way; for benchmarks that compare the two.
+	SyncChosen bool
+
 	// Bugs are test-only fault switches; a build without -tags
 	// megastore_bugs refuses any of them (see Bugs).
 	Bugs Bugs

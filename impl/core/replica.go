@@ -770,10 +770,18 @@ func (r *Replica) Ready() Ready {
 	for _, k := range p.accKeys {
 		rd.Acceptor = append(rd.Acceptor, p.acc[k])
 	}
-	// NB: an installed state is synced like the chosen entries it stands
-	// for; a truncation need not be: lost in a crash, it is redone, and
-	// the refusals this site gave meanwhile are safe either way.
-	rd.MustSync = rd.HardState != nil || len(rd.Chosen) > 0 || len(rd.Install) > 0 ||
+	// NB: chosen records alone need no fsync at a voter. Paxos does not: the
+	// value is chosen once a quorum of durable votes holds it, which came
+	// first; and the spec's Restart may lose a suffix of a full site's
+	// learned log. The write-ahead log keeps that a suffix: the next synced
+	// Ready covers them, and applied data and truncations are written after
+	// them. A read-only site has no synced Ready to ride on, and the spec
+	// no Restart for it: it syncs them still, off every write's path (it
+	// learns after the writer acknowledged). An installed state is synced
+	// as before; a truncation need not be: lost in a crash, it is redone,
+	// and the refusals this site gave meanwhile are safe either way.
+	syncChosen := r.cfg.SyncChosen || r.kind == ReadOnly
+	rd.MustSync = rd.HardState != nil || (len(rd.Chosen) > 0 && syncChosen) || len(rd.Install) > 0 ||
 		(len(rd.Acceptor) > 0 && !r.cfg.Bugs.AckBeforeMajorityFsync)
 	r.pending = pendingReady{acc: map[accKey]AcceptorRecord{}}
 	return rd

@@ -100,13 +100,15 @@ func dropIndexes(evs []core.TraceEvent, idx []int) []core.TraceEvent {
 
 // onLoad checks the state the site restarts from against its own trace
 // (node.Forgotten) and records the result before the new incarnation's
-// first batch: the last batch's steps that never became durable, and any
-// acceptor state forgotten.
+// first batch: the last batch's steps that never became durable, any
+// acceptor state forgotten, and how much of each group's learned log it
+// kept where it lost a suffix (node.Kept).
 func (t *traceWriter) onLoad(st core.State) {
 	earlier := t.earlier
 	t.earlier = nil
 	lost, forgot := node.Forgotten(earlier, st)
-	if len(lost) == 0 && len(forgot) == 0 {
+	kept := node.Kept(earlier, st)
+	if len(lost) == 0 && len(forgot) == 0 && len(kept) == 0 {
 		return
 	}
 	if len(forgot) > 0 {
@@ -117,13 +119,13 @@ func (t *traceWriter) onLoad(st core.State) {
 	// forgotten.
 	inc, now := st.HardState.Incarnation+1, time.Now().UnixNano()
 	if len(lost) == 0 {
-		t.write(node.TraceBatch{Site: t.site, Incarnation: inc, UnixNanos: now, Forgot: forgot})
+		t.write(node.TraceBatch{Site: t.site, Incarnation: inc, UnixNanos: now, Forgot: forgot, Kept: kept})
 		return
 	}
 	for i, l := range lost {
 		b := node.TraceBatch{Site: t.site, Incarnation: inc, UnixNanos: now, Lost: &l}
 		if i == 0 {
-			b.Forgot = forgot
+			b.Forgot, b.Kept = forgot, kept
 		}
 		t.write(b)
 	}

@@ -135,6 +135,10 @@ type TraceBatch struct {
 	// been answered). A correct driver on a disk that keeps what was synced
 	// never forgets; see Forgotten.
 	Forgot []string `json:"forgot,omitempty"`
+	// Kept, in the same batch, names the groups whose learned log the
+	// restored state does not hold whole, with the prefix it holds (see
+	// Kept): the spec's Restart keeps that much of its applied log.
+	Kept map[core.GroupID]core.Position `json:"kept,omitempty"`
 }
 
 // LostEvents names events of one batch that did not become durable.
@@ -182,7 +186,8 @@ func lastReady(trace []TraceBatch) int {
 // driver traces a Ready only once the Save before it returned, see
 // Config.OnTraceBatch), so anything else missing is a durability bug (an acknowledgement before fsync, or a
 // message sent before its Ready was persisted, on a disk that lost what
-// was not synced).
+// was not synced). Learned entries may be lost, but only those written
+// after the last sync (learnedGaps).
 func Forgotten(trace []TraceBatch, st core.State) (lost []LostEvents, forgot []string) {
 	if len(trace) == 0 {
 		return nil, nil
@@ -200,18 +205,9 @@ func Forgotten(trace []TraceBatch, st core.State) (lost []LostEvents, forgot []s
 	}
 	want := map[[2]any]*slot{}
 	var order [][2]any
-	learned := map[[2]any]core.ValueID{}
-	var learnOrder [][2]any
 	for _, b := range trace[:from] {
 		for _, ev := range b.Events {
 			k := [2]any{ev.Group, ev.Position}
-			if ev.Action == core.ActLearn {
-				if _, ok := learned[k]; !ok {
-					learnOrder = append(learnOrder, k)
-				}
-				learned[k] = ev.Value
-				continue
-			}
 			s := want[k]
 			switch ev.Action {
 			case core.ActPromise, core.ActAccept, core.ActAcceptLeader:
@@ -233,12 +229,7 @@ func Forgotten(trace []TraceBatch, st core.State) (lost []LostEvents, forgot []s
 	for _, a := range st.Acceptor {
 		recs[[2]any{a.Group, a.Position}] = a
 	}
-	known := knownCommitted(st)
-	for _, k := range learnOrder {
-		if !known(k[0].(core.GroupID), k[1].(core.Position), learned[k]) {
-			forgot = append(forgot, fmt.Sprintf("%s/%d: learned %s committed, restarted without knowing it", k[0], k[1], learned[k]))
-		}
-	}
+	forgot = append(forgot, learnedGaps(trace, from, lost, st)...)
 	for _, k := range order {
 		s, rec := want[k], recs[k]
 		switch {
@@ -259,13 +250,15 @@ func Forgotten(trace []TraceBatch, st core.State) (lost []LostEvents, forgot []s
 // Accept) of last, a batch of the final Ready of an earlier incarnation, whose
 // effect the restored state st does not hold: the process died after
 // tracing the Ready and before its Save reached the disk. Nothing of such
-// a Ready was sent, so no other site saw those steps either.
+// a Ready was sent, so no other site saw those steps either. A Learn is
+// not among them: chosen records are written without fsync, so a restart
+// may lose the last ones learned in any Ready (Kept says how many it kept;
+// learnedGaps checks the rest).
 func Lost(last TraceBatch, st core.State) []int {
 	recs := map[[2]any]core.AcceptorRecord{}
 	for _, a := range st.Acceptor {
 		recs[[2]any{a.Group, a.Position}] = a
 	}
-	known := knownCommitted(st)
 	var lost []int
 	for i, ev := range last.Events {
 		rec, ok := recs[[2]any{ev.Group, ev.Position}]
@@ -277,8 +270,6 @@ func Lost(last TraceBatch, st core.State) []int {
 			}
 		}
 		switch ev.Action {
-		case core.ActLearn:
-			held = known(ev.Group, ev.Position, ev.Value)
 		case core.ActPromise:
 			held = ok && rec.MaxBal >= ev.Ballot
 		case core.ActAccept, core.ActAcceptLeader:

@@ -2,13 +2,15 @@ package node
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/megastore-verified/megastore/impl/core"
 )
 
 // Lost names exactly the acceptor steps of a last traced batch whose
-// effects the restored state does not hold.
+// effects the restored state does not hold (a Learn is never among them:
+// chosen records are not synced, see Kept).
 func TestLostNamesTheAcceptorStepsTheRestoredStateLacks(t *testing.T) {
 	v := core.ValueID{Site: "a", Incarnation: 1, Seq: 3}
 	last := TraceBatch{Site: "b", Incarnation: 1, Seq: 9, Events: []core.TraceEvent{
@@ -24,8 +26,8 @@ func TestLostNamesTheAcceptorStepsTheRestoredStateLacks(t *testing.T) {
 		t.Fatalf("everything persisted, Lost says %v", got)
 	}
 	before := core.State{Acceptor: []core.AcceptorRecord{{Group: "g", Position: 4, MaxBal: 2}}}
-	if got := Lost(last, before); !slices.Equal(got, []int{0, 1, 2}) {
-		t.Fatalf("nothing persisted: Lost = %v, want [0 1 2]", got)
+	if got := Lost(last, before); !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("nothing persisted: Lost = %v, want [0 1]", got)
 	}
 	applied := core.State{Acceptor: durable.Acceptor, Applied: map[core.GroupID]core.Position{"g": 3}}
 	if got := Lost(last, applied); len(got) != 0 {
@@ -101,5 +103,74 @@ func TestForgottenCountsEveryBatchOfTheLastReady(t *testing.T) {
 	trace[2].Ready = 3
 	if _, forgot := Forgotten(trace, firstOnly); len(forgot) != 1 {
 		t.Fatalf("a promise of an earlier Ready is gone: forgot %v, want one line", forgot)
+	}
+}
+
+// A restart may lose the chosen records learned after the last synced
+// Ready (a suffix of each group's learned log: Kept names how much is
+// left), never one a later sync covered (a gap).
+func TestLearnedSuffixMayBeLostNotAGap(t *testing.T) {
+	v1 := core.ValueID{Site: "a", Incarnation: 1, Seq: 1}
+	v2 := core.ValueID{Site: "a", Incarnation: 1, Seq: 2}
+	vote := core.AcceptorRecord{Group: "g", Position: 3, MaxBal: 5, Voted: true, VoteBal: 5, Vote: core.Value{ID: v2}}
+	trace := []TraceBatch{
+		{Incarnation: 1, Seq: 1, Ready: 1, Events: []core.TraceEvent{{Action: core.ActLearn, Group: "g", Position: 1, Value: v1}}},
+		{Incarnation: 1, Seq: 2, Ready: 2, Events: []core.TraceEvent{{Action: core.ActAccept, Group: "g", Position: 3, Ballot: 5, Value: v2}}},
+		{Incarnation: 1, Seq: 3, Ready: 3, Events: []core.TraceEvent{{Action: core.ActLearn, Group: "g", Position: 2, Value: v2}}},
+		{Incarnation: 1, Seq: 4, Ready: 4, Events: []core.TraceEvent{{Action: core.ActLearn, Group: "h", Position: 1, Value: v1}}},
+	}
+	chosen := func(g core.GroupID, p core.Position, v core.ValueID) core.Entry {
+		return core.Entry{Group: g, Position: p, Value: core.Value{ID: v}}
+	}
+	whole := core.State{Acceptor: []core.AcceptorRecord{vote},
+		Chosen: []core.Entry{chosen("g", 1, v1), chosen("g", 2, v2), chosen("h", 1, v1)}}
+	if lost, forgot := Forgotten(trace, whole); len(lost)+len(forgot) != 0 || Kept(trace, whole) != nil {
+		t.Fatalf("everything kept: lost %v forgot %v kept %v", lost, forgot, Kept(trace, whole))
+	}
+	suffix := core.State{Acceptor: whole.Acceptor, Chosen: whole.Chosen[:1]}
+	if _, forgot := Forgotten(trace, suffix); len(forgot) != 0 {
+		t.Fatalf("the entries learned after the last sync are a suffix it may lose: forgot %v", forgot)
+	}
+	if k := Kept(trace, suffix); len(k) != 2 || k["g"] != 1 || k["h"] != 0 {
+		t.Fatalf("Kept = %v, want g: 1, h: 0", k)
+	}
+	applied := core.State{Acceptor: whole.Acceptor, Applied: map[core.GroupID]core.Position{"g": 2}}
+	if k := Kept(trace, applied); len(k) != 1 || k["h"] != 0 {
+		t.Fatalf("entries at or below the applied position are kept (their records may be truncated): Kept = %v", k)
+	}
+	gap := core.State{Acceptor: whole.Acceptor, Chosen: whole.Chosen[1:]}
+	if _, forgot := Forgotten(trace, gap); len(forgot) != 1 || !strings.Contains(forgot[0], "g/1") {
+		t.Fatalf("position 1 was learned before the synced vote: losing it is a gap: forgot %v", forgot)
+	}
+	if k := Kept(trace, gap); k["g"] != 0 {
+		t.Fatalf("Kept = %v, want g: 0", k)
+	}
+}
+
+// An installed compacted state is one Learn of every position up to its
+// own (core.DetailCompacted): held if the restored state applied or
+// truncated that far.
+func TestKeptCountsACompactedLearn(t *testing.T) {
+	v := core.ValueID{Site: "a", Incarnation: 1, Seq: 6}
+	trace := []TraceBatch{
+		{Incarnation: 1, Seq: 1, Ready: 1, Events: []core.TraceEvent{{Action: core.ActLearn, Group: "g", Position: 5, Detail: core.DetailCompacted}}},
+		{Incarnation: 1, Seq: 2, Ready: 2, Events: []core.TraceEvent{{Action: core.ActLearn, Group: "g", Position: 6, Value: v}}},
+		{Incarnation: 1, Seq: 3, Ready: 3, Events: []core.TraceEvent{{Action: core.ActAccept, Group: "g", Position: 7, Ballot: 5, Value: v}}},
+	}
+	vote := core.AcceptorRecord{Group: "g", Position: 7, MaxBal: 5, Voted: true, VoteBal: 5, Vote: core.Value{ID: v}}
+	st := core.State{Acceptor: []core.AcceptorRecord{vote}, Applied: map[core.GroupID]core.Position{"g": 5},
+		Truncated: map[core.GroupID]core.Position{"g": 5}}
+	if k := Kept(trace, st); len(k) != 1 || k["g"] != 5 {
+		t.Fatalf("Kept = %v, want g: 5", k)
+	}
+	if _, forgot := Forgotten(trace[:2], st); len(forgot) != 0 {
+		t.Fatalf("nothing synced after the Learn of 6: forgot %v", forgot)
+	}
+	if _, forgot := Forgotten(append(trace, TraceBatch{Incarnation: 1, Seq: 4, Ready: 4}), st); len(forgot) != 1 {
+		t.Fatalf("a synced vote after the Learn of 6: forgot %v, want one line", forgot)
+	}
+	st.Chosen = []core.Entry{{Group: "g", Position: 6, Value: core.Value{ID: v}}}
+	if k := Kept(trace, st); k != nil {
+		t.Fatalf("everything held: Kept = %v", k)
 	}
 }
