@@ -27,6 +27,11 @@ type Step struct {
 	// read); Validate: the implementation applied the validation.
 	Flag  bool
 	Epoch int // RegainLease, ReadBegin: the spec epoch the implementation's maps to
+	// Keep: Restart: per group, how many entries of the site's applied
+	// log the restart kept (its chosen records are written without
+	// fsync, so a crash may lose a suffix); a group it does not name keeps
+	// its whole log.
+	Keep map[string]int
 	// Synthetic says why the simulator added a step no trace event names
 	// (initial lease loss, a crash).
 	Synthetic string
@@ -92,6 +97,11 @@ func (s Step) String() string {
 	}
 	if s.Epoch != 0 {
 		add("epoch", fmt.Sprint(s.Epoch))
+	}
+	if k, ok := s.Keep[s.Group]; ok && s.Group != "" {
+		add("keep", fmt.Sprint(k))
+	} else if len(s.Keep) > 0 {
+		add("keep", fmt.Sprint(s.Keep))
 	}
 	add("synthetic", s.Synthetic)
 	b.WriteString(strings.Join(args, " "))

@@ -46,6 +46,11 @@ const (
 	// was before Restart existed: the lease lost (a crashed writer is one
 	// that takes no further step; the next regain invalidates every group).
 	DevCrashAsLeaseLoss = "crash taken as LoseLease: a message of a proposal it lost arrives after it (AcceptLeader, Invalidate)"
+	// Not a deviation, counted beside them so that a run shows it
+	// happening: a restart lost the chosen records its site learned after
+	// its last sync, and the spec's Restart keeps that much less of the
+	// group's applied log.
+	DevRestartKeptPrefix = "restart lost learned entries after its last sync: Restart keeps a prefix of the applied log (a spec step, counted)"
 	// The run outgrew the mirror's state encoding (32 positions, 31 writes,
 	// 64 (ballot, value) pairs voted for, 100 ballots or epochs per group):
 	// the group's validation stops there.
@@ -797,7 +802,18 @@ func (v *validator) step(s Step) bool {
 			// mirror's coordinator holds one here.
 			return stepErr(v.do(spec.Event{Action: "LoseLease", Args: []any{s.Site}}))
 		}
-		return stepErr(v.do(spec.Event{Action: "Restart", Args: []any{s.Site}}))
+		// The applied log keeps what the restarted site still knew
+		// committed (Keep), at most what the mirror had applied (a last
+		// Ready's Learn the restart found lost was dropped before).
+		args := []any{s.Site}
+		if k, ok := s.Keep[v.group]; ok {
+			n := len(t.Applied(v.group, s.Site))
+			if k < n {
+				v.res.Deviations[DevRestartKeptPrefix]++
+			}
+			args = append(args, map[string]int{v.group: min(k, n)})
+		}
+		return stepErr(v.do(spec.Event{Action: "Restart", Args: args}))
 	case "RegainLease":
 		if err := v.do(spec.Event{Action: "RegainLease", Args: []any{s.Site}}); err != nil {
 			return failf("%v", err)

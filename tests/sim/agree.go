@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/megastore-verified/megastore/impl/core"
@@ -146,6 +147,28 @@ func (s *Sim) restartAgrees(st *site, state core.State) {
 		what = []string{fmt.Sprintf("the last Ready's steps %v", lost)}
 	}
 	s.fail("mirror agreement", "%s at restart: forgot what its trace shows it did: %s", st.id, what[0])
+}
+
+// loseLastApplied drops the chosen record of the applied position of the
+// group applied furthest, and lowers the applied position below it (see
+// Options.LoseChosenOnRestart).
+func loseLastApplied(state core.State) core.State {
+	var g core.GroupID
+	for _, x := range slices.Sorted(maps.Keys(state.Applied)) {
+		if state.Applied[x] > state.Applied[g] {
+			g = x
+		}
+	}
+	p := state.Applied[g]
+	if p == 0 {
+		return state
+	}
+	state.Applied = maps.Clone(state.Applied)
+	state.Applied[g] = p - 1
+	state.Chosen = slices.DeleteFunc(slices.Clone(state.Chosen), func(e core.Entry) bool {
+		return e.Group == g && e.Position == p
+	})
+	return state
 }
 
 // loseHighestVote drops the voted acceptor record at the highest position

@@ -331,6 +331,9 @@ func (w *simStore) Load() (core.State, error) {
 	if err == nil && w.s.opts.LoseVoteOnRestart && w.st.inc > 1 {
 		state = loseHighestVote(state)
 	}
+	if err == nil && w.s.opts.LoseChosenOnRestart && w.st.inc > 1 {
+		state = loseLastApplied(state)
+	}
 	return state, err
 }
 
@@ -400,6 +403,18 @@ func (w *simStore) LoadGroup(g core.GroupID) (core.GroupState, error) {
 		gs.Acceptor = slices.DeleteFunc(slices.Clone(gs.Acceptor), func(a core.AcceptorRecord) bool {
 			return !kept[at{a.Group, a.Position}]
 		})
+	}
+	if err == nil && w.s.opts.LoseChosenOnRestart && w.st.inc > 1 {
+		// NB: what Load would drop, if it is this group's.
+		var state core.State
+		if state, err = w.st.store.Load(); err != nil {
+			return gs, err
+		}
+		broken := loseLastApplied(state)
+		if p, ok := broken.Applied[g]; ok && p != state.Applied[g] {
+			gs.Applied = p
+			gs.Chosen = slices.DeleteFunc(slices.Clone(gs.Chosen), func(e core.Entry) bool { return e.Position == p+1 })
+		}
 	}
 	return gs, err
 }

@@ -53,6 +53,9 @@ func ReproCommand(o Options) string {
 	if o.LoseVoteOnRestart {
 		cmd += " -lose-vote-on-restart"
 	}
+	if o.LoseChosenOnRestart {
+		cmd += " -lose-chosen-on-restart"
+	}
 	for _, f := range []struct {
 		on   bool
 		flag string

@@ -127,6 +127,13 @@ type Options struct {
 	// (synced, and maybe already counted by a proposer). For the test that
 	// shows the restart check catching it at once.
 	LoseVoteOnRestart bool
+	// LoseChosenOnRestart breaks the disk too: a restarting site loads its
+	// state without the chosen record (and the applied position) of the
+	// last position it applied in its busiest group, though a synced Ready
+	// after it may have covered it (a sync covers every earlier write of
+	// the write-ahead log). For the test that shows the restart check
+	// telling such a gap from the suffix a crash may lose.
+	LoseChosenOnRestart bool
 
 	// Faults, when non-nil, replace the generated partitions and crashes
 	// (rapid draws them).
@@ -428,7 +435,14 @@ func (s *Sim) start(st *site) {
 		if s.opts.LoseVoteOnRestart {
 			state = loseHighestVote(state)
 		}
+		if s.opts.LoseChosenOnRestart {
+			state = loseLastApplied(state)
+		}
 		s.restartAgrees(st, state)
+		// Chosen records are written without fsync: the restart may have
+		// lost a suffix of each group's learned log, which the spec's
+		// Restart then forgets too.
+		s.mapper.Kept(st.id, node.Kept(st.trace, state))
 	}
 	st.inc = state.HardState.Incarnation + 1
 	if !s.driverMode() {

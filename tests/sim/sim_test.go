@@ -366,6 +366,19 @@ func TestLostVoteIsCaughtAtRestart(t *testing.T) {
 	}
 }
 
+// TestLostChosenRecordIsCaughtAtRestart: chosen records are written without
+// fsync, so a restart may lose the last ones learned (a suffix of each
+// group's log, node.Kept); a disk that loses one a later synced Ready
+// covered (a gap in the write-ahead log) is caught when the site restarts.
+func TestLostChosenRecordIsCaughtAtRestart(t *testing.T) {
+	o := Defaults()
+	o.LoseChosenOnRestart = true
+	r := caught(t, o, 32, "whose restarts lose a synced chosen record")
+	if r.Check != "mirror agreement" || !strings.Contains(r.Failure, "a sync covers") {
+		t.Fatalf("seed %d: caught, but not at the restart: %s: %s", r.Seed, r.Check, r.Failure)
+	}
+}
+
 // TestQuorumBugNeedsAnotherMembership: MajorityOfDataSites counts the
 // same majority as the voters' in the default membership, so seeds of it
 // pass; drawn memberships (two witnesses, no read-only site) expose it.

@@ -128,7 +128,8 @@ func (m *Mapper) LoseLeaseAt(site core.SiteID, at int, synthetic string) {
 // site's promises, votes and applied log and drops its coordinator (every
 // group invalid, invPos 0, no lease) and the proposals and reads in flight
 // there, which is what core.Restore rebuilds from the state a driver
-// persisted. Restart's guard asks for the lease, only to bound crashes by
+// persisted; the learned entries the restart lost (a suffix of each
+// group's log) are told later, by Kept. Restart's guard asks for the lease, only to bound crashes by
 // MaxEpoch (a coordinator without one serves nothing); a site that crashed
 // without its lease first regains it (SyntheticCrashRegain): the pair
 // changes nothing Restart alone would not, but the epoch, which the
@@ -149,6 +150,24 @@ func (m *Mapper) Crash(site core.SiteID, synthetic string) {
 	st.lease, st.crashed = false, true
 	st.epochBase += st.implEpoch
 	st.implEpoch = 0
+}
+
+// Kept records how much of each group's applied log site's last Restart
+// kept (node.Kept: the chosen records after its last sync may be lost):
+// the spec's Restart(site, keep). A group kept names keeps its whole log.
+func (m *Mapper) Kept(site core.SiteID, kept map[core.GroupID]core.Position) {
+	if len(kept) == 0 {
+		return
+	}
+	for i := len(m.Steps) - 1; i >= 0; i-- {
+		if s := &m.Steps[i]; s.Action == "Restart" && s.Site == string(site) {
+			s.Keep = map[string]int{}
+			for g, k := range kept {
+				s.Keep[string(g)] = int(k)
+			}
+			return
+		}
+	}
 }
 
 // Run is what trace validation needs about the run so far.

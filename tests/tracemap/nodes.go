@@ -172,6 +172,18 @@ func ValidateNodesWith(batches []node.TraceBatch, sites []core.Site, initialLead
 			forgot = append(forgot, fmt.Sprintf("site %s incarnation %d: %s", b.Site, b.Incarnation, f))
 		}
 	}
+	// A restart's marker (first batch of the new incarnation) says what of
+	// each group's learned log it kept.
+	type incKey struct {
+		site core.SiteID
+		inc  uint64
+	}
+	kept := map[incKey]map[core.GroupID]core.Position{}
+	for _, b := range batches {
+		if len(b.Kept) > 0 {
+			kept[incKey{b.Site, b.Incarnation}] = b.Kept
+		}
+	}
 	batches, lostEvents, err := dropLost(batches)
 	if err != nil {
 		return NodeReport{}, err
@@ -181,11 +193,11 @@ func ValidateNodesWith(batches []node.TraceBatch, sites []core.Site, initialLead
 		return NodeReport{}, err
 	}
 	// The last batch of every incarnation that a later one follows.
-	ends := map[int]bool{}
+	ends := map[int]uint64{} // -> the incarnation that follows
 	lastOf := map[core.SiteID]int{}
 	for i, b := range merged {
 		if j, ok := lastOf[b.Site]; ok && merged[j].Incarnation != b.Incarnation {
-			ends[j] = true
+			ends[j] = b.Incarnation
 		}
 		lastOf[b.Site] = i
 	}
@@ -203,8 +215,9 @@ func ValidateNodesWith(batches []node.TraceBatch, sites []core.Site, initialLead
 		c := rep.PerSite[b.Site]
 		c.Events += len(b.Events)
 		rep.PerSite[b.Site] = c
-		if ends[i] {
+		if next, ok := ends[i]; ok {
 			m.Crash(b.Site, SyntheticRestart)
+			m.Kept(b.Site, kept[incKey{b.Site, next}])
 		}
 		if f := m.Failure(); f != "" {
 			rep.Mapping = fmt.Sprintf("%s (batch %d of %s, incarnation %d)", f, b.Seq, b.Site, b.Incarnation)
@@ -252,7 +265,7 @@ func dropLost(batches []node.TraceBatch) ([]node.TraceBatch, int, error) {
 	var out []node.TraceBatch
 	n := 0
 	for _, b := range batches {
-		if (b.Lost != nil || len(b.Forgot) > 0) && len(b.Events) == 0 {
+		if (b.Lost != nil || len(b.Forgot) > 0 || len(b.Kept) > 0) && len(b.Events) == 0 {
 			continue
 		}
 		k := key{b.Site, b.Incarnation, b.Seq}

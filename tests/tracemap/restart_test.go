@@ -221,3 +221,39 @@ func TestLostProposalMessageAfterRestart(t *testing.T) {
 		t.Fatalf("want valid with one crash taken as LoseLease: %s, %v", rep.Summary(), rep.Deviations)
 	}
 }
+
+// TestRestartLostLearnedSuffix: chosen records are written without fsync,
+// so a restart may lose what its site learned after its last sync. The
+// node's restart marker says how much of each group's learned log it kept
+// (node.Kept), and the spec's Restart keeps that prefix of the applied
+// log: a write the restarted site then begins at the position it forgot
+// validates. Without the marker, the mirror still holds the entry and
+// rejects the write's position.
+func TestRestartLostLearnedSuffix(t *testing.T) {
+	const p = 1<<32 | 7
+	v := core.ValueID{Site: "a", Incarnation: 1, Seq: 1}
+	w := core.ValueID{Site: "a", Incarnation: 2, Seq: 1}
+	build := func(marker bool) *traceBuilder {
+		x := newTrace()
+		x.add("a", core.TraceEvent{Action: core.ActBeginWrite, Group: g, Position: 1, Proposal: p, Value: v, Request: req(1, 9)})
+		x.add("a", core.TraceEvent{Action: core.ActAcceptLeader, Group: g, Position: 1, Peer: "a", Proposal: p, Value: v})
+		x.add("b", core.TraceEvent{Action: core.ActAccept, Group: g, Position: 1, Peer: "a", Proposal: p, Value: v})
+		x.add("c", core.TraceEvent{Action: core.ActAccept, Group: g, Position: 1, Peer: "a", Proposal: p, Value: v})
+		x.add("a", core.TraceEvent{Action: core.ActCommit, Group: g, Position: 1, Proposal: p, Value: v},
+			core.TraceEvent{Action: core.ActLearn, Group: g, Position: 1, Value: v})
+		x.restart("a", nil)
+		if marker {
+			x.batches = append(x.batches, node.TraceBatch{Site: "a", Incarnation: x.inc["a"], UnixNanos: int64(len(x.batches) + 1),
+				Kept: map[core.GroupID]core.Position{g: 0}})
+		}
+		x.add("a", core.TraceEvent{Action: core.ActBeginWrite, Group: g, Position: 1, Proposal: 2<<32 | 1, Value: w, Request: req(2, 1)})
+		return x
+	}
+	rep := build(true).validate(t)
+	if !rep.Valid() || rep.Deviations[check.DevRestartKeptPrefix] != 1 {
+		t.Fatalf("want valid with the restart keeping a shorter log: %s, %v", rep.Summary(), rep.Deviations)
+	}
+	if rep := build(false).validate(t); rep.Valid() || !strings.Contains(rep.Summary(), "targets 1") {
+		t.Fatalf("without the marker the mirror keeps the entry: want the write's position rejected, got %s", rep.Summary())
+	}
+}

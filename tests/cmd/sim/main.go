@@ -67,6 +67,7 @@ func flags() {
 	longDelay := flag.Int("long-delay", d.LongDelayTicks, "if above the skew margin (6 ticks): one message in 4 is late by more than it, and messages in flight outlive partitions, up to this many ticks (a lease is 40)")
 	memberships := flag.Bool("memberships", false, "draw each seed's membership: 3 or 5 voters (0-2 witnesses), 0-1 read-only site")
 	loseVote := flag.Bool("lose-vote-on-restart", false, "break the disk: a restarting site loads its state without its highest voted record")
+	loseChosen := flag.Bool("lose-chosen-on-restart", false, "break the disk: a restarting site loads its state without the chosen record of the last position it applied (a gap a later sync covered)")
 	omitOps = flag.String("omit-ops", "", "schedule ops to leave out (comma-separated, from a shrunk repro)")
 	omitFault = flag.String("omit-faults", "", "schedule faults to leave out")
 	ownLoop = flag.Bool("own-loop", false, "run every site through the simulator's own loop instead of the production node.Driver (driver mode, the default, also checks the driver's persist-before-send order and crashes inside a Save; the own loop is the one rapid steps by hand)")
@@ -88,6 +89,7 @@ func flags() {
 	opts.MaxDriftPPM = *drift
 	opts.LongDelayTicks = *longDelay
 	opts.LoseVoteOnRestart = *loseVote
+	opts.LoseChosenOnRestart = *loseChosen
 	opts.Memberships = *memberships
 	opts.OmitOps, opts.OmitFaults = ints(*omitOps), ints(*omitFault)
 	opts.OwnLoop = *ownLoop
