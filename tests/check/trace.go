@@ -45,6 +45,10 @@ const (
 	// where one of those comes after the crash, the crash is taken as it
 	// was before Restart existed: the lease lost (a crashed writer is one
 	// that takes no further step; the next regain invalidates every group).
+	// The mirror then keeps the site's whole applied log, where the site
+	// may have lost what it learned after its last sync: it learns it
+	// again (DevRelearn), and the simulator's mirror agreement accepts its
+	// log as a prefix of the mirror's meanwhile.
 	DevCrashAsLeaseLoss = "crash taken as LoseLease: a message of a proposal it lost arrives after it (AcceptLeader, Invalidate)"
 	// Not a deviation, counted beside them so that a run shows it
 	// happening: a restart lost the chosen records its site learned after
