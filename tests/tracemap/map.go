@@ -159,6 +159,12 @@ func (m *Mapper) Kept(site core.SiteID, kept map[core.GroupID]core.Position) {
 	if len(kept) == 0 {
 		return
 	}
+	for g, k := range kept {
+		// NB: an install after the restart learns from here (learnCompacted).
+		if n, ok := m.learned[site][string(g)]; ok && int(k) < n {
+			m.learned[site][string(g)] = int(k)
+		}
+	}
 	for i := len(m.Steps) - 1; i >= 0; i-- {
 		if s := &m.Steps[i]; s.Action == "Restart" && s.Site == string(site) {
 			s.Keep = map[string]int{}
