@@ -35,17 +35,10 @@ func (dropTransport) Send(core.SiteID, core.Message) {}
 // self-delivery and persist-before-send loop do all the work.
 func TestSingleSiteDriver(t *testing.T) {
 	cfg, st := siteA(t, core.Site{ID: "A", Kind: core.Full})
-	clock := NewManualClock()
 	var traced int
-	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock,
-		OnTrace: func(_ core.SiteID, evs []core.TraceEvent) { traced += len(evs) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	clock.Advance(1) // the lease arrives from its own lease service
+	// NB: startAlone's first tick brings the lease from its own lease service.
+	d, _, ctx := startAlone(t, Config{Core: cfg, Storage: st,
+		OnTrace: func(_ core.SiteID, evs []core.TraceEvent) { traced += len(evs) }}, time.Minute)
 	res, err := d.Read(ctx, core.ReadRequest{Group: "g", Mode: core.Current, Keys: [][]byte{[]byte("k")}})
 	if err != nil || res.Position != 0 || res.Values[0] != nil {
 		t.Fatalf("empty read: %+v %v", res, err)
@@ -122,17 +115,9 @@ func (s *dyingStorage) Save(d core.Durable, sync bool) error {
 func TestTraceHoldsAReadyWhoseSaveNeverReturned(t *testing.T) {
 	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	st := &dyingStorage{Storage: mem, n: 1 << 30}
-	clock := NewManualClock()
 	var traced []core.TraceEvent
-	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock,
-		OnTraceBatch: func(b TraceBatch) { traced = append(traced, b.Events...) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	clock.Advance(1)
+	d, _, ctx := startAlone(t, Config{Core: cfg, Storage: st,
+		OnTraceBatch: func(b TraceBatch) { traced = append(traced, b.Events...) }}, 5*time.Second)
 	if _, err := d.Read(ctx, core.ReadRequest{Group: "g", Mode: core.Current}); err != nil {
 		t.Fatal(err)
 	}
@@ -194,17 +179,9 @@ func (s *stallingStorage) Save(d core.Durable, sync bool) error {
 func TestTimeIsHandedOverAfterAStalledSave(t *testing.T) {
 	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	st := &stallingStorage{Storage: mem}
-	clock := NewManualClock()
 	batches := make(chan TraceBatch, 1024)
-	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock,
-		OnTraceBatch: func(b TraceBatch) { batches <- b }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	clock.Advance(1)
+	d, clock, ctx := startAlone(t, Config{Core: cfg, Storage: st,
+		OnTraceBatch: func(b TraceBatch) { batches <- b }}, 10*time.Second)
 	if _, err := d.Read(ctx, core.ReadRequest{Group: "g", Mode: core.Current}); err != nil {
 		t.Fatal(err)
 	}
@@ -411,15 +388,7 @@ func (s *countingSyncs) Save(d core.Durable, sync bool) error {
 func TestQueuedWritesShareFsyncs(t *testing.T) {
 	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	st := &countingSyncs{Storage: mem, stall: make(chan struct{}), stalled: make(chan struct{})}
-	clock := NewManualClock()
-	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	clock.Advance(1)
+	d, _, ctx := startAlone(t, Config{Core: cfg, Storage: st}, time.Minute)
 	<-st.stalled // the restart's hard state
 	const writers = 16
 	var wg sync.WaitGroup
@@ -448,4 +417,22 @@ func TestQueuedWritesShareFsyncs(t *testing.T) {
 		t.Fatalf("%d writes took %d synced Saves: no group commit", writers, st.syncs)
 	}
 	t.Logf("%d writes, %d synced Saves", writers, st.syncs)
+}
+
+// startAlone starts a driver on c with a manual clock and no peers (every
+// message to another site dropped), stopped when the test ends, and hands
+// it its first tick; ctx bounds the test's calls.
+func startAlone(t *testing.T, c Config, timeout time.Duration) (*Driver, *ManualClock, context.Context) {
+	t.Helper()
+	clock := NewManualClock()
+	c.Transport, c.Clock = dropTransport{}, clock
+	d, err := Start(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	clock.Advance(1)
+	return d, clock, ctx
 }

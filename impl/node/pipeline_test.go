@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -58,19 +57,10 @@ func TestCrashWithReadiesInFlightLosesOnlyTheLastTraced(t *testing.T) {
 		t.Run(fmt.Sprintf("depth=%d", depth), func(t *testing.T) {
 			cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
 			st := &stallThenDie{Storage: mem}
-			clock := NewManualClock()
 			var mu sync.Mutex
 			var trace []TraceBatch
-			d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock,
-				PipelineDepth: depth,
-				OnTraceBatch:  func(b TraceBatch) { mu.Lock(); trace = append(trace, b); mu.Unlock() }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Stop()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			clock.Advance(1)
+			d, _, ctx := startAlone(t, Config{Core: cfg, Storage: st, PipelineDepth: depth,
+				OnTraceBatch: func(b TraceBatch) { mu.Lock(); trace = append(trace, b); mu.Unlock() }}, 10*time.Second)
 			if _, err := d.Read(ctx, core.ReadRequest{Group: "g1", Mode: core.Current}); err != nil {
 				t.Fatal(err)
 			}
@@ -217,15 +207,7 @@ func TestTruncationWaitsForTheReadsOfReadiesInFlight(t *testing.T) {
 	cfg, mem := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	cfg.RetainPositions = 1
 	st := &truncStorage{GroupStorage: mem, readAt: 1, minTrunc: 2, truncBegun: make(chan struct{})}
-	clock := NewManualClock()
-	d, err := Start(Config{Core: cfg, Storage: st, Transport: dropTransport{}, Clock: clock, PipelineDepth: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	clock.Advance(1)
+	d, _, ctx := startAlone(t, Config{Core: cfg, Storage: st, PipelineDepth: 3}, time.Minute)
 	write := func(pos core.Position, v string) error {
 		_, err := d.Write(ctx, core.WriteRequest{Group: "g", ReadPosition: pos,
 			Mutations: []core.Mutation{{Key: []byte("k"), Value: []byte(v)}}})

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -40,15 +39,7 @@ func TestTruncationWaitsForReadsInFlight(t *testing.T) {
 	cfg, st := siteA(t, core.Site{ID: "A", Kind: core.Full})
 	cfg.RetainPositions = 2
 	gs := &gatedStorage{GroupStorage: st, gateAt: 1, entered: make(chan struct{}), release: make(chan struct{})}
-	clock := NewManualClock()
-	d, err := Start(Config{Core: cfg, Storage: gs, Transport: dropTransport{}, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	clock.Advance(1)
+	d, _, ctx := startAlone(t, Config{Core: cfg, Storage: gs}, time.Minute)
 	write := func(pos core.Position, k, v string) error {
 		_, err := d.Write(ctx, core.WriteRequest{Group: "g", ReadPosition: pos,
 			Mutations: []core.Mutation{{Key: []byte(k), Value: []byte(v)}}})
